@@ -1,0 +1,14 @@
+"""jaxbridge: JAX functions as first-class PyMC/PyTensor citizens, and a fast marginal HMM.
+
+Importing jaxbridge enables JAX float64 (x64) and JAX's persistent compilation cache;
+see :mod:`jaxbridge._config` for how to opt out.
+"""
+
+from jaxbridge._config import enable_compilation_cache, enable_x64
+
+enable_x64()
+enable_compilation_cache()
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "enable_compilation_cache"]

@@ -1,0 +1,304 @@
+"""One entry point to PyMC's NUTS samplers: PyMC, NumPyro, BlackJAX and nutpie.
+
+:func:`sample` runs the No-U-Turn sampler (Hoffman & Gelman 2014) on any PyMC model, including
+models that contain wrapped JAX functions (:func:`jaxbridge.wrap`), and returns
+:class:`arviz.InferenceData` with the model's transforms undone.
+
+* ``"pymc"``: :func:`pymc.sample`. Models with JAX ops run on one process by default
+  (``cores=1``): forking a process that already runs JAX's thread pool may deadlock.
+* ``"numpyro"``: :func:`pymc.sample` with ``nuts_sampler="numpyro"`` and
+  ``chain_method="vectorized"``: all chains in one XLA program, which amortises XLA's
+  per-operation cost and compiles once.
+* ``"nutpie"``: nutpie with the JAX backend and JAX gradients when the model contains JAX ops
+  (its default numba backend would run them in object mode), nutpie's defaults otherwise.
+* ``"blackjax"``: :func:`pymc.sample(nuts_sampler="blackjax") <pymc.sample>` fails with
+  blackjax 1.7 (it passes a ``progress_bar`` keyword the kernel does not take), so jaxbridge
+  drives BlackJAX itself: Stan-style window adaptation (``blackjax.window_adaptation``) and
+  NUTS on PyMC's jaxified log-density, chains vectorised with :func:`jax.vmap`.
+* ``"auto"``: the first installed of :data:`AUTO_ORDER`, ordered by effective samples per second
+  *including compilation* measured on the example page's HMM on a 2-core CPU (see
+  ``benchmarks/``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pymc as pm
+from arviz.data.base import make_attrs
+from pymc.backends.arviz import coords_and_dims_for_inferencedata, find_constants, find_observations
+from pymc.sampling.jax import (
+    _get_batched_jittered_initial_points,
+    _postprocess_samples,
+    get_jaxified_graph,
+    get_jaxified_logp,
+)
+from pymc.util import _get_seeds_per_chain, get_default_varnames
+
+Sampler = Literal["auto", "pymc", "numpyro", "blackjax", "nutpie"]
+
+#: Samplers ``sampler="auto"`` tries, fastest first (ESS per second including compilation).
+AUTO_ORDER: tuple[str, ...] = ("nutpie", "numpyro", "pymc")
+
+_MODULE = {"pymc": "pymc", "numpyro": "numpyro", "blackjax": "blackjax", "nutpie": "nutpie"}
+
+
+def sample(
+    model: pm.Model | None = None,
+    *,
+    sampler: Sampler = "auto",
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    random_seed: int | None = None,
+    progressbar: bool = True,
+    **kwargs: Any,
+) -> az.InferenceData:
+    """Draw posterior samples of a PyMC model with NUTS from the chosen library.
+
+    Parameters
+    ----------
+    model
+        The model; the one of the enclosing ``with`` block when ``None``.
+    sampler
+        ``"pymc"``, ``"numpyro"``, ``"blackjax"``, ``"nutpie"``, or ``"auto"`` (the fastest one
+        installed, see :data:`AUTO_ORDER`).
+    draws, tune, chains
+        Posterior draws kept per chain, tuning (warm-up) steps per chain, number of chains.
+    random_seed
+        Seed; the same seed gives the same draws for a given sampler.
+    progressbar
+        Show sampling progress.
+    **kwargs
+        Passed on to :func:`pymc.sample` (``target_accept``, ``initvals``, ``cores``,
+        ``nuts_sampler_kwargs``, ...). The ``"blackjax"`` sampler takes ``target_accept``,
+        ``initvals``, ``var_names`` and ``max_num_doublings``.
+
+    Returns
+    -------
+    arviz.InferenceData
+        ``posterior`` (constrained values), ``sample_stats``, ``observed_data`` and
+        ``constant_data``.
+    """
+    model = pm.modelcontext(model)
+    name = _resolve_sampler(sampler)
+    common = dict(draws=draws, tune=tune, chains=chains, random_seed=random_seed)
+    if name == "blackjax":
+        return _sample_blackjax(model, progressbar=progressbar, **common, **kwargs)
+    has_jax_ops = _has_jax_ops(model)
+    if name == "pymc" and has_jax_ops:
+        kwargs.setdefault("cores", 1)
+    elif name in ("numpyro", "nutpie"):
+        nuts_kwargs = dict(kwargs.pop("nuts_sampler_kwargs", None) or {})
+        if name == "numpyro":
+            nuts_kwargs.setdefault("chain_method", "vectorized")
+        elif has_jax_ops:
+            nuts_kwargs.setdefault("backend", "jax")
+            nuts_kwargs.setdefault("gradient_backend", "jax")
+        kwargs["nuts_sampler_kwargs"] = nuts_kwargs
+    return pm.sample(model=model, nuts_sampler=name, progressbar=progressbar, **common, **kwargs)
+
+
+def installed_samplers() -> list[str]:
+    """Names of the samplers whose library is importable."""
+    return [name for name, module in _MODULE.items() if importlib.util.find_spec(module)]
+
+
+def _resolve_sampler(sampler: str) -> str:
+    if sampler == "auto":
+        available = installed_samplers()
+        return next(name for name in AUTO_ORDER if name in available)
+    if sampler not in _MODULE:
+        raise ValueError(
+            f"sampler must be one of 'auto', {', '.join(map(repr, _MODULE))}; got {sampler!r}"
+        )
+    if importlib.util.find_spec(_MODULE[sampler]) is None:
+        raise ImportError(
+            f"sampler={sampler!r} needs the {_MODULE[sampler]!r} package, which is not installed"
+        )
+    return sampler
+
+
+def _has_jax_ops(model: pm.Model) -> bool:
+    """Whether the model's log-density graph contains an op that runs JAX code."""
+    from pytensor.graph.traversal import ancestors
+    from pytensor.link.jax.ops import JAXOp
+
+    outputs = [model.logp()]
+    return any(
+        var.owner is not None and _is_jax_op(var.owner.op, JAXOp) for var in ancestors(outputs)
+    )
+
+
+def _is_jax_op(op: Any, jax_op_type: type) -> bool:
+    return isinstance(op, jax_op_type) or getattr(op, "runs_jax", False)
+
+
+# --------------------------------------------------------------------------- blackjax
+
+
+def _sample_blackjax(
+    model: pm.Model,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    random_seed: int | None,
+    progressbar: bool,
+    target_accept: float = 0.8,
+    initvals: Any = None,
+    var_names: list[str] | None = None,
+    max_num_doublings: int = 10,
+) -> az.InferenceData:
+    """NUTS from BlackJAX on PyMC's jaxified log-density, chains vectorised with ``vmap``.
+
+    Each chain runs its own Stan-style window adaptation (step size by dual averaging, diagonal
+    inverse mass matrix from windowed variance estimates); the draws of all chains then advance
+    together in one ``lax.scan`` whose step is ``vmap``-ed over chains.
+    """
+    import blackjax
+
+    logp_fn = get_jaxified_logp(model, negative_logp=True)  # (sic) returns +log p
+    (seed,) = _get_seeds_per_chain(random_seed, 1)
+    positions = _get_batched_jittered_initial_points(model, chains, initvals, seed, logp_fn=logp_fn)
+    if chains == 1:
+        positions = [np.asarray(p)[None] for p in positions]
+    warmup_key, draw_key = jax.random.split(jax.random.key(seed))
+
+    start = time.perf_counter()
+    with _Progress(tune, "BlackJAX warm-up", enabled=progressbar, calls_per_step=chains) as bar:
+        warmup = blackjax.window_adaptation(
+            blackjax.nuts,
+            logp_fn,
+            target_acceptance_rate=target_accept,
+            adaptation_info_fn=bar.adaptation_info_fn,
+            max_num_doublings=max_num_doublings,
+        )
+        (states, params), _ = jax.vmap(lambda key, pos: warmup.run(key, pos, tune))(
+            jax.random.split(warmup_key, chains), positions
+        )
+    with _Progress(draws, "BlackJAX sampling", enabled=progressbar) as bar:
+        samples, stats = _nuts_draws(
+            draw_key, states, params, logp_fn, draws, bar.tick, max_num_doublings
+        )
+    sampling_time = time.perf_counter() - start
+
+    stats["step_size"] = jnp.broadcast_to(params["step_size"][:, None], stats["lp"].shape)
+    return _to_inference_data(
+        model, samples, stats, var_names, blackjax, sampling_time=sampling_time, tune=tune
+    )
+
+
+def _nuts_draws(
+    key: jax.Array,
+    states: Any,
+    params: dict[str, jax.Array],
+    logp_fn: Callable,
+    draws: int,
+    tick: Callable,
+    max_num_doublings: int,
+) -> tuple[list[jax.Array], dict[str, jax.Array]]:
+    """``draws`` NUTS steps of all chains: samples ``[chains, draws, ...]`` and sample stats."""
+    import blackjax
+
+    kernel = blackjax.nuts.build_kernel()
+    chains = params["step_size"].shape[0]
+
+    def chain_step(key, state, step_size, inverse_mass_matrix):
+        return kernel(
+            key, state, logp_fn, step_size, inverse_mass_matrix, max_num_doublings=max_num_doublings
+        )
+
+    @jax.jit
+    def run(key, states, step_size, inverse_mass_matrix):
+        def _step(states, step_key):
+            keys = jax.random.split(step_key, chains)
+            states, info = jax.vmap(chain_step)(keys, states, step_size, inverse_mass_matrix)
+            jax.debug.callback(tick, ordered=False)
+            stats = {
+                "lp": states.logdensity,
+                "diverging": info.is_divergent,
+                "energy": info.energy,
+                "tree_depth": info.num_trajectory_expansions,
+                "n_steps": info.num_integration_steps,
+                "acceptance_rate": info.acceptance_rate,
+            }
+            return states, (states.position, stats)
+
+        _, (positions, stats) = jax.lax.scan(_step, states, jax.random.split(key, draws))
+        return positions, stats
+
+    positions, stats = run(key, states, params["step_size"], params["inverse_mass_matrix"])
+    chain_first = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731
+    return jax.tree.map(chain_first, positions), jax.tree.map(chain_first, stats)
+
+
+def _to_inference_data(
+    model: pm.Model,
+    samples: list[jax.Array],
+    stats: dict[str, jax.Array],
+    var_names: list[str] | None,
+    library: Any,
+    **attrs: Any,
+) -> az.InferenceData:
+    """InferenceData from unconstrained draws ``[chains, draws, ...]`` (one per value var)."""
+    value_vars = model.unobserved_value_vars
+    if var_names is not None:
+        value_vars = [v for v in value_vars if v.name in var_names]
+    outputs = list(get_default_varnames(value_vars, include_transformed=False))
+    constrain = get_jaxified_graph(inputs=model.value_vars, outputs=outputs)
+    posterior = _postprocess_samples(constrain, samples, postprocessing_vectorize="vmap")
+    coords, dims = coords_and_dims_for_inferencedata(model)
+    attrs = make_attrs(attrs, library=library)
+    return az.from_dict(
+        posterior={v.name: np.asarray(x) for v, x in zip(outputs, posterior, strict=True)},
+        sample_stats={k: np.asarray(v) for k, v in stats.items()},
+        observed_data=find_observations(model),
+        constant_data=find_constants(model),
+        coords=coords,
+        dims=dims,
+        attrs=attrs,
+        posterior_attrs=attrs,
+    )
+
+
+class _Progress:
+    """A tqdm bar advanced from inside jitted JAX code through ``jax.debug.callback``.
+
+    Under ``vmap`` a callback runs once per batch element, so a bar fed from a vectorised
+    per-chain loop counts ``calls_per_step`` calls as one step.
+    """
+
+    def __init__(self, total: int, desc: str, *, enabled: bool, calls_per_step: int = 1):
+        self.total, self.desc, self.enabled = total, desc, enabled
+        self.calls_per_step = calls_per_step
+        self._calls = 0
+        self._bar = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=self.total, desc=self.desc, unit="step")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def tick(self, *_: object) -> None:
+        self._calls += 1
+        if self._bar is not None and self._calls % self.calls_per_step == 0:
+            self._bar.update(1)
+
+    def adaptation_info_fn(self, state: Any, info: Any, adaptation_state: Any) -> tuple:
+        """BlackJAX ``adaptation_info_fn`` that keeps no info and advances the bar."""
+        jax.debug.callback(self.tick, state.logdensity, ordered=False)
+        return ()

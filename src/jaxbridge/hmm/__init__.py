@@ -1,0 +1,30 @@
+"""Pure-JAX hidden Markov model inference.
+
+Stable scaled-probability forward–backward recursions (Rabiner 1989) with a custom VJP,
+parallel-in-time variants (Särkkä & García-Fernández 2021; Hassan, Särkkä &
+García-Fernández 2021), Viterbi decoding, posterior path sampling and simulation.
+
+All inference functions take ``log_emission[..., T, K]``, ``init[..., K]`` and
+``trans[..., K, K]`` (``[..., T-1, K, K]`` with ``time_varying=True``) as probabilities
+(logs with ``log_probs=True``), an optional boolean ``mask[..., T]``, and broadcast the
+batch dims ``...``. They are pure JAX functions: jit, vmap and grad apply.
+"""
+
+from jaxbridge.hmm._likelihood import filter, log_likelihood, smooth
+from jaxbridge.hmm._sampling import sample_paths
+from jaxbridge.hmm._simulate import simulate, simulate_normal
+from jaxbridge.hmm._types import FilterResult, SmoothResult, ViterbiResult
+from jaxbridge.hmm._viterbi import viterbi
+
+__all__ = [
+    "FilterResult",
+    "SmoothResult",
+    "ViterbiResult",
+    "filter",
+    "log_likelihood",
+    "sample_paths",
+    "simulate",
+    "simulate_normal",
+    "smooth",
+    "viterbi",
+]

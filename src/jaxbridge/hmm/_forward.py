@@ -1,0 +1,127 @@
+"""Sequential scaled forward and backward recursions (Rabiner 1989, section V.A).
+
+With emissions ``e_t(k) = exp(log_emission[t, k] - shift_t)`` (see
+:func:`~jaxbridge.hmm._inputs.scale_emissions`) the forward pass keeps the filtered
+distribution ``alpha_t = p(z_t | y_{1:t})`` normalised at every step::
+
+    alpha_1 ∝ init * e_1,        alpha_t ∝ (alpha_{t-1} @ trans_t) * e_t,
+
+and returns the normalisers ``c_t`` (``c_t exp(shift_t) = p(y_t | y_{1:t-1})``), so that
+``log p(y_{1:T}) = Σ_t log c_t + shift_t``. The backward pass returns Rabiner's scaled
+``beta_t`` (``beta_T = 1``, ``beta_{t-1} = trans_t @ (e_t * beta_t) / c_t``), for which
+``alpha_t * beta_t = p(z_t | y_{1:T})`` exactly. No logarithm or ``logsumexp`` is taken
+inside a loop, which keeps long sequences finite in float32 and the loop body small.
+
+All arrays are time-major: ``emission [T, ..., K]``, ``trans [..., K, K]`` or, when time
+varying, ``[T-1, ..., K, K]`` with ``trans[t-1]`` the transition into step ``t``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+__all__ = ["backward_scan", "forward_scan", "matvec", "safe_norm", "vecmat"]
+
+# Up to this many states a broadcast multiply + sum beats a matrix product on CPU:
+# XLA's per-op cost dominates tiny products (benchmarks/kernel_scaling.py).
+_SMALL_K = 4
+
+
+def _is_shared(trans: jax.Array) -> bool:
+    return all(d == 1 for d in trans.shape[:-2])
+
+
+def vecmat(alpha: jax.Array, trans: jax.Array) -> jax.Array:
+    """Row vectors times matrices: ``alpha[..., K] @ trans[..., K, K] -> [..., K]``."""
+    num_states = trans.shape[-1]
+    if num_states <= _SMALL_K:
+        return jnp.sum(alpha[..., :, None] * trans, axis=-2)
+    if _is_shared(trans):
+        return alpha @ trans.reshape(num_states, num_states)
+    return (alpha[..., None, :] @ trans)[..., 0, :]
+
+
+def matvec(trans: jax.Array, beta: jax.Array) -> jax.Array:
+    """Matrices times column vectors: ``trans[..., K, K] @ beta[..., K] -> [..., K]``."""
+    num_states = trans.shape[-1]
+    if num_states <= _SMALL_K:
+        return jnp.sum(trans * beta[..., None, :], axis=-1)
+    if _is_shared(trans):
+        return beta @ trans.reshape(num_states, num_states).T
+    return (trans @ beta[..., :, None])[..., 0]
+
+
+def safe_norm(norm: jax.Array) -> jax.Array:
+    """Normaliser usable as a divisor: zero (an impossible step) becomes one."""
+    return jnp.where(norm > 0, norm, jnp.ones((), norm.dtype))
+
+
+def forward_scan(
+    init: jax.Array, trans: jax.Array, emission: jax.Array, *, time_varying: bool
+) -> tuple[jax.Array, jax.Array]:
+    """Scaled forward pass.
+
+    Parameters
+    ----------
+    init : [..., K]
+    trans : [..., K, K] or [T-1, ..., K, K]
+    emission : [T, ..., K]
+        Shifted emission likelihoods ``e_t``.
+
+    Returns
+    -------
+    alpha : [T, ..., K]
+        Filtered probabilities ``p(z_t | y_{1:t})``.
+    norm : [T, ...]
+        Normalisers ``c_t`` (zero where the data are impossible).
+    """
+
+    def _normalise(unnormalised):
+        norm = jnp.sum(unnormalised, axis=-1)
+        return unnormalised / safe_norm(norm)[..., None], norm
+
+    def _step(alpha_prev, xs):
+        emission_t, trans_t = xs
+        alpha, norm = _normalise(
+            vecmat(alpha_prev, trans if trans_t is None else trans_t) * emission_t
+        )
+        return alpha, (alpha, norm)
+
+    alpha_1, norm_1 = _normalise(init * emission[0])
+    _, (alpha, norm) = lax.scan(_step, alpha_1, (emission[1:], trans if time_varying else None))
+    return (
+        jnp.concatenate([alpha_1[None], alpha]),
+        jnp.concatenate([norm_1[None], norm]),
+    )
+
+
+def backward_scan(
+    trans: jax.Array, emission: jax.Array, norm: jax.Array, *, time_varying: bool
+) -> jax.Array:
+    """Scaled backward pass (Rabiner's ``beta_hat``).
+
+    Parameters
+    ----------
+    trans : [..., K, K] or [T-1, ..., K, K]
+    emission : [T, ..., K]
+    norm : [T, ...]
+        Forward normalisers from :func:`forward_scan`.
+
+    Returns
+    -------
+    beta : [T, ..., K]
+        ``p(y_{t+1:T} | z_t) / p(y_{t+1:T} | y_{1:t})``; ``alpha * beta`` are the
+        smoothed marginals.
+    """
+    scaled = emission[1:] / safe_norm(norm[1:])[..., None]
+
+    def _step(beta_next, xs):
+        scaled_t, trans_t = xs
+        beta = matvec(trans if trans_t is None else trans_t, scaled_t * beta_next)
+        return beta, beta
+
+    beta_last = jnp.ones_like(emission[-1])
+    _, beta = lax.scan(_step, beta_last, (scaled, trans if time_varying else None), reverse=True)
+    return jnp.concatenate([beta, beta_last[None]])

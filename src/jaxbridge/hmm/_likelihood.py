@@ -1,0 +1,201 @@
+"""Marginal log-likelihood, filter and smoother, with a forward–backward custom VJP.
+
+The log-likelihood is ``log p(y_{1:T}) = Σ_t log c_t + shift_t`` from the scaled forward
+pass. Its gradient is the classical forward–backward identity (Rabiner 1989; see also
+Särkkä & García-Fernández 2021 for the parallel passes)::
+
+    ∂ log p / ∂ log_emission[t, k] = p(z_t = k | y)                  = alpha_t(k) beta_t(k)
+    ∂ log p / ∂ init[k]            = w_1(k)
+    ∂ log p / ∂ trans_t[i, j]      = Σ_t alpha_{t-1}(i) w_t(j)   (= Σ_t ξ_t(i, j) / trans_t[i, j])
+
+with ``w_t = e_t * beta_t / c_t`` in the scaled quantities. This form never divides by a
+transition probability, so zero entries (impossible transitions, zero initial
+probabilities) get their correct, finite derivative instead of ``0/0``.
+
+Second derivatives are not provided: the custom VJP is not itself differentiable
+(``jax.hessian`` of :func:`log_likelihood` raises). Use ``smooth`` and autodiff for
+higher-order work.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+
+from jaxbridge.hmm._forward import backward_scan, forward_scan, safe_norm
+from jaxbridge.hmm._inputs import prepare, scale_emissions, to_batch_major
+from jaxbridge.hmm._parallel import parallel_backward, parallel_forward
+from jaxbridge.hmm._types import FilterResult, SmoothResult
+
+__all__ = ["filter", "log_likelihood", "smooth"]
+
+Method = Literal["sequential", "parallel"]
+_METHODS = ("sequential", "parallel")
+
+
+def _check_method(method: str) -> None:
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}; got {method!r}")
+
+
+def _forward(method: Method, init, trans, emission, time_varying: bool):
+    passes = parallel_forward if method == "parallel" else forward_scan
+    return passes(init, trans, emission, time_varying=time_varying)
+
+
+def _backward(method: Method, trans, emission, alpha, norm, time_varying: bool):
+    if method == "parallel":
+        return parallel_backward(trans, emission, alpha, time_varying=time_varying)
+    return backward_scan(trans, emission, norm, time_varying=time_varying)
+
+
+def _total(norm: jax.Array, shift: jax.Array) -> jax.Array:
+    """``log p(y_{1:T}) = Σ_t log c_t + shift_t``, one log after the loop: ``[T, ...] -> [...]``."""
+    return jnp.sum(jnp.log(norm) + shift, axis=0)
+
+
+def _sum_to(x: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """Sum ``x`` over the axes where ``shape`` (same rank) broadcasts with size 1."""
+    axes = tuple(
+        i for i, (s, n) in enumerate(zip(shape, x.shape, strict=True)) if s == 1 and n != 1
+    )
+    return jnp.sum(x, axis=axes, keepdims=True) if axes else x
+
+
+def _expected_transitions(
+    alpha_prev: jax.Array, weight: jax.Array, trans_shape: tuple[int, ...], time_varying: bool
+) -> jax.Array:
+    """``Σ alpha_{t-1}(i) w_t(j)`` over time (unless time varying) and broadcast batch dims.
+
+    ``alpha_prev`` and ``weight`` are ``[T-1, ..., K]``; the result has ``trans_shape``.
+    One ``einsum`` contracts the summed axes without forming ``[T-1, ..., K, K]``.
+    """
+    num_batch = alpha_prev.ndim - 2
+    batch = range(1, num_batch + 1)
+    trans_batch = trans_shape[1 : 1 + num_batch] if time_varying else trans_shape[:num_batch]
+    kept = [axis for axis, size in zip(batch, trans_batch, strict=True) if size != 1]
+    out = ([0] if time_varying else []) + kept + [num_batch + 1, num_batch + 2]
+    i_sub = [0, *batch, num_batch + 1]
+    j_sub = [0, *batch, num_batch + 2]
+    return jnp.einsum(alpha_prev, i_sub, weight, j_sub, out).reshape(trans_shape)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def _log_likelihood(log_emission, init, trans, time_varying: bool, method: Method):
+    """``log p(y)`` from time-major arrays, differentiated by forward–backward."""
+    emission, shift = scale_emissions(log_emission)
+    _, norm = _forward(method, init, trans, emission, time_varying)
+    return _total(norm, shift)
+
+
+def _log_likelihood_fwd(log_emission, init, trans, time_varying, method):
+    emission, shift = scale_emissions(log_emission)
+    alpha, norm = _forward(method, init, trans, emission, time_varying)
+    return _total(norm, shift), (emission, alpha, norm, init, trans)
+
+
+def _log_likelihood_bwd(time_varying, method, residuals, cotangent):
+    emission, alpha, norm, init, trans = residuals
+    beta = _backward(method, trans, emission, alpha, norm, time_varying)
+    d_log_emission = alpha * beta * cotangent[..., None]
+    weight = emission * beta * (cotangent / safe_norm(norm))[..., None]
+    d_init = _sum_to(weight[0], init.shape)
+    d_trans = _expected_transitions(alpha[:-1], weight[1:], trans.shape, time_varying)
+    return d_log_emission, d_init, d_trans
+
+
+_log_likelihood.defvjp(_log_likelihood_fwd, _log_likelihood_bwd)
+
+
+def log_likelihood(
+    log_emission: Any,
+    init: Any,
+    trans: Any,
+    mask: Any = None,
+    *,
+    time_varying: bool = False,
+    log_probs: bool = False,
+    method: Method = "sequential",
+) -> jax.Array:
+    """Marginal log-likelihood ``log p(y_{1:T})`` of a hidden Markov model.
+
+    Parameters
+    ----------
+    log_emission : [..., T, K]
+        ``log p(y_t | z_t = k)``.
+    init : [..., K]
+        Initial distribution ``p(z_1 = k)`` (logs when ``log_probs``).
+    trans : [..., K, K], or [..., T-1, K, K] when ``time_varying``
+        ``trans[i, j] = p(z_t = j | z_{t-1} = i)``; when time varying ``trans[t-1]`` is
+        the transition into step ``t`` (logs when ``log_probs``).
+    mask : [..., T] bool, optional
+        False marks a missing observation: the step has no emission term but the chain
+        still transitions. Values of ``log_emission`` there are ignored, NaN included.
+    time_varying, log_probs
+        See above.
+    method : {"sequential", "parallel"}
+        ``lax.scan`` over time (Rabiner 1989) or ``lax.associative_scan`` (Hassan,
+        Särkkä & García-Fernández 2021; ``O(log T)`` depth, for accelerators).
+
+    Returns
+    -------
+    [...]
+        Batch dims of all arguments broadcast together.
+
+    Notes
+    -----
+    Gradients come from a forward–backward custom VJP (see the module docstring); second
+    derivatives are not supported. Value checks on ``init``/``trans`` (sums to one, NaN,
+    negative entries) run only on concrete inputs, never under ``jax.jit``.
+    """
+    _check_method(method)
+    tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
+    return _log_likelihood(tm.log_emission, tm.init, tm.trans, time_varying, method)
+
+
+def filter(
+    log_emission: Any,
+    init: Any,
+    trans: Any,
+    mask: Any = None,
+    *,
+    time_varying: bool = False,
+    log_probs: bool = False,
+    method: Method = "sequential",
+) -> FilterResult:
+    """Filtered marginals ``p(z_t | y_{1:t})`` and ``log p(y_{1:T})``.
+
+    Arguments as :func:`log_likelihood`. Returns :class:`FilterResult` with
+    ``filtered_probs [..., T, K]`` and ``log_likelihood [...]``.
+    """
+    _check_method(method)
+    tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
+    emission, shift = scale_emissions(tm.log_emission)
+    alpha, norm = _forward(method, tm.init, tm.trans, emission, time_varying)
+    return FilterResult(to_batch_major(alpha), _total(norm, shift))
+
+
+def smooth(
+    log_emission: Any,
+    init: Any,
+    trans: Any,
+    mask: Any = None,
+    *,
+    time_varying: bool = False,
+    log_probs: bool = False,
+    method: Method = "sequential",
+) -> SmoothResult:
+    """Smoothed marginals ``p(z_t | y_{1:T})`` by forward–backward, and ``log p(y_{1:T})``.
+
+    Arguments as :func:`log_likelihood`. Returns :class:`SmoothResult` with
+    ``smoothed_probs [..., T, K]`` and ``log_likelihood [...]``. Differentiable by autodiff.
+    """
+    _check_method(method)
+    tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
+    emission, shift = scale_emissions(tm.log_emission)
+    alpha, norm = _forward(method, tm.init, tm.trans, emission, time_varying)
+    beta = _backward(method, tm.trans, emission, alpha, norm, time_varying)
+    return SmoothResult(to_batch_major(alpha * beta), _total(norm, shift))

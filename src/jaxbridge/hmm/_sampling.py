@@ -1,0 +1,70 @@
+"""Posterior state paths by forward filtering, backward sampling (Chib 1996; Frühwirth-Schnatter 2006).
+
+After the scaled forward pass, ``z_T ~ p(z_T | y_{1:T}) = alpha_T`` and, going backwards,
+``p(z_t = i | z_{t+1} = j, y) ∝ alpha_t(i) trans_{t+1}[i, j]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from jaxbridge.hmm._forward import forward_scan
+from jaxbridge.hmm._inputs import prepare, scale_emissions
+
+__all__ = ["sample_paths"]
+
+
+def _log(p: jax.Array) -> jax.Array:
+    return jnp.log(jnp.where(p > 0, p, jnp.zeros((), p.dtype)))
+
+
+def _backward_sample(key, alpha, trans, time_varying: bool) -> jax.Array:
+    """One path ``[T, ...]`` from filtered ``alpha [T, ..., K]``."""
+    num_steps = alpha.shape[0]
+    keys = jax.random.split(key, num_steps)
+    last = jax.random.categorical(keys[-1], _log(alpha[-1])).astype(jnp.int32)
+
+    def _step(state_next, xs):
+        key_t, alpha_t, trans_next = xs
+        trans_next = trans if trans_next is None else trans_next
+        full = jnp.broadcast_to(trans_next, (*alpha_t.shape, alpha_t.shape[-1]))
+        column = jnp.take_along_axis(full, state_next[..., None, None], axis=-1)[..., 0]
+        state = jax.random.categorical(key_t, _log(alpha_t * column)).astype(jnp.int32)
+        return state, state
+
+    _, states = lax.scan(
+        _step, last, (keys[:-1], alpha[:-1], trans if time_varying else None), reverse=True
+    )
+    return jnp.concatenate([states, last[None]])
+
+
+def sample_paths(
+    key: jax.Array,
+    log_emission: Any,
+    init: Any,
+    trans: Any,
+    mask: Any = None,
+    *,
+    num_samples: int = 1,
+    time_varying: bool = False,
+    log_probs: bool = False,
+) -> jax.Array:
+    """Draw hidden paths from ``p(z_{1:T} | y_{1:T})`` (forward filtering, backward sampling).
+
+    Arguments as :func:`~jaxbridge.hmm.log_likelihood`, plus a JAX PRNG ``key`` and
+    ``num_samples``.
+
+    Returns
+    -------
+    [num_samples, ..., T] int32
+    """
+    tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
+    emission, _ = scale_emissions(tm.log_emission)
+    alpha, _ = forward_scan(tm.init, tm.trans, emission, time_varying=time_varying)
+    keys = jax.random.split(key, num_samples)
+    paths = jax.vmap(lambda k: _backward_sample(k, alpha, tm.trans, time_varying))(keys)
+    return jnp.moveaxis(paths, 1, -1)

@@ -1,0 +1,54 @@
+"""Result types of the HMM inference functions (NamedTuples, so they are JAX pytrees)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+
+__all__ = ["FilterResult", "SmoothResult", "ViterbiResult"]
+
+
+class FilterResult(NamedTuple):
+    """Forward filtering result.
+
+    Attributes
+    ----------
+    filtered_probs : [..., T, K]
+        ``p(z_t = k | y_{1:t})``.
+    log_likelihood : [...]
+        ``log p(y_{1:T})``.
+    """
+
+    filtered_probs: jax.Array
+    log_likelihood: jax.Array
+
+
+class SmoothResult(NamedTuple):
+    """Forward–backward smoothing result.
+
+    Attributes
+    ----------
+    smoothed_probs : [..., T, K]
+        ``p(z_t = k | y_{1:T})``.
+    log_likelihood : [...]
+        ``log p(y_{1:T})``.
+    """
+
+    smoothed_probs: jax.Array
+    log_likelihood: jax.Array
+
+
+class ViterbiResult(NamedTuple):
+    """Most probable state path.
+
+    Attributes
+    ----------
+    path : [..., T] int32
+        ``argmax_z p(z_{1:T} | y_{1:T})``.
+    log_prob : [...]
+        ``log p(z*_{1:T}, y_{1:T})``, the joint log-probability of that path and the data.
+    """
+
+    path: jax.Array
+    log_prob: jax.Array

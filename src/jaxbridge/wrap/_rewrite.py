@@ -1,0 +1,115 @@
+"""Value-and-gradient fusion: one ``jax.vjp`` call instead of a forward call plus a VJP call.
+
+PyMC's ``logp_dlogp_function`` (and ``pytensor.function([x], [logp, grad])``) compile a graph
+holding a wrapped op ``y = f(x)`` and its VJP op ``xbar = vjp_f(x, ybar)``. When the cotangent
+``ybar`` does not depend on ``y`` — true for a log-density summed into ``model.logp()``,
+whose cotangent is the constant 1 or a broadcast of it — both nodes can be computed by one
+``ValueAndVJP`` op, i.e. one jitted ``jax.vjp``. When ``ybar`` depends on ``y`` (e.g. the
+gradient of ``sum(y**2)``) the VJP needs ``y`` first, and the graph is left alone.
+
+The same pass drops gradients nobody uses (e.g. w.r.t. observed data) from VJP ops.
+
+Registered in ``optdb`` after the last merge of the main phases (so the forward and VJP nodes
+share their input variables) under the ``fast_run``, ``fast_compile`` and ``jax`` tags: it
+runs in PyTensor's default mode, in PyMC's compile mode and in ``mode="JAX"`` (also through
+``pymc.sampling.jax.get_jaxified_graph``, used by numpyro, blackjax and nutpie's JAX backend),
+where the fused op puts a single ``jax.vjp`` into the graph's jit instead of two forward
+passes that XLA cannot always merge (loops are not common-subexpression-eliminated).
+"""
+
+from __future__ import annotations
+
+from pytensor.compile.mode import optdb
+from pytensor.graph.features import ReplaceValidate
+from pytensor.graph.rewriting.basic import GraphRewriter
+from pytensor.graph.traversal import ancestors
+
+from jaxbridge.wrap._op import JaxOp, grad_shape_exprs
+from jaxbridge.wrap._spec import VJP, ValueAndVJP
+
+
+def _find_forward(fgraph, node):
+    """The node computing ``node``'s base spec on the same inputs, if any."""
+    spec = node.op.spec
+    x = node.inputs[: spec.n_in]
+    if not x:
+        return None
+    for client, _ in fgraph.clients[x[0]]:
+        if (
+            client is not node
+            and isinstance(client.op, JaxOp)
+            and client.op.spec == spec.base
+            and len(client.inputs) == len(x)
+            and all(a is b for a, b in zip(client.inputs, x, strict=True))
+        ):
+            return client
+    return None
+
+
+def _cotangents_independent(node, forward) -> bool:
+    cotangents = node.inputs[node.op.spec.n_in :]
+    outs = set(forward.outputs)
+    return not any(v in outs for v in ancestors(cotangents))
+
+
+def _rewrite_vjp(fgraph, node) -> None:
+    op, spec = node.op, node.op.spec
+    used = [k for k, out in enumerate(node.outputs) if fgraph.clients[out]]
+    if not used:
+        return
+    wrt = tuple(spec.wrt[k] for k in used)
+    base_types = op.input_types[: spec.n_in]
+    grad_types = [op.output_types[k] for k in used]
+    forward = _find_forward(fgraph, node)
+    if forward is not None and _cotangents_independent(node, forward):
+        fop = forward.op
+        new_op = JaxOp(
+            ValueAndVJP(spec.base, spec.n_in, wrt, spec.cot),
+            op.input_types,
+            [*fop.output_types, *grad_types],
+            None
+            if fop.shape_exprs is None
+            else (*fop.shape_exprs, *grad_shape_exprs(base_types, wrt)),
+        )
+        outs = new_op(*node.inputs, return_list=True)
+        n_out = len(forward.outputs)
+        pairs = list(zip(forward.outputs, outs[:n_out], strict=True))
+        pairs += [(node.outputs[k], g) for k, g in zip(used, outs[n_out:], strict=True)]
+    elif len(used) < len(node.outputs):
+        new_op = JaxOp(
+            VJP(spec.base, spec.n_in, wrt, spec.cot),
+            op.input_types,
+            grad_types,
+            grad_shape_exprs(base_types, wrt),
+        )
+        outs = new_op(*node.inputs, return_list=True)
+        pairs = [(node.outputs[k], g) for k, g in zip(used, outs, strict=True)]
+    else:
+        return
+    fgraph.replace_all_validate(pairs, reason="jaxbridge_fuse_value_and_vjp")
+
+
+class FuseValueAndVJP(GraphRewriter):
+    """Merge each wrapped op with its VJP into one ``ValueAndVJP`` op where that is valid."""
+
+    def add_requirements(self, fgraph):
+        fgraph.attach_feature(ReplaceValidate())
+
+    def apply(self, fgraph):
+        for node in fgraph.toposort():
+            if (
+                node in fgraph.apply_nodes
+                and isinstance(node.op, JaxOp)
+                and type(node.op.spec) is VJP
+            ):
+                _rewrite_vjp(fgraph, node)
+
+
+optdb.register(
+    "jaxbridge_fuse_value_and_vjp",
+    FuseValueAndVJP(),
+    "fast_run",
+    "fast_compile",
+    "jax",
+    position=49.2,
+)

@@ -1,0 +1,165 @@
+"""Hashable, picklable descriptions of the pure JAX functions a wrapped op runs.
+
+Every op built by :func:`jaxbridge.wrap` carries one of three *specs*. A spec is a frozen
+dataclass that is also the flat JAX function itself: it takes the op's inputs as arrays and
+returns a tuple of arrays, one per op output.
+
+* :class:`Call` — the user's function on flat array leaves ``(*x) -> (*y)``.
+* :class:`VJP` — its vector-Jacobian product ``(*x, *ybar) -> (*xbar[wrt])``.
+* :class:`ValueAndVJP` — both from one ``jax.vjp`` call ``(*x, *ybar) -> (*y, *xbar[wrt])``
+  (what the fusion rewrite in :mod:`jaxbridge.wrap._rewrite` puts into compiled graphs).
+
+``VJP`` and ``ValueAndVJP`` take any spec as ``base``, so derivatives of any order nest.
+Specs compare by value (function identity, static pytree leaves, tree structure, index
+sets), which makes identical wraps equal ops that PyTensor merges, and lets
+:func:`jitted` share one ``jax.jit`` per spec. They hold only module-level classes, so they
+pickle whenever the user's function does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class _Slot:
+    """Marker for the position of an array (dynamic) leaf in :attr:`Call.template`."""
+
+    def __repr__(self) -> str:
+        return "SLOT"
+
+    def __reduce__(self) -> str:
+        return "SLOT"
+
+
+SLOT = _Slot()
+
+
+@dataclass(frozen=True, eq=False)
+class Opaque:
+    """A static leaf without a usable ``__hash__``; compares by identity."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Call:
+    """The user's function ``fn`` as a flat function of its array leaves.
+
+    Attributes
+    ----------
+    fn : callable
+        The wrapped JAX function.
+    treedef : jax.tree_util.PyTreeDef
+        Structure of ``(args, kwargs)``.
+    template : tuple
+        Leaves of ``(args, kwargs)``: :data:`SLOT` where an array goes, else the static
+        (non-array) value, passed to ``fn`` unchanged.
+    name : str
+        Display name (not part of the op's identity).
+    """
+
+    fn: Any
+    treedef: Any
+    template: tuple
+    name: str = field(default="", compare=False)
+
+    def rebuild(self, arrays) -> tuple[tuple, dict]:
+        """``(args, kwargs)`` for ``fn``, with ``arrays`` in the array slots."""
+        it = iter(arrays)
+        leaves = [
+            next(it) if v is SLOT else v.value if isinstance(v, Opaque) else v
+            for v in self.template
+        ]
+        return jax.tree.unflatten(self.treedef, leaves)
+
+    def __call__(self, *arrays):
+        args, kwargs = self.rebuild(arrays)
+        return tuple(jax.tree.leaves(self.fn(*args, **kwargs)))
+
+
+def _pullback(base, n_in: int, wrt: tuple, cot: tuple, args: tuple):
+    """Forward values of ``base`` and its cotangent-weighted gradient w.r.t. inputs ``wrt``.
+
+    ``args = (*x, *ybar)`` with one cotangent ``ybar`` per output index in ``cot``; the
+    other outputs get zero cotangents (``float0`` for integer outputs, as JAX requires).
+    """
+    x, ybar = args[:n_in], args[n_in:]
+
+    def restricted(*x_wrt):
+        full = list(x)
+        for i, xi in zip(wrt, x_wrt, strict=True):
+            full[i] = xi
+        return base(*full)
+
+    y, vjp_fn = jax.vjp(restricted, *(x[i] for i in wrt))
+    given = dict(zip(cot, ybar, strict=True))
+    cotangents = tuple(
+        jnp.asarray(given[j], dtype=yj.dtype)
+        if j in given
+        else (
+            jnp.zeros_like(yj)
+            if jnp.issubdtype(yj.dtype, jnp.inexact)
+            else np.zeros(yj.shape, dtype=jax.dtypes.float0)
+        )
+        for j, yj in enumerate(y)
+    )
+    return y, vjp_fn(cotangents)
+
+
+@dataclass(frozen=True)
+class VJP:
+    """``(*x, *ybar) -> (*xbar[wrt])``: reverse-mode gradient of ``base`` by ``jax.vjp``.
+
+    Attributes
+    ----------
+    base : spec
+        The differentiated flat function (a :class:`Call` or another derived spec).
+    n_in : int
+        Number of inputs of ``base``.
+    wrt : tuple of int
+        Input indices differentiated (the floating-point ones that are needed).
+    cot : tuple of int
+        Output indices that receive a cotangent input; the others get zero cotangents.
+    """
+
+    base: Any
+    n_in: int
+    wrt: tuple
+    cot: tuple
+
+    @property
+    def name(self) -> str:
+        return f"vjp_{self.base.name}"
+
+    def __call__(self, *args):
+        return tuple(_pullback(self.base, self.n_in, self.wrt, self.cot, args)[1])
+
+
+@dataclass(frozen=True)
+class ValueAndVJP(VJP):
+    """``(*x, *ybar) -> (*y, *xbar[wrt])``: forward values and gradient from one ``jax.vjp``."""
+
+    @property
+    def name(self) -> str:
+        return f"value_and_vjp_{self.base.name}"
+
+    def __call__(self, *args):
+        y, xbar = _pullback(self.base, self.n_in, self.wrt, self.cot, args)
+        return (*y, *xbar)
+
+
+_JITTED: dict = {}
+
+
+def jitted(spec):
+    """The process-wide ``jax.jit`` of ``spec``: one per distinct spec, compiled once per shape."""
+    try:
+        return _JITTED[spec]
+    except KeyError:
+        fn = _JITTED[spec] = jax.jit(spec)
+        return fn

@@ -1,0 +1,91 @@
+"""The public entry point: :func:`wrap` turns a JAX function into a PyTensor-callable."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+from jaxbridge.wrap._op import JaxOp
+from jaxbridge.wrap._types import infer_outputs, split_args
+
+_WIDE = frozenset({"float64", "complex128"})
+
+
+def _check_x64(name: str, inputs, input_names) -> None:
+    if jax.config.jax_enable_x64:
+        return
+    for var, arg in zip(inputs, input_names, strict=True):
+        if var.type.dtype in _WIDE:
+            raise ValueError(
+                f"jaxbridge.wrap({name}): argument {arg!r} is {var.type.dtype} but JAX's x64 mode "
+                "is off, so JAX would silently compute in 32 bits. Call "
+                "jaxbridge.enable_x64() (or jax.config.update('jax_enable_x64', True)), or cast "
+                "the input to a 32-bit dtype."
+            )
+
+
+class Wrapped:
+    """A JAX function made callable on PyTensor variables (see :func:`wrap`).
+
+    Calling it builds one :class:`~jaxbridge.wrap._op.JaxOp` node and returns its outputs,
+    as PyTensor variables in the pytree structure the JAX function returns.
+    """
+
+    def __init__(self, fn: Callable, name: str | None = None):
+        if not callable(fn):
+            raise TypeError(f"jaxbridge.wrap expects a callable, got {type(fn).__name__}")
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", None) or type(fn).__name__
+        functools.update_wrapper(self, fn, updated=())
+
+    def __repr__(self) -> str:
+        return f"jaxbridge.wrap({self.name})"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        split = split_args(self.fn, self.name, args, kwargs)
+        _check_x64(self.name, split.inputs, split.names)
+        info = infer_outputs(split.call, split.inputs, split.names)
+        op = JaxOp(split.call, [v.type for v in split.inputs], info.types, info.shape_exprs)
+        outputs = op(*split.inputs, return_list=True) if info.types else []
+        return jax.tree.unflatten(info.treedef, outputs)
+
+
+def wrap(fn: Callable | None = None, *, name: str | None = None) -> Any:
+    """Make a JAX function callable on PyTensor variables, with gradients.
+
+    Parameters
+    ----------
+    fn : callable
+        A pure, jittable JAX function. Its arguments may be pytrees (tuples, lists, dicts,
+        NamedTuples, ...) whose leaves are arrays or static Python values. For compiled
+        functions and models to pickle (``pm.sample(cores>1)``, saving a compiled
+        function), ``fn`` must be picklable: a module-level function or a
+        ``functools.partial`` of one.
+    name : str, optional
+        Name shown in graphs (default ``fn.__name__``).
+
+    Returns
+    -------
+    Wrapped
+        Callable taking PyTensor variables, NumPy arrays (both become op inputs), Python
+        scalars and other static values, or pytrees of them; returns PyTensor variables in
+        the structure ``fn`` returns. ``wrap`` also works as a bare decorator
+        (``@wrap``) or with keywords (``@wrap(name="f")``).
+
+    Notes
+    -----
+    * Output types come from ``jax.eval_shape``; unknown input dimensions are symbolic, so
+      no ``specify_shape`` is needed, and static output dimensions stay static.
+    * Gradients are vector-Jacobian products (``jax.vjp``) in a second op, itself
+      differentiable. Integer and boolean inputs get disconnected gradients.
+    * In a compiled graph that holds both the op and its VJP on the same inputs, with a
+      cotangent that does not depend on the op's outputs (a log-density summed into
+      ``model.logp()``), a rewrite replaces both by one op making one ``jax.vjp`` call.
+    * With ``mode="JAX"`` the un-jitted function is inlined into the graph's single jit.
+    """
+    if fn is None:
+        return functools.partial(wrap, name=name)
+    return Wrapped(fn, name)

@@ -103,7 +103,20 @@ def sample(
             nuts_kwargs.setdefault("backend", "jax")
             nuts_kwargs.setdefault("gradient_backend", "jax")
         kwargs["nuts_sampler_kwargs"] = nuts_kwargs
-    return pm.sample(model=model, nuts_sampler=name, progressbar=progressbar, **common, **kwargs)
+    idata = pm.sample(model=model, nuts_sampler=name, progressbar=progressbar, **common, **kwargs)
+    return _drop_transformed(idata, model) if name == "nutpie" else idata
+
+
+def _drop_transformed(idata: az.InferenceData, model: pm.Model) -> az.InferenceData:
+    """Remove the unconstrained values (``sigma_log__``) nutpie stores next to the draws."""
+    transformed = {
+        model.rvs_to_values[rv].name for rv in model.free_RVs if model.rvs_to_transforms.get(rv)
+    }
+    for group in ("posterior", "warmup_posterior"):
+        if group in idata.groups():
+            dataset = idata[group]
+            idata[group] = dataset.drop_vars(transformed & set(dataset.data_vars))
+    return idata
 
 
 def installed_samplers() -> list[str]:

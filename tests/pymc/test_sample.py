@@ -1,0 +1,69 @@
+"""jaxbridge.sample on plain PyMC models: every sampler against a conjugate posterior."""
+
+import numpy as np
+import pymc as pm
+import pytest
+
+from jaxbridge.pymc import sample
+from jaxbridge.pymc._sample import AUTO_ORDER, _resolve_sampler, installed_samplers
+
+SAMPLERS = ["pymc", "numpyro", "blackjax", "nutpie"]
+N_OBS, PRIOR_SD = 40, 10.0
+
+
+@pytest.fixture(scope="module")
+def conjugate_model():
+    """y ~ Normal(mu, 1), mu ~ Normal(0, 10), plus a HalfNormal tau the data does not touch.
+
+    Exact posterior: mu | y ~ Normal(sum(y) / (n + 1/100), 1 / sqrt(n + 1/100)); tau keeps its
+    HalfNormal(1) prior, mean sqrt(2 / pi). tau is sampled on the log scale, so its draws also
+    check that the log transform is undone.
+    """
+    y = np.random.default_rng(7).normal(2.0, 1.0, size=N_OBS)
+    with pm.Model(coords={"obs": range(N_OBS)}) as model:
+        mu = pm.Normal("mu", 0.0, PRIOR_SD)
+        pm.HalfNormal("tau", 1.0)
+        pm.Normal("y", mu, 1.0, observed=y, dims="obs")
+    precision = N_OBS + PRIOR_SD**-2
+    return model, y.sum() / precision, precision**-0.5
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_sampler_matches_conjugate_posterior_and_is_reproducible(conjugate_model, sampler):
+    model, post_mean, post_sd = conjugate_model
+    kwargs = dict(sampler=sampler, draws=150, tune=150, chains=2, progressbar=False)
+    idata = sample(model, random_seed=11, **kwargs)
+
+    mu = idata.posterior["mu"]
+    assert mu.shape == (2, 150)
+    # Monte Carlo error of the mean with ~300 draws is about post_sd / 17
+    assert abs(float(mu.mean()) - post_mean) < 0.35 * post_sd
+    assert abs(float(mu.std()) - post_sd) < 0.3 * post_sd
+    tau = idata.posterior["tau"].values
+    assert (tau > 0).all() and "tau_log__" not in idata.posterior
+    assert abs(tau.mean() - np.sqrt(2 / np.pi)) < 0.2
+    assert "observed_data" in idata.groups() and "sample_stats" in idata.groups()
+    assert bool(idata.sample_stats["diverging"].sum() == 0)
+
+    again = sample(model, random_seed=11, **kwargs)
+    np.testing.assert_array_equal(again.posterior["mu"].values, mu.values)
+
+
+def test_blackjax_single_chain_and_progressbar(conjugate_model, capsys):
+    model, post_mean, post_sd = conjugate_model
+    idata = sample(model, sampler="blackjax", draws=60, tune=60, chains=1, random_seed=1)
+    assert idata.posterior["mu"].shape == (1, 60)
+    assert abs(float(idata.posterior["mu"].mean()) - post_mean) < 1.0 * post_sd
+    err = capsys.readouterr().err
+    assert "BlackJAX warm-up" in err and "BlackJAX sampling" in err and "60/60" in err
+
+
+def test_auto_picks_first_installed_in_order():
+    installed = installed_samplers()
+    assert set(installed) == set(SAMPLERS)  # the test environment has all four
+    assert _resolve_sampler("auto") == AUTO_ORDER[0]
+
+
+def test_unknown_sampler_is_a_clear_error(conjugate_model):
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        sample(conjugate_model[0], sampler="stan")

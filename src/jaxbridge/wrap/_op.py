@@ -20,6 +20,12 @@ from pytensor.tensor.shape import Shape_i
 from jaxbridge.wrap._spec import VJP, jitted
 
 
+VIEWS_TAG = "jaxbridge_output_views"
+"""``node.tag`` attribute: per output, may :meth:`JaxOp.perform` hand out a read-only view of
+JAX's result buffer? Set by :class:`jaxbridge.wrap._rewrite.MarkOutputViews` for outputs that
+no inplace op destroys and that are not returned to the user; absent means copy."""
+
+
 def is_differentiable(dtype: str) -> bool:
     """Only floating-point and complex tensors carry gradients; integers and booleans do not."""
     return np.dtype(dtype).kind in "fc"
@@ -92,8 +98,11 @@ class JaxOp(Op):
 
     def perform(self, node, inputs, outputs):
         results = self.jitted(*inputs)
-        for storage, result, dtype in zip(outputs, results, self._out_dtypes, strict=True):
-            value = np.asarray(result)
+        views = getattr(node.tag, VIEWS_TAG, None) or (False,) * len(outputs)
+        for storage, result, dtype, view in zip(
+            outputs, results, self._out_dtypes, views, strict=True
+        ):
+            value = np.asarray(result) if view else np.array(result)
             if value.dtype != dtype:
                 raise TypeError(
                     f"{self} returned {value.dtype} where {dtype} was inferred; was JAX's "

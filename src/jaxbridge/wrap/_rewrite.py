@@ -24,7 +24,7 @@ from pytensor.graph.features import ReplaceValidate
 from pytensor.graph.rewriting.basic import GraphRewriter
 from pytensor.graph.traversal import ancestors
 
-from jaxbridge.wrap._op import JaxOp, grad_shape_exprs
+from jaxbridge.wrap._op import VIEWS_TAG, JaxOp, grad_shape_exprs
 from jaxbridge.wrap._spec import VJP, ValueAndVJP
 
 
@@ -112,4 +112,30 @@ optdb.register(
     "fast_compile",
     "jax",
     position=49.2,
+)
+
+
+class MarkOutputViews(GraphRewriter):
+    """Let :class:`JaxOp` nodes return zero-copy (read-only) views of JAX's output buffers.
+
+    Allowed for an output that no inplace op destroys (directly or through a view) and that
+    is not a graph output; the others are copied, since JAX's buffers are read-only. Runs
+    last, once the inplace rewrites have placed their destroyers. The graph is unchanged.
+    """
+
+    def apply(self, fgraph):
+        destroyers = getattr(fgraph, "destroyers", lambda _: ())
+        returned = set(fgraph.outputs)
+        for node in fgraph.apply_nodes:
+            if isinstance(node.op, JaxOp):
+                views = tuple(o not in returned and not destroyers(o) for o in node.outputs)
+                setattr(node.tag, VIEWS_TAG, views)
+
+
+optdb.register(
+    "jaxbridge_mark_output_views",
+    MarkOutputViews(),
+    "fast_run",
+    "fast_compile",
+    position=200,
 )

@@ -19,7 +19,6 @@ from pytensor.tensor.shape import Shape_i
 
 from jaxbridge.wrap._spec import VJP, jitted
 
-
 VIEWS_TAG = "jaxbridge_output_views"
 """``node.tag`` attribute: per output, may :meth:`JaxOp.perform` hand out a read-only view of
 JAX's result buffer? Set by :class:`jaxbridge.wrap._rewrite.MarkOutputViews` for outputs that

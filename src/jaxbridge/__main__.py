@@ -1,0 +1,5 @@
+"""``python -m jaxbridge``: the ``jaxbridge`` command line."""
+
+from jaxbridge.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""The ``jaxbridge`` command line (``jaxbridge demo|simulate|fit|report``, or ``python -m jaxbridge``)."""
+
+from jaxbridge.cli._main import main
+
+__all__ = ["main"]

@@ -1,0 +1,165 @@
+"""The four commands: ``demo``, ``simulate``, ``fit`` and ``report``.
+
+Each takes the parsed arguments and returns the exit code. Stage messages go to stderr, results
+(the summary table, where the files are) to stdout; ``--quiet`` silences both, and warnings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from jaxbridge.cli._errors import CLIError
+from jaxbridge.cli._io import SUFFIXES, atomic_outputs, make_dataset, read_data, write_data
+from jaxbridge.cli._params import (
+    Truth,
+    check_truth,
+    default_init,
+    default_trans,
+    parse_matrix,
+    parse_vector,
+)
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Simulate the example page's data, fit the page's model, write the run folder."""
+    from jaxbridge.datasets import SEED_PAGE_RANDOM_SEED, seed_page_data
+
+    with _console(args.quiet) as say:
+        page = seed_page_data()
+        data = make_dataset(
+            page.emissions, page.states, Truth(page.init, page.trans, page.signal, page.noise)
+        )
+        data.attrs["title"] = "the example page's simulated data"
+        data.attrs["seed"] = SEED_PAGE_RANDOM_SEED
+        say(_describe(data, f"simulated the example page's data (seed {SEED_PAGE_RANDOM_SEED})"))
+        return _fit(data, args, states=3, emission="normal", source="demo", say=say)
+
+
+def simulate(args: argparse.Namespace) -> int:
+    """Simulate Normal-emission HMM data and write it to ``--out``."""
+    from jaxbridge.datasets import simulate_normal_hmm
+
+    out: Path = args.out
+    if out.suffix.lower() not in SUFFIXES:
+        raise CLIError(f"--out {out}: unsupported file type; expected one of {', '.join(SUFFIXES)}")
+    truth = _simulation_truth(args)
+    with (
+        _console(args.quiet) as say,
+        atomic_outputs(out.parent, [out.name], force=args.force) as temp,
+    ):
+        rng = np.random.default_rng(args.seed)
+        states, emissions = simulate_normal_hmm(
+            rng, *truth, n_series=args.n_series, n_steps=args.n_steps
+        )
+        data = make_dataset(emissions, states, truth)
+        data.attrs["title"] = "simulated by jaxbridge simulate"
+        data.attrs["seed"] = args.seed
+        say(_describe(data, f"simulated (seed {args.seed})"))
+        write_data(data, temp(out.name))
+    _echo(args.quiet, f"wrote {out}")
+    return 0
+
+
+def fit(args: argparse.Namespace) -> int:
+    """Fit a marginal HMM to the user's data file and write the run folder."""
+    from jaxbridge.cli._model import check_observations
+
+    data = read_data(args.data)
+    check_observations(data["emissions"].values, args.emission, str(args.data))
+    if args.out is None:
+        args.out = Path("runs") / args.data.stem
+    with _console(args.quiet) as say:
+        say(_describe(data, f"read {args.data}"))
+        return _fit(
+            data, args, states=args.states, emission=args.emission, source=str(args.data), say=say
+        )
+
+
+def report(args: argparse.Namespace) -> int:
+    """Redraw ``summary.csv`` and the figures of a saved run; print the summary."""
+    from jaxbridge.cli._run import REPORT_FILES, load_run, write_report
+
+    with _console(args.quiet) as say:
+        run = load_run(args.run_dir)
+        say(f"redrawing the summary and figures of {args.run_dir}/")
+        with atomic_outputs(args.run_dir, REPORT_FILES, force=True) as temp:
+            table = write_report(run, temp)
+    _print_result(args.quiet, table, args.run_dir, REPORT_FILES)
+    return 0
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _fit(data, args: argparse.Namespace, *, states: int, emission: str, source: str, say) -> int:
+    from jaxbridge.cli._run import RUN_FILES, Settings, fit_to_folder
+
+    settings = Settings(
+        states, emission, args.sampler, args.draws, args.tune, args.chains, args.seed
+    )
+    table = fit_to_folder(
+        data,
+        settings,
+        args.out,
+        source=source,
+        force=args.force,
+        say=say,
+        progressbar=not args.quiet,
+    )
+    _print_result(args.quiet, table, args.out, RUN_FILES)
+    return 0
+
+
+def _simulation_truth(args: argparse.Namespace) -> Truth:
+    """The generating parameters from ``--states/--init/--trans/--signal/--noise``."""
+    init = None if args.init is None else parse_vector(args.init, "--init")
+    trans = None if args.trans is None else parse_matrix(args.trans, "--trans")
+    given = init if init is not None else trans
+    n_states = args.states or (len(given) if given is not None else 3)
+    if init is not None and len(init) != n_states:
+        raise CLIError(f"--init: has {len(init)} probabilities but --states is {n_states}")
+    init = default_init(n_states) if init is None else init
+    trans = default_trans(n_states) if trans is None else trans
+    return check_truth(Truth(init, trans, args.signal, args.noise), "--")
+
+
+def _describe(data, what: str) -> str:
+    n, t = data["emissions"].shape
+    missing = int(np.isnan(data["emissions"].values).sum())
+    return f"{what}: {n} sequence(s) x {t} steps, {missing} missing value(s)"
+
+
+@contextmanager
+def _console(quiet: bool) -> Iterator[Callable[[str], None]]:
+    """Yield ``say(message)`` for stage messages; with ``quiet``, silence logging and warnings."""
+    if not quiet:
+        yield lambda message: print(f"jaxbridge: {message}", file=sys.stderr, flush=True)
+        return
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield lambda message: None
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _echo(quiet: bool, text: str) -> None:
+    if not quiet:
+        print(text, flush=True)
+
+
+def _print_result(quiet: bool, table: pd.DataFrame, out_dir: Path, files: tuple[str, ...]) -> None:
+    from jaxbridge.cli._report import format_table
+
+    _echo(quiet, format_table(table))
+    _echo(quiet, f"\nwrote {out_dir}/: {', '.join(files)}")

@@ -1,0 +1,134 @@
+"""The run figures: data, trace, posterior and hidden-state probabilities (PNG, Agg backend).
+
+Each function draws one figure and returns it; the caller saves and closes it. Every figure uses
+ArviZ's ``arviz-darkgrid`` style, as the example page does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import arviz as az
+import matplotlib
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+from jaxbridge.cli._report import flat_truth
+
+#: Sequences shown in ``data.png`` and ``states.png`` (the page plots four).
+N_SHOWN = 4
+STYLE = "arviz-darkgrid"
+DPI = 100
+
+
+def save(draw: Callable[..., Figure], path: Path, *args, **kwargs) -> None:
+    """Draw a figure with ``draw(*args, **kwargs)`` in the page's style, save it, close it."""
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with plt.style.context(STYLE), az.rc_context({"plot.max_subplots": None}):
+        figure = draw(*args, **kwargs)
+        figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+
+
+def data_figure(data: xr.Dataset) -> Figure:
+    """The first sequences' hidden states (when known) and emissions, as on the page."""
+    import matplotlib.pyplot as plt
+
+    has_states = "states" in data
+    figure, axes = plt.subplots(
+        1 + has_states, 1, figsize=(8, 6 if has_states else 3.5), sharex=True, squeeze=False
+    )
+    axes = axes[:, 0]
+    shown = min(N_SHOWN, data.sizes["sequence"])
+    for i in range(shown):
+        style = dict(color=f"C{i}", lw=2, alpha=0.4)
+        if has_states:
+            axes[0].plot(data["states"].values[i] + i * 0.02, **style)
+        axes[-1].plot(data["emissions"].values[i], **style)
+    if has_states:
+        axes[0].set_yticks(np.arange(int(data["states"].max()) + 1))
+        axes[0].set_ylabel("hidden state")
+    axes[-1].set_ylabel("observed emission")
+    axes[-1].set_xlabel("step")
+    figure.suptitle(f"Data: first {shown} of {data.sizes['sequence']} sequences")
+    return figure
+
+
+def trace_figure(idata: az.InferenceData, var_names: list[str]) -> Figure:
+    """ArviZ trace plot of the parameters."""
+    axes = az.plot_trace(idata, var_names=var_names, compact=True)
+    figure = np.ravel(axes)[0].figure
+    figure.tight_layout()
+    return figure
+
+
+def posterior_figure(idata: az.InferenceData, var_names: list[str], truth: xr.Dataset) -> Figure:
+    """ArviZ posterior densities with 94% HDIs; true values as reference lines when known."""
+    ref_val: dict[str, list[dict]] = {}
+    for name, sel, _, value in flat_truth(truth):
+        ref_val.setdefault(name, []).append({**sel, "ref_val": value})
+    n_panels = sum(int(np.prod(idata.posterior[name].shape[2:])) for name in var_names)
+    n_cols = min(5, n_panels)
+    n_rows = -(-n_panels // n_cols)
+    axes = az.plot_posterior(
+        idata,
+        var_names=var_names,
+        ref_val=ref_val or None,
+        hdi_prob=0.94,
+        grid=(n_rows, n_cols),
+        figsize=(3 * n_cols, 2.4 * n_rows),
+        textsize=9,
+    )
+    figure = np.ravel(axes)[0].figure
+    figure.tight_layout()
+    return figure
+
+
+def states_figure(probs: np.ndarray, states: np.ndarray | None, labels: np.ndarray) -> Figure:
+    """Posterior state probabilities per step (heat map) for the first sequences.
+
+    Parameters
+    ----------
+    probs : ``[N, T, K]``
+        ``p(z_t = k | y)``, averaged over the posterior draws.
+    states : ``[N, T]`` or None
+        True hidden states, drawn over the heat map when known.
+    labels : ``[N]``
+        Sequence labels.
+    """
+    import matplotlib.pyplot as plt
+
+    shown = min(N_SHOWN, probs.shape[0])
+    n_states = probs.shape[-1]
+    figure, axes = plt.subplots(
+        shown,
+        1,
+        figsize=(8, 1.2 + 0.35 * n_states * shown + 0.4 * shown),
+        sharex=True,
+        squeeze=False,
+    )
+    for i, ax in enumerate(axes[:, 0]):
+        image = ax.imshow(
+            probs[i].T,
+            aspect="auto",
+            origin="lower",
+            vmin=0,
+            vmax=1,
+            cmap="viridis",
+            interpolation="nearest",
+        )
+        if states is not None:
+            ax.plot(states[i], color="white", lw=1.5, marker="o", ms=2.5, label="true state")
+        ax.set_yticks(np.arange(n_states))
+        ax.set_ylabel(f"seq {labels[i]}\nstate")
+        ax.grid(False)
+    axes[-1, 0].set_xlabel("step")
+    if states is not None:
+        axes[0, 0].legend(loc="upper right", fontsize=8)
+    figure.colorbar(image, ax=axes[:, 0], label="p(state | data)", shrink=0.9)
+    figure.suptitle("Posterior hidden-state probabilities")
+    return figure

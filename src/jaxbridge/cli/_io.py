@@ -1,0 +1,344 @@
+"""Reading a user's sequences, writing data files, and writing outputs atomically.
+
+In memory, and in every NetCDF data file jaxbridge writes, a data set is an
+:class:`xarray.Dataset` with
+
+* ``emissions (sequence, time)`` float64: the observations; NaN marks a missing one. Ragged
+  sequences are padded at the end with NaN, which leaves an HMM's likelihood unchanged (a
+  missing step contributes a factor ``sum_j trans[i, j] = 1``);
+* ``states (sequence, time)`` int64, optional: the true hidden states (simulated data);
+* ``init (state)``, ``trans (state, next_state)``, ``signal``, ``noise``, optional: the true
+  parameters of a Normal-emission HMM (see :mod:`jaxbridge.cli._params`).
+
+Accepted inputs: CSV in long form (``sequence,time,value``; each sequence starts at its first
+time; empty fields and NaN are missing observations; other columns are ignored), NetCDF with an
+``emissions`` variable, ``.npy`` (one sequence ``[T]`` or ``[N, T]``) and ``.npz`` (an array
+``emissions``, or a single array; optional ``states`` and true parameters), all loaded without
+pickle.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from jaxbridge.cli._errors import CLIError
+from jaxbridge.cli._params import Truth, check_truth
+
+COLUMNS = ("sequence", "time", "value")
+TRUTH_VARS = Truth._fields
+SUFFIXES = (".csv", ".nc", ".npy", ".npz")
+
+
+# --------------------------------------------------------------------------- building
+
+
+def make_dataset(
+    emissions: np.ndarray,
+    states: np.ndarray | None = None,
+    truth: Truth | None = None,
+    sequence: Iterable | None = None,
+) -> xr.Dataset:
+    """The in-memory data set (module docstring) from ``emissions [N, T]`` and optional extras."""
+    emissions = np.asarray(emissions, dtype=np.float64)
+    n = emissions.shape[0]
+    coords = {
+        "sequence": np.asarray(list(sequence) if sequence is not None else np.arange(n)),
+        "time": np.arange(emissions.shape[1]),
+    }
+    data = {"emissions": (("sequence", "time"), emissions)}
+    if states is not None:
+        data["states"] = (("sequence", "time"), np.asarray(states, dtype=np.int64))
+    if truth is not None:
+        data |= {
+            "init": ("state", truth.init),
+            "trans": (("state", "next_state"), truth.trans),
+            "signal": ((), truth.signal),
+            "noise": ((), truth.noise),
+        }
+    return xr.Dataset(data, coords=coords)
+
+
+def truth_of(data: xr.Dataset) -> Truth | None:
+    """The true parameters stored in ``data``, or ``None``."""
+    if not all(name in data for name in TRUTH_VARS):
+        return None
+    return Truth(
+        *(data[name].values if data[name].ndim else data[name].item() for name in TRUTH_VARS)
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_data(path: Path) -> xr.Dataset:
+    """Read and validate a data file; any problem raises a one-line :class:`CLIError`."""
+    suffix = path.suffix.lower()
+    reader = _READERS.get(suffix)
+    if reader is None:
+        raise CLIError(
+            f"{path}: unsupported file type {suffix or '(no suffix)'!r}; expected {', '.join(SUFFIXES)}"
+        )
+    if not path.is_file():
+        raise CLIError(f"{path}: no such file")
+    try:
+        data = reader(path)
+    except CLIError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise CLIError(f"{path}: cannot read {suffix[1:]} file: {first_line}") from None
+    _check_data(data, str(path))
+    return data
+
+
+def _read_csv(path: Path) -> xr.Dataset:
+    with path.open(newline="", encoding="utf-8") as file:
+        rows = csv.reader(file)
+        header = next(rows, None)
+        if not header:
+            raise CLIError(f"{path}: empty file; expected a header line 'sequence,time,value'")
+        names = [name.strip().lower() for name in header]
+        missing = [name for name in COLUMNS if name not in names]
+        if missing:
+            raise CLIError(
+                f"{path}: missing column(s) {', '.join(missing)}; expected long form "
+                f"'sequence,time,value' (header: {','.join(header)!r})"
+            )
+        i_seq, i_time, i_value = (names.index(name) for name in COLUMNS)
+        values: dict[str, dict[int, float]] = {}
+        for row in rows:
+            if not any(field.strip() for field in row):
+                continue
+            where = f"{path} line {rows.line_num}"
+            if len(row) != len(header):
+                raise CLIError(f"{where}: expected {len(header)} fields, found {len(row)}")
+            label = row[i_seq].strip()
+            if not label:
+                raise CLIError(f"{where}: empty 'sequence' field")
+            time = _parse_time(row[i_time], where)
+            times = values.setdefault(label, {})
+            if time in times:
+                raise CLIError(f"{where}: sequence {label!r} has time {time} twice")
+            times[time] = _parse_value(row[i_value], where)
+    if not values:
+        raise CLIError(f"{path}: no data rows after the header")
+    return _from_long(values)
+
+
+def _parse_time(field: str, where: str) -> int:
+    try:
+        time = float(field)
+    except ValueError:
+        time = np.nan
+    if not (np.isfinite(time) and time == int(time)):
+        raise CLIError(f"{where}: time {field.strip()!r} is not an integer step")
+    return int(time)
+
+
+def _parse_value(field: str, where: str) -> float:
+    field = field.strip()
+    if not field:
+        return np.nan
+    try:
+        value = float(field)
+    except ValueError:
+        raise CLIError(f"{where}: value {field!r} is not a number") from None
+    if np.isinf(value):
+        raise CLIError(f"{where}: value {field!r} is not finite")
+    return value
+
+
+def _from_long(values: dict[str, dict[int, float]]) -> xr.Dataset:
+    """``{sequence: {time: value}}`` -> ``emissions [N, T]``, each sequence from its first time."""
+    starts = {label: min(times) for label, times in values.items()}
+    n_steps = max(max(times) - starts[label] + 1 for label, times in values.items())
+    emissions = np.full((len(values), n_steps), np.nan)
+    for i, (label, times) in enumerate(values.items()):
+        for time, value in times.items():
+            emissions[i, time - starts[label]] = value
+    return make_dataset(emissions, sequence=list(values))
+
+
+def _read_netcdf(path: Path) -> xr.Dataset:
+    data = xr.load_dataset(path)
+    if "emissions" not in data:
+        raise CLIError(
+            f"{path}: no variable 'emissions' (found: {', '.join(map(str, data.data_vars)) or 'none'})"
+        )
+    emissions = data["emissions"]
+    if emissions.ndim != 2:
+        raise CLIError(
+            f"{path}: 'emissions' must have 2 dimensions (sequence, time), got {emissions.dims}"
+        )
+    arrays = {name: data[name].values for name in ("states", *TRUTH_VARS) if name in data}
+    sequence = data["sequence"].values if "sequence" in data.coords else None
+    return _from_arrays(emissions.values, arrays, path, sequence)
+
+
+def _read_npy(path: Path) -> xr.Dataset:
+    return _from_arrays(np.load(path, allow_pickle=False), {}, path)
+
+
+def _read_npz(path: Path) -> xr.Dataset:
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    if "emissions" in arrays:
+        emissions = arrays.pop("emissions")
+    elif len(arrays) == 1:
+        (emissions,) = arrays.values()
+        arrays = {}
+    else:
+        found = ", ".join(arrays) or "no arrays"
+        raise CLIError(f"{path}: expected an array named 'emissions' (found: {found})")
+    return _from_arrays(emissions, arrays, path)
+
+
+def _from_arrays(
+    emissions: np.ndarray, arrays: dict[str, np.ndarray], path: Path, sequence=None
+) -> xr.Dataset:
+    """Data set from an ``emissions`` array ``[T]`` or ``[N, T]`` plus optional named extras."""
+    if not (
+        np.issubdtype(emissions.dtype, np.integer) or np.issubdtype(emissions.dtype, np.floating)
+    ):
+        raise CLIError(f"{path}: emissions must be numbers, got dtype {emissions.dtype}")
+    if emissions.ndim not in (1, 2):
+        raise CLIError(f"{path}: emissions must have shape [T] or [N, T], got {emissions.shape}")
+    if emissions.ndim == 1:
+        emissions = emissions[None]
+    states = arrays.get("states")
+    if states is not None:
+        if not np.issubdtype(states.dtype, np.integer):
+            raise CLIError(f"{path}: states must be integers, got dtype {states.dtype}")
+        if states.shape[-1:] != emissions.shape[-1:]:
+            raise CLIError(
+                f"{path}: states shape {states.shape} differs from emissions {emissions.shape}"
+            )
+        states = states.reshape(emissions.shape)
+    truth = None
+    if all(name in arrays for name in TRUTH_VARS):
+        values = [arrays[name] for name in TRUTH_VARS]
+        truth = check_truth(
+            Truth(values[0], values[1], float(values[2]), float(values[3])), f"{path}: "
+        )
+    return make_dataset(emissions, states, truth, sequence)
+
+
+_READERS: dict[str, Callable[[Path], xr.Dataset]] = {
+    ".csv": _read_csv,
+    ".nc": _read_netcdf,
+    ".npy": _read_npy,
+    ".npz": _read_npz,
+}
+
+
+def _check_data(data: xr.Dataset, where: str) -> None:
+    """The checks every input passes, whatever its format."""
+    emissions = data["emissions"].values
+    n, t = emissions.shape
+    if n < 1:
+        raise CLIError(f"{where}: no sequences")
+    if t < 2:
+        raise CLIError(f"{where}: sequences need at least 2 steps, found {t}")
+    if np.isinf(emissions).any():
+        raise CLIError(f"{where}: emissions contain infinite values")
+    if np.isnan(emissions).all():
+        raise CLIError(f"{where}: every observation is missing")
+    if "states" in data:
+        states = data["states"].values
+        k = data.sizes.get("state")
+        if states.min() < 0 or (k is not None and states.max() >= k):
+            raise CLIError(f"{where}: states must lie in 0..{'K-1' if k is None else k - 1}")
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_data(data: xr.Dataset, path: Path) -> None:
+    """Write ``data`` as NetCDF, long-form CSV, ``.npz`` or ``.npy`` (emissions only), by suffix."""
+    suffix = path.suffix.lower()
+    if suffix == ".nc":
+        data.to_netcdf(path, engine="h5netcdf")
+    elif suffix == ".csv":
+        _write_csv(data, path)
+    elif suffix == ".npz":
+        np.savez(path, **{name: data[name].values for name in data.data_vars})
+    elif suffix == ".npy":
+        np.save(path, data["emissions"].values)
+    else:
+        raise CLIError(f"{path}: unsupported file type {suffix!r}; expected {', '.join(SUFFIXES)}")
+
+
+def _write_csv(data: xr.Dataset, path: Path) -> None:
+    has_states = "states" in data
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow([*COLUMNS, "state"] if has_states else COLUMNS)
+        for i, label in enumerate(data["sequence"].values):
+            for t, value in enumerate(data["emissions"].values[i]):
+                row = [label, t, "" if np.isnan(value) else repr(float(value))]
+                writer.writerow([*row, int(data["states"].values[i, t])] if has_states else row)
+
+
+@contextmanager
+def atomic_outputs(
+    directory: Path, names: Iterable[str], *, force: bool
+) -> Iterator[Callable[[str], Path]]:
+    """Write the files ``names`` in ``directory`` all or nothing.
+
+    Refuses (:class:`CLIError`) when one of them exists and ``force`` is false. Yields
+    ``temp(name)``, the temporary path (same directory, same suffix) to write ``name`` to; on
+    success every written temporary file is renamed into place (:func:`os.replace`), on any error
+    the temporary files, and the directories this call created, are removed.
+    """
+    names = list(names)
+    existing = [name for name in names if (directory / name).exists()]
+    if existing and not force:
+        what = (
+            f"{directory / existing[0]} already exists"
+            if len(existing) == 1
+            else f"{directory}/ already holds {', '.join(existing)}"
+        )
+        raise CLIError(f"{what}; use --force to overwrite")
+    created = _make_dirs(directory)
+    temps: dict[str, Path] = {}
+
+    def temp(name: str) -> Path:
+        if name not in names:
+            raise KeyError(f"{name!r} is not one of this command's outputs {names}")
+        return temps.setdefault(name, directory / f".tmp-{os.getpid()}-{name}")
+
+    try:
+        yield temp
+        for name, path in temps.items():
+            os.replace(path, directory / name)
+    except BaseException:
+        for path in temps.values():
+            path.unlink(missing_ok=True)
+        for folder in reversed(created):
+            _remove_if_empty(folder)
+        raise
+
+
+def _make_dirs(directory: Path) -> list[Path]:
+    """Create ``directory`` and missing parents; return the ones created, outermost first."""
+    missing = [p for p in (directory, *directory.parents) if not p.exists()][::-1]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise CLIError(f"{directory}: not a directory") from None
+    except OSError as err:
+        raise CLIError(f"{directory}: cannot create directory ({err.strerror})") from None
+    return missing
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with suppress(OSError):
+        folder.rmdir()

@@ -1,0 +1,255 @@
+"""The ``jaxbridge`` command line: argument parsing and dispatch.
+
+Parsing imports nothing heavy, so ``jaxbridge --help`` answers at once; each command imports
+PyMC, JAX and matplotlib only when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from jaxbridge import __version__
+from jaxbridge.cli._errors import CLIError
+
+#: ``jaxbridge.sample``'s samplers (kept in step with ``jaxbridge.pymc._sample.Sampler`` by a test).
+SAMPLERS = ("auto", "pymc", "numpyro", "blackjax", "nutpie")
+EMISSIONS = ("normal", "poisson", "studentt")
+DEMO_OUT = Path("runs/demo")
+DEFAULT_DRAWS, DEFAULT_TUNE, DEFAULT_CHAINS, DEFAULT_SEED = 1000, 1000, 2, 0
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows ``(default: ...)`` after every option whose help does not already state it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        if "default:" in help_text or "required" in help_text:
+            return help_text
+        if action.required:
+            return f"{help_text} (required)"
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one-line :class:`CLIError` s (exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
+
+
+def _add_common(parser: argparse.ArgumentParser, *, force: bool = True) -> None:
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    if force:
+        parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+
+
+def _add_sampling(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("sampling")
+    group.add_argument(
+        "--sampler",
+        choices=SAMPLERS,
+        default="auto",
+        help="NUTS implementation; 'auto' picks the fastest installed one",
+    )
+    group.add_argument(
+        "--draws",
+        metavar="N",
+        type=_at_least(1),
+        default=DEFAULT_DRAWS,
+        help="posterior draws per chain",
+    )
+    group.add_argument(
+        "--tune",
+        metavar="N",
+        type=_at_least(0),
+        default=DEFAULT_TUNE,
+        help="tuning steps per chain",
+    )
+    group.add_argument(
+        "--chains", metavar="N", type=_at_least(1), default=DEFAULT_CHAINS, help="number of chains"
+    )
+    group.add_argument(
+        "--seed",
+        metavar="N",
+        type=_at_least(0),
+        default=DEFAULT_SEED,
+        help="random seed of the sampler",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``jaxbridge`` argument parser with its four commands."""
+    parser = _Parser(
+        prog="jaxbridge",
+        description="Fit marginal hidden Markov models with PyMC and JAX.",
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"jaxbridge {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=summary, description=description, formatter_class=_HelpFormatter
+        )
+
+    demo = command(
+        "demo",
+        "simulate the example page's data, fit it, write a run folder",
+        "Simulate the example page's data (70 sequences x 1+50 steps, 3 states, signal 1.15,\n"
+        "noise 0.15, drawn with the page's seed), fit the page's model, and write a run folder\n"
+        "with the data, posterior, summary.csv and figures.",
+    )
+    demo.add_argument("--out", type=Path, default=DEMO_OUT, metavar="DIR", help="run folder")
+    _add_sampling(demo)
+    _add_common(demo)
+
+    simulate = command(
+        "simulate",
+        "simulate Normal-emission HMM data",
+        "Simulate sequences of a K-state HMM with Normal emissions,\n"
+        "y_t ~ Normal((z_t + 1) * signal, noise) (the example page's generator, generalised).\n"
+        "The output format follows the suffix of --out: .nc (NetCDF, with the true states and\n"
+        "parameters), .csv (long form sequence,time,value,state), .npz or .npy.",
+    )
+    simulate.add_argument(
+        "--n-series",
+        metavar="N",
+        type=_at_least(1),
+        default=70,
+        help="number of sequences",
+    )
+    simulate.add_argument(
+        "--n-steps",
+        metavar="T",
+        type=_at_least(1),
+        default=50,
+        help="steps after the initial state",
+    )
+    simulate.add_argument(
+        "--states",
+        metavar="K",
+        type=_at_least(1),
+        default=None,
+        help="number of hidden states K (default: the length of --init, else 3)",
+    )
+    simulate.add_argument(
+        "--init",
+        metavar="P",
+        default=None,
+        help="initial probabilities, comma-separated (default: the page's 0.9,0.09,0.01 for "
+        "K = 3, uniform otherwise)",
+    )
+    simulate.add_argument(
+        "--trans",
+        metavar="P",
+        default=None,
+        help="transition matrix, rows separated by ';' (default: the page's "
+        "'0.9,0.09,0.01;0.1,0.8,0.1;0.2,0.1,0.7' for K = 3, else 0.9 to stay and the rest "
+        "spread evenly)",
+    )
+    simulate.add_argument(
+        "--signal", metavar="X", type=_finite, default=1.15, help="emission signal"
+    )
+    simulate.add_argument(
+        "--noise", metavar="X", type=_positive, default=0.15, help="emission noise (sd)"
+    )
+    simulate.add_argument(
+        "--seed", metavar="N", type=_at_least(0), default=DEFAULT_SEED, help="random seed"
+    )
+    simulate.add_argument(
+        "--out", type=Path, default=Path("data.nc"), metavar="FILE", help="output file"
+    )
+    _add_common(simulate)
+
+    fit = command(
+        "fit",
+        "fit a marginal HMM to your data",
+        "Fit a marginal hidden Markov model to DATA and write a run folder.\n"
+        "DATA: CSV in long form (sequence,time,value; ragged sequences allowed; empty or NaN\n"
+        "values are missing), NetCDF from 'jaxbridge simulate', or .npy/.npz arrays [N, T].\n"
+        "Normal and Student-t emissions of state k are centred on (k+1)*signal (the page's\n"
+        "ordered parametrisation; priors suit data on roughly unit scale); Poisson rates\n"
+        "increase with k.",
+    )
+    fit.add_argument("data", type=Path, metavar="DATA", help="data file (.csv, .nc, .npy, .npz)")
+    fit.add_argument(
+        "--states",
+        metavar="K",
+        type=_at_least(1),
+        required=True,
+        help="number of hidden states K (required)",
+    )
+    fit.add_argument(
+        "--emission", choices=EMISSIONS, default="normal", help="emission distribution"
+    )
+    fit.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run folder (default: runs/<DATA's name without suffix>)",
+    )
+    _add_sampling(fit)
+    _add_common(fit)
+
+    report = command(
+        "report",
+        "redraw the figures and summary of a saved run",
+        "Redraw summary.csv and the figures of a run folder written by 'demo' or 'fit' from its\n"
+        "saved data and posterior, replacing the old ones, and print the summary.",
+    )
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run folder")
+    _add_common(report, force=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``jaxbridge`` command line; return the exit code (0 ok, 2 bad input)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return _run(args)
+    except CLIError as err:
+        print(f"jaxbridge: error: {err}", file=sys.stderr)
+        return 2
+    except SystemExit as exit_:  # --help, --version
+        return exit_.code if isinstance(exit_.code, int) else 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from jaxbridge.cli import _commands
+
+    return getattr(_commands, args.command)(args)

@@ -1,0 +1,101 @@
+"""The models ``jaxbridge fit`` builds: the example page's marginal HMM and two variants.
+
+Every model has ``K`` hidden states with
+
+* ``p_initial_state ~ Dirichlet(ones(K))`` and ``p_transition ~ Dirichlet(ones(K))`` per row
+  (fixed to one when ``K = 1``);
+* state ``k`` emitting around ``(k + 1) * emission_signal`` (the page's ordered
+  parametrisation, which keeps states from swapping labels when ``emission_signal > 0``):
+
+  - ``normal``: ``Normal((k + 1) * emission_signal, emission_noise)`` with
+    ``emission_signal ~ Normal(0, 1)``, ``emission_noise ~ HalfNormal(1)`` (the page's model;
+    these priors suit data on roughly unit scale);
+  - ``studentt``: the same with ``StudentT(nu, ...)`` emissions and ``nu ~ Gamma(2, 0.1)``
+    (Juárez & Steel 2010);
+  - ``poisson``: ``Poisson(emission_rate[k])`` with increasing rates, the cumulative sum of
+    positive increments ``emission_rate_step ~ HalfNormal(10)`` (the ordering plays the role
+    of the page's ``(k + 1) * signal``).
+
+The hidden states are marginalized by :class:`jaxbridge.MarginalHMM`; missing observations
+(NaN) are masked out of the likelihood.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from jaxbridge.cli._errors import CLIError
+from jaxbridge.cli._params import Truth
+
+HMM_NAME = "hmm"
+
+
+def _emission(kind: str, n_states: int) -> tuple[pm.Distribution, list[str]]:
+    """The emission distribution of each state ``[K]`` and its parameter names (inside a model)."""
+    order = np.arange(n_states) + 1.0
+    if kind == "poisson":
+        steps = pm.HalfNormal("emission_rate_step", 10.0, shape=n_states)
+        rate = pm.Deterministic("emission_rate", pt.cumsum(steps))
+        return pm.Poisson.dist(rate), ["emission_rate"]
+    signal = pm.Normal("emission_signal", 0.0, 1.0)
+    noise = pm.HalfNormal("emission_noise", 1.0)
+    if kind == "normal":
+        return pm.Normal.dist(order * signal, noise), ["emission_signal", "emission_noise"]
+    nu = pm.Gamma("emission_nu", alpha=2.0, beta=0.1)
+    return pm.StudentT.dist(nu, order * signal, noise), [
+        "emission_signal",
+        "emission_noise",
+        "emission_nu",
+    ]
+
+
+def _markov_chain(n_states: int) -> tuple[pt.TensorLike, pt.TensorLike, list[str]]:
+    """Initial and transition probabilities with flat Dirichlet priors (constants when K = 1)."""
+    if n_states == 1:
+        return np.ones(1), np.ones((1, 1)), []
+    init = pm.Dirichlet("p_initial_state", np.ones(n_states))
+    trans = pm.Dirichlet("p_transition", np.ones(n_states), shape=(n_states, n_states))
+    return init, trans, ["p_initial_state", "p_transition"]
+
+
+def check_observations(emissions: np.ndarray, kind: str, where: str) -> None:
+    """Reject data the emission distribution cannot produce (counts for ``poisson``)."""
+    if kind != "poisson":
+        return
+    observed = emissions[~np.isnan(emissions)]
+    bad = observed[(observed < 0) | (observed != np.round(observed))]
+    if bad.size:
+        raise CLIError(
+            f"{where}: --emission poisson needs non-negative integer counts, found {bad[0]!r}"
+        )
+
+
+def build_model(emissions: np.ndarray, n_states: int, kind: str) -> tuple[pm.Model, list[str]]:
+    """The marginal HMM of ``emissions [N, T]`` (NaN = missing) and its parameter names."""
+    from jaxbridge import MarginalHMM
+
+    observed = ~np.isnan(emissions)
+    with pm.Model() as model:
+        init, trans, chain_names = _markov_chain(n_states)
+        emission, emission_names = _emission(kind, n_states)
+        MarginalHMM(
+            HMM_NAME,
+            init=init,
+            trans=trans,
+            emission=emission,
+            observed=np.where(observed, emissions, 0.0),
+            mask=None if observed.all() else observed,
+        )
+    return model, emission_names + chain_names
+
+
+def parameter_truth(truth: Truth | None, n_states: int, kind: str) -> dict[str, np.ndarray | float]:
+    """True values of the model's parameters, from a simulation's ``truth`` where it applies."""
+    if truth is None or kind == "poisson" or len(truth.init) != n_states:
+        return {}
+    values = {"emission_signal": truth.signal, "emission_noise": truth.noise}
+    if n_states > 1:
+        values |= {"p_initial_state": truth.init, "p_transition": truth.trans}
+    return values

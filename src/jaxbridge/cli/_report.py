@@ -1,0 +1,68 @@
+"""The summary table of a run: ArviZ's posterior summary plus the true values when known."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+from arviz.sel_utils import xarray_var_iter
+
+#: Probability mass of the highest-density interval reported (ArviZ's default, the page's).
+HDI_PROB = 0.94
+LOWER, UPPER = "hdi_3%", "hdi_97%"
+COLUMNS = ["mean", "sd", LOWER, UPPER, "r_hat", "ess_bulk", "ess_tail", "true", "in_hdi"]
+
+
+def truth_dataset(posterior: xr.Dataset, truth: Mapping[str, np.ndarray | float]) -> xr.Dataset:
+    """True values as a data set with the dims and coords of the posterior's variables.
+
+    ``truth`` maps variable names to values shaped like one draw; names the posterior does not
+    hold, or values of another shape, are left out.
+    """
+    variables = {}
+    for name, value in truth.items():
+        if name not in posterior:
+            continue
+        template = posterior[name].isel(chain=0, draw=0, drop=True)
+        value = np.asarray(value, dtype=float)
+        if value.shape == template.shape:
+            variables[name] = template.copy(data=value)
+    return xr.Dataset(variables)
+
+
+def flat_truth(truth: xr.Dataset) -> list[tuple[str, dict, str, float]]:
+    """``(var_name, selection, label, value)`` for every scalar of ``truth``, labelled as ArviZ does."""
+    labeller = az.labels.BaseLabeller()
+    return [
+        (name, sel, labeller.make_label_flat(name, sel, isel), float(values))
+        for name, sel, isel, values in xarray_var_iter(truth, combined=True)
+    ]
+
+
+def summary_table(
+    idata: az.InferenceData, var_names: list[str], truth: Mapping[str, np.ndarray | float]
+) -> pd.DataFrame:
+    """One row per scalar parameter: mean, sd, 94% HDI, r_hat, bulk/tail ESS, true value, in HDI.
+
+    ``true`` is NaN and ``in_hdi`` empty (``pd.NA``) where the true value is unknown.
+    """
+    table = az.summary(idata, var_names=var_names, hdi_prob=HDI_PROB, round_to="none")
+    known = {
+        label: value for _, _, label, value in flat_truth(truth_dataset(idata.posterior, truth))
+    }
+    table["true"] = pd.Series(known, dtype=float).reindex(table.index)
+    inside = (table[LOWER] <= table["true"]) & (table["true"] <= table[UPPER])
+    table["in_hdi"] = inside.astype("boolean").mask(table["true"].isna())
+    return table[COLUMNS]
+
+
+def format_table(table: pd.DataFrame) -> str:
+    """The summary table as fixed-width text for the terminal."""
+    shown = table.copy()
+    shown["in_hdi"] = shown["in_hdi"].map({True: "yes", False: "NO"}).fillna("")
+    formats = {name: "{:.3f}".format for name in ["mean", "sd", LOWER, UPPER, "r_hat", "true"]}
+    formats |= {"ess_bulk": "{:.0f}".format, "ess_tail": "{:.0f}".format}
+    return shown.to_string(formatters=formats, na_rep="")

@@ -1,0 +1,178 @@
+"""The fit pipeline and the run folder it writes.
+
+A run folder holds
+
+==================  ==========================================================================
+``data.nc``         the data (``emissions``; true ``states`` and parameters when simulated)
+``posterior.nc``    the posterior draws, :class:`arviz.InferenceData` (``az.from_netcdf``)
+``states.nc``       decoded hidden states (:func:`jaxbridge.decode`)
+``run.json``        settings, parameter names and true values (what ``report`` needs)
+``summary.csv``     mean, sd, 94% HDI, r_hat, bulk/tail ESS, true value, in HDI
+``data.png``        the first sequences' hidden states and emissions
+``trace.png``       trace plot
+``posterior.png``   posterior densities, true values as reference lines
+``states.png``      posterior state probabilities per step, true states overlaid
+==================  ==========================================================================
+
+Everything is written to temporary names and renamed into place at the end, so a failed or
+interrupted run leaves nothing behind (:func:`jaxbridge.cli._io.atomic_outputs`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from jaxbridge.cli._errors import CLIError
+from jaxbridge.cli._figures import (
+    data_figure,
+    posterior_figure,
+    save,
+    states_figure,
+    trace_figure,
+)
+from jaxbridge.cli._io import atomic_outputs, truth_of
+from jaxbridge.cli._report import summary_table, truth_dataset
+
+DATA, POSTERIOR, STATES, SETTINGS, SUMMARY = (
+    "data.nc",
+    "posterior.nc",
+    "states.nc",
+    "run.json",
+    "summary.csv",
+)
+FIGURES = ("data.png", "trace.png", "posterior.png", "states.png")
+REPORT_FILES = (SUMMARY, *FIGURES)
+RUN_FILES = (DATA, POSTERIOR, STATES, SETTINGS, *REPORT_FILES)
+
+
+class Settings(NamedTuple):
+    """What ``fit`` and ``demo`` were asked to do."""
+
+    states: int
+    emission: str
+    sampler: str
+    draws: int
+    tune: int
+    chains: int
+    seed: int
+
+
+class Run(NamedTuple):
+    """A fitted run: its data, posterior, decoded states and ``run.json`` contents."""
+
+    data: xr.Dataset
+    idata: az.InferenceData
+    decoded: xr.Dataset
+    info: dict[str, Any]
+
+
+def fit_to_folder(
+    data: xr.Dataset,
+    settings: Settings,
+    out_dir: Path,
+    *,
+    source: str,
+    force: bool,
+    say: Callable[[str], None],
+    progressbar: bool,
+) -> pd.DataFrame:
+    """Fit the model to ``data``, write the run folder ``out_dir``; return the summary table."""
+    from jaxbridge import decode, sample
+    from jaxbridge.cli._model import build_model, parameter_truth
+
+    with atomic_outputs(out_dir, RUN_FILES, force=force) as temp:
+        say(f"building the {settings.states}-state {settings.emission} marginal HMM")
+        model, var_names = build_model(data["emissions"].values, settings.states, settings.emission)
+        say(
+            f"sampling with NUTS ({settings.sampler}): {settings.chains} chain(s) x "
+            f"({settings.tune} tuning + {settings.draws} draws)"
+        )
+        idata = sample(
+            model,
+            sampler=settings.sampler,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            random_seed=settings.seed,
+            progressbar=progressbar,
+        )
+        say("decoding the hidden states")
+        decoded = decode(idata, model)
+        truth = parameter_truth(truth_of(data), settings.states, settings.emission)
+        info = {
+            "source": source,
+            "settings": settings._asdict(),
+            "var_names": var_names,
+            "truth": {name: np.asarray(value).tolist() for name, value in truth.items()},
+        }
+        run = Run(data, idata, decoded, info)
+        say(f"writing {out_dir}/")
+        data.to_netcdf(temp(DATA), engine="h5netcdf")
+        idata.to_netcdf(str(temp(POSTERIOR)), engine="h5netcdf")
+        decoded.to_netcdf(temp(STATES), engine="h5netcdf")
+        temp(SETTINGS).write_text(json.dumps(info, indent=2) + "\n")
+        return write_report(run, temp)
+
+
+def write_report(run: Run, temp: Callable[[str], Path]) -> pd.DataFrame:
+    """Write ``summary.csv`` and the figures of ``run``; return the summary table."""
+    var_names, truth = run.info["var_names"], run.info["truth"]
+    table = summary_table(run.idata, var_names, truth)
+    table.to_csv(temp(SUMMARY), index_label="parameter")
+    save(data_figure, temp("data.png"), run.data)
+    save(trace_figure, temp("trace.png"), run.idata, var_names)
+    save(
+        posterior_figure,
+        temp("posterior.png"),
+        run.idata,
+        var_names,
+        truth_dataset(run.idata.posterior, truth),
+    )
+    states = run.data["states"].values if "states" in run.data else None
+    save(
+        states_figure,
+        temp("states.png"),
+        state_probabilities(run.decoded),
+        states,
+        run.data["sequence"].values,
+    )
+    return table
+
+
+def state_probabilities(decoded: xr.Dataset) -> np.ndarray:
+    """Posterior state probabilities ``[N, T, K]`` from :func:`jaxbridge.decode`'s output."""
+    return (
+        decoded["state_probs"]
+        .transpose(..., "state")
+        .values.reshape(-1, *decoded["state_probs"].shape[-2:])
+    )
+
+
+def load_run(run_dir: Path) -> Run:
+    """Read a run folder written by ``fit``/``demo``."""
+    if not run_dir.is_dir():
+        raise CLIError(f"{run_dir}: no such run folder")
+    missing = [
+        name for name in (DATA, POSTERIOR, STATES, SETTINGS) if not (run_dir / name).is_file()
+    ]
+    if missing:
+        raise CLIError(f"{run_dir}: not a jaxbridge run folder (missing {', '.join(missing)})")
+    try:
+        info = json.loads((run_dir / SETTINGS).read_text())
+        return Run(
+            xr.load_dataset(run_dir / DATA),
+            az.from_netcdf(run_dir / POSTERIOR).load(),
+            xr.load_dataset(run_dir / STATES),
+            info,
+        )
+    except (OSError, ValueError) as err:
+        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise CLIError(f"{run_dir}: cannot read the run: {first_line}") from None

@@ -1,0 +1,160 @@
+"""Input readers, validation and atomic writes of the command line."""
+
+import numpy as np
+import pytest
+
+from jaxbridge.cli._errors import CLIError
+from jaxbridge.cli._io import atomic_outputs, make_dataset, read_data, truth_of, write_data
+from jaxbridge.cli._params import Truth
+
+TRUTH = Truth(np.array([0.7, 0.3]), np.array([[0.9, 0.1], [0.2, 0.8]]), 1.5, 0.25)
+
+
+def test_csv_long_form_ragged_missing_and_shuffled(tmp_path):
+    # sequence "b" starts at time 3 (so its row 0 is time 3), has an empty field at time 5 and
+    # a gap at time 6; sequence "a" has a NaN; rows are out of order; an extra column is ignored
+    path = tmp_path / "d.csv"
+    path.write_text(
+        "extra,Value,sequence,time\n"
+        "x,4.0,b,4\n"
+        "x,1.0,a,0\n"
+        "x,3.5,b,3\n"
+        "x,,b,5\n"
+        "x,NaN,a,1\n"
+        "x,7.0,b,7\n"
+        "\n"
+        "x,2.0,a,2\n"
+    )
+    data = read_data(path)
+    nan = np.nan
+    expected = np.array([[3.5, 4.0, nan, nan, 7.0], [1.0, nan, 2.0, nan, nan]])
+    np.testing.assert_array_equal(data["emissions"].values, expected)
+    assert list(data["sequence"].values) == ["b", "a"]
+    assert "states" not in data
+    assert truth_of(data) is None
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".csv", ".npz", ".npy"])
+def test_write_read_round_trip(tmp_path, rng, suffix):
+    states = rng.integers(0, 2, size=(3, 6))
+    emissions = rng.normal(size=(3, 6))
+    emissions[1, 2] = np.nan
+    data = make_dataset(emissions, states, TRUTH)
+    path = tmp_path / f"d{suffix}"
+    write_data(data, path)
+    back = read_data(path)
+    np.testing.assert_array_equal(back["emissions"].values, emissions)
+    if suffix in (".nc", ".npz"):  # the lossless formats keep states and truth
+        np.testing.assert_array_equal(back["states"].values, states)
+        for got, want in zip(truth_of(back), TRUTH, strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_npy_one_sequence(tmp_path):
+    np.save(tmp_path / "one.npy", np.arange(5))
+    data = read_data(tmp_path / "one.npy")
+    np.testing.assert_array_equal(data["emissions"].values, [np.arange(5.0)])
+
+
+def _write(tmp_path, name, content):
+    path = tmp_path / name
+    if callable(content):
+        content(path)
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+BAD_INPUTS = {
+    "wrong suffix": ("d.txt", "1,2,3\n", "unsupported file type '.txt'"),
+    "wrong columns": ("d.csv", "seq,t,y\na,0,1\n", "missing column(s) sequence, time, value"),
+    "empty csv": ("d.csv", "", "empty file"),
+    "header only": ("d.csv", "sequence,time,value\n", "no data rows"),
+    "non-numeric value": ("d.csv", "sequence,time,value\na,0,1\na,1,abc\n", "line 3: value 'abc'"),
+    "non-integer time": ("d.csv", "sequence,time,value\na,0.5,1\na,1,2\n", "time '0.5'"),
+    "duplicate time": ("d.csv", "sequence,time,value\na,0,1\na,0,2\n", "time 0 twice"),
+    "short row": ("d.csv", "sequence,time,value\na,0\n", "expected 3 fields, found 2"),
+    "infinite value": ("d.csv", "sequence,time,value\na,0,inf\na,1,2\n", "not finite"),
+    "one step": ("d.csv", "sequence,time,value\na,0,1\nb,0,2\n", "at least 2 steps, found 1"),
+    "all missing": (
+        "d.csv",
+        "sequence,time,value\na,0,\na,1,nan\n",
+        "every observation is missing",
+    ),
+    "garbage netcdf": ("d.nc", b"\x00\x01 not a netcdf file", "cannot read nc file"),
+    "netcdf without emissions": (
+        "d.nc",
+        lambda p: make_dataset(np.ones((2, 3))).rename(emissions="y").to_netcdf(p),
+        "no variable 'emissions' (found: y)",
+    ),
+    "garbage npz": ("d.npz", b"PK\x03\x04 broken zip", "cannot read npz file"),
+    "pickled npy": (
+        "d.npy",
+        lambda p: np.save(p, np.array([{"a": 1}], dtype=object), allow_pickle=True),
+        "cannot read npy file",
+    ),
+    "string npy": ("d.npy", lambda p: np.save(p, np.array([["a", "b"]])), "must be numbers"),
+    "3-d npy": ("d.npy", lambda p: np.save(p, np.ones((2, 3, 4))), "shape [T] or [N, T]"),
+    "npz without emissions": (
+        "d.npz",
+        lambda p: np.savez(p, a=np.ones(3), b=np.ones(3)),
+        "expected an array named 'emissions' (found: a, b)",
+    ),
+    "npz bad truth": (
+        "d.npz",
+        lambda p: np.savez(
+            p, emissions=np.ones((1, 3)), init=[0.5, 0.6], trans=np.eye(2), signal=1.0, noise=1.0
+        ),
+        "init must sum to one",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_a_one_line_error_naming_the_file(tmp_path, case):
+    name, content, message = BAD_INPUTS[case]
+    path = _write(tmp_path, name, content)
+    with pytest.raises(CLIError) as info:
+        read_data(path)
+    text = str(info.value)
+    assert message in text
+    assert str(path) in text
+    assert "\n" not in text
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CLIError, match="no such file"):
+        read_data(tmp_path / "absent.csv")
+
+
+def test_atomic_outputs_all_or_nothing(tmp_path):
+    out = tmp_path / "new" / "run"
+    with pytest.raises(RuntimeError), atomic_outputs(out, ["a.txt", "b.txt"], force=False) as temp:
+        temp("a.txt").write_text("a")
+        raise RuntimeError("failure after writing one output")
+    assert not (tmp_path / "new").exists()  # directories it created are gone too
+
+    with atomic_outputs(out, ["a.txt", "b.txt"], force=False) as temp:
+        temp("a.txt").write_text("a")
+        temp("b.txt").write_text("b")
+        assert not (out / "a.txt").exists()  # nothing visible before the end
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_atomic_outputs_refuses_to_overwrite_without_force(tmp_path):
+    (tmp_path / "b.txt").write_text("old")
+    with (
+        pytest.raises(CLIError, match=r"b.txt already exists; use --force"),
+        atomic_outputs(tmp_path, ["a.txt", "b.txt"], force=False),
+    ):
+        pass
+    with pytest.raises(RuntimeError), atomic_outputs(tmp_path, ["b.txt"], force=True) as temp:
+        temp("b.txt").write_text("new")
+        raise RuntimeError
+    assert (tmp_path / "b.txt").read_text() == "old"  # a failed --force run keeps the old file
+    with atomic_outputs(tmp_path, ["b.txt"], force=True) as temp:
+        temp("b.txt").write_text("new")
+    assert (tmp_path / "b.txt").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["b.txt"]

@@ -1,0 +1,54 @@
+"""The run summary table: ArviZ's statistics plus true values and whether they lie in the HDI."""
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from jaxbridge.cli._report import COLUMNS, format_table, summary_table
+
+
+def _idata(rng):
+    return az.from_dict(
+        posterior={
+            "a": rng.normal(2.0, 0.1, size=(2, 500)),
+            "p": rng.normal([[0.0, 1.0], [2.0, 3.0]], 0.1, size=(2, 500, 2, 2)),
+            "unknown": rng.normal(size=(2, 500)),
+        }
+    )
+
+
+def test_summary_table_columns_statistics_and_truth(rng):
+    idata = _idata(rng)
+    truth = {"a": 2.0, "p": np.array([[0.0, 1.0], [2.0, 30.0]]), "absent": 1.0}
+    table = summary_table(idata, ["a", "p", "unknown"], truth)
+
+    assert list(table.columns) == COLUMNS
+    assert list(table.index) == ["a", "p[0, 0]", "p[0, 1]", "p[1, 0]", "p[1, 1]", "unknown"]
+    draws = idata.posterior["p"].values.reshape(1000, 2, 2)
+    np.testing.assert_allclose(table.loc["p[1, 0]", "mean"], draws[:, 1, 0].mean())
+    np.testing.assert_allclose(table.loc["p[1, 0]", "sd"], draws[:, 1, 0].std(ddof=1))
+    # true values land on the row of their own element, not a transposed one
+    np.testing.assert_array_equal(table["true"].iloc[:5], [2.0, 0.0, 1.0, 2.0, 30.0])
+    assert table["in_hdi"].iloc[:5].tolist() == [True, True, True, True, False]
+    # the 94% HDI holds 94% of the draws
+    low, high = table.loc["a", ["hdi_3%", "hdi_97%"]]
+    inside = np.mean((idata.posterior["a"].values >= low) & (idata.posterior["a"].values <= high))
+    np.testing.assert_allclose(inside, 0.94, atol=0.01)
+    # unknown truth: empty, not False
+    assert np.isnan(table.loc["unknown", "true"])
+    assert table.loc["unknown", "in_hdi"] is pd.NA
+
+
+def test_summary_table_ignores_truth_of_another_shape(rng):
+    table = summary_table(_idata(rng), ["p"], {"p": np.zeros(3)})
+    assert table["true"].isna().all()
+
+
+def test_format_table(rng):
+    text = format_table(
+        summary_table(_idata(rng), ["a", "p"], {"a": 2.0, "p": np.full((2, 2), 30.0)})
+    )
+    lines = text.splitlines()
+    assert lines[0].split() == COLUMNS
+    assert lines[1].split()[0] == "a" and lines[1].split()[-1] == "yes"
+    assert lines[2].split()[-1] == "NO"

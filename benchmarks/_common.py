@@ -1,0 +1,144 @@
+"""Helpers shared by the benchmark scripts: timing, the machine/version header, RESULTS.md.
+
+Run the scripts from the repository root with the project venv, e.g.
+``python benchmarks/seed_workload.py``; they import this module as ``_common``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+RESULTS_MD = BENCH_DIR / "RESULTS.md"
+
+VERSIONED_PACKAGES = (
+    "jaxbridge",
+    "jax",
+    "jaxlib",
+    "pymc",
+    "pytensor",
+    "numpyro",
+    "blackjax",
+    "nutpie",
+    "arviz",
+    "numpy",
+)
+
+
+def time_per_call(fn: Callable[[], object], min_time: float = 1.0, repeats: int = 5) -> float:
+    """Median seconds per call of ``fn()`` over ``repeats`` batches of at least ``min_time / repeats`` s.
+
+    ``fn`` must block until its result is ready (call ``jax.block_until_ready`` inside it
+    for JAX functions). One untimed warm-up call comes first.
+    """
+    fn()
+    number = 1
+    batch_time = min_time / repeats
+    while True:  # grow the batch until one batch takes long enough to time reliably
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed >= batch_time:
+            break
+        number *= 2
+    per_call = [elapsed / number]
+    for _ in range(repeats - 1):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        per_call.append((time.perf_counter() - start) / number)
+    per_call.sort()
+    return per_call[len(per_call) // 2]
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo, falling back to :func:`platform.processor`."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def git_revision() -> str:
+    """Short commit hash of the repository, with ``+dirty`` when benchmarks or src have edits."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src", "benchmarks"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + ("+dirty" if dirty else "")
+
+
+def versions(packages: Sequence[str] = VERSIONED_PACKAGES) -> str:
+    """``name version`` pairs of the installed packages, comma separated."""
+    parts = [f"python {platform.python_version()}"]
+    for name in packages:
+        try:
+            parts.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            parts.append(f"{name} (not installed)")
+    return ", ".join(parts)
+
+
+def load_average() -> str:
+    """1/5/15-minute load averages (other processes on a shared machine make timings noisy)."""
+    try:
+        return "/".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def machine_header(title: str) -> str:
+    """Markdown heading plus date, machine, versions and git revision for a results section."""
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            f"## {title} — {now}",
+            "",
+            f"- machine: {platform.platform()}, {os.cpu_count()} CPUs, {cpu_model()}",
+            f"- versions: {versions()}",
+            f"- jaxbridge revision: {git_revision()}",
+        ]
+    )
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub-flavoured markdown table; cells are converted with ``str``."""
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def append_results(section: str, path: Path = RESULTS_MD) -> None:
+    """Append ``section`` (markdown) to ``benchmarks/RESULTS.md``, creating it if needed."""
+    if not path.exists():
+        path.write_text("# Benchmark results\n\nAppended by the scripts in `benchmarks/`.\n")
+    with path.open("a") as f:
+        f.write("\n" + section.rstrip() + "\n")

@@ -6,6 +6,7 @@ ArviZ's ``arviz-darkgrid`` style, as the example page does.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def save(draw: Callable[..., Figure], path: Path, *args, **kwargs) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    # the style asks for a semibold font DejaVu lacks; matplotlib logs each substitution
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     with plt.style.context(STYLE), az.rc_context({"plot.max_subplots": None}):
         figure = draw(*args, **kwargs)
         figure.savefig(path, dpi=DPI)
@@ -61,9 +64,7 @@ def data_figure(data: xr.Dataset) -> Figure:
 def trace_figure(idata: az.InferenceData, var_names: list[str]) -> Figure:
     """ArviZ trace plot of the parameters."""
     axes = az.plot_trace(idata, var_names=var_names, compact=True)
-    figure = np.ravel(axes)[0].figure
-    figure.tight_layout()
-    return figure
+    return np.ravel(axes)[0].figure
 
 
 def posterior_figure(idata: az.InferenceData, var_names: list[str], truth: xr.Dataset) -> Figure:
@@ -83,9 +84,7 @@ def posterior_figure(idata: az.InferenceData, var_names: list[str], truth: xr.Da
         figsize=(3 * n_cols, 2.4 * n_rows),
         textsize=9,
     )
-    figure = np.ravel(axes)[0].figure
-    figure.tight_layout()
-    return figure
+    return np.ravel(axes)[0].figure
 
 
 def states_figure(probs: np.ndarray, states: np.ndarray | None, labels: np.ndarray) -> Figure:
@@ -122,13 +121,12 @@ def states_figure(probs: np.ndarray, states: np.ndarray | None, labels: np.ndarr
             interpolation="nearest",
         )
         if states is not None:
-            ax.plot(states[i], color="white", lw=1.5, marker="o", ms=2.5, label="true state")
+            ax.plot(states[i], color="white", lw=1.5, marker="o", ms=2.5)
         ax.set_yticks(np.arange(n_states))
         ax.set_ylabel(f"seq {labels[i]}\nstate")
         ax.grid(False)
     axes[-1, 0].set_xlabel("step")
-    if states is not None:
-        axes[0, 0].legend(loc="upper right", fontsize=8)
     figure.colorbar(image, ax=axes[:, 0], label="p(state | data)", shrink=0.9)
-    figure.suptitle("Posterior hidden-state probabilities")
+    known = " (white: true states)" if states is not None else ""
+    figure.suptitle(f"Posterior hidden-state probabilities{known}")
     return figure

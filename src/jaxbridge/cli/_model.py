@@ -16,8 +16,8 @@ Every model has ``K`` hidden states with
     positive increments ``emission_rate_step ~ HalfNormal(10)`` (the ordering plays the role
     of the page's ``(k + 1) * signal``).
 
-The hidden states are marginalized by :class:`jaxbridge.MarginalHMM`; missing observations
-(NaN) are masked out of the likelihood.
+The hidden states are marginalized by :class:`jaxbridge.MarginalHMM`, which also masks missing
+observations (NaN) out of the likelihood.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _emission(kind: str, n_states: int) -> tuple[pm.Distribution, list[str]]:
     if kind == "normal":
         return pm.Normal.dist(order * signal, noise), ["emission_signal", "emission_noise"]
     nu = pm.Gamma("emission_nu", alpha=2.0, beta=0.1)
-    return pm.StudentT.dist(nu, order * signal, noise), [
+    return pm.StudentT.dist(nu=nu, mu=order * signal, sigma=noise), [
         "emission_signal",
         "emission_noise",
         "emission_nu",
@@ -68,26 +68,18 @@ def check_observations(emissions: np.ndarray, kind: str, where: str) -> None:
     bad = observed[(observed < 0) | (observed != np.round(observed))]
     if bad.size:
         raise CLIError(
-            f"{where}: --emission poisson needs non-negative integer counts, found {bad[0]!r}"
+            f"{where}: --emission poisson needs non-negative integer counts, found {float(bad[0]):g}"
         )
 
 
 def build_model(emissions: np.ndarray, n_states: int, kind: str) -> tuple[pm.Model, list[str]]:
     """The marginal HMM of ``emissions [N, T]`` (NaN = missing) and its parameter names."""
-    from jaxbridge import MarginalHMM
+    from jaxbridge.pymc import MarginalHMM
 
-    observed = ~np.isnan(emissions)
     with pm.Model() as model:
         init, trans, chain_names = _markov_chain(n_states)
         emission, emission_names = _emission(kind, n_states)
-        MarginalHMM(
-            HMM_NAME,
-            init=init,
-            trans=trans,
-            emission=emission,
-            observed=np.where(observed, emissions, 0.0),
-            mask=None if observed.all() else observed,
-        )
+        MarginalHMM(HMM_NAME, init=init, trans=trans, emission=emission, observed=emissions)
     return model, emission_names + chain_names
 
 

@@ -85,8 +85,8 @@ def fit_to_folder(
     progressbar: bool,
 ) -> pd.DataFrame:
     """Fit the model to ``data``, write the run folder ``out_dir``; return the summary table."""
-    from jaxbridge import decode, sample
     from jaxbridge.cli._model import build_model, parameter_truth
+    from jaxbridge.pymc import decode, sample
 
     with atomic_outputs(out_dir, RUN_FILES, force=force) as temp:
         say(f"building the {settings.states}-state {settings.emission} marginal HMM")
@@ -95,15 +95,18 @@ def fit_to_folder(
             f"sampling with NUTS ({settings.sampler}): {settings.chains} chain(s) x "
             f"({settings.tune} tuning + {settings.draws} draws)"
         )
-        idata = sample(
-            model,
-            sampler=settings.sampler,
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            random_seed=settings.seed,
-            progressbar=progressbar,
-        )
+        try:
+            idata = sample(
+                model,
+                sampler=settings.sampler,
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                random_seed=settings.seed,
+                progressbar=progressbar,
+            )
+        except ImportError as err:  # the chosen sampler's library is not installed
+            raise CLIError(f"--sampler {settings.sampler}: {err}") from None
         say("decoding the hidden states")
         decoded = decode(idata, model)
         truth = parameter_truth(truth_of(data), settings.states, settings.emission)

@@ -1,0 +1,168 @@
+"""``jaxbridge demo``, ``fit`` and ``report``: the real command line on small data, few draws."""
+
+import json
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from jaxbridge.cli._report import COLUMNS
+from jaxbridge.cli._run import FIGURES, RUN_FILES
+from jaxbridge.datasets import seed_page_data, simulate_normal_hmm
+
+FEW_DRAWS = ("--draws", 30, "--tune", 30, "--chains", 1)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def _check_run_folder(folder, n_draws=30):
+    assert _files(folder) == sorted(RUN_FILES)  # and no temporary files
+    for name in FIGURES:
+        assert (folder / name).read_bytes().startswith(PNG_MAGIC)
+    idata = az.from_netcdf(folder / "posterior.nc")
+    assert idata.posterior.sizes["draw"] == n_draws
+    table = pd.read_csv(folder / "summary.csv", index_col="parameter")
+    assert list(table.columns) == COLUMNS
+    return table
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, cli_env):
+    """One ``python -m jaxbridge demo`` run with few draws, shared by the demo and report tests."""
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("demo") / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "jaxbridge", "demo", "--out", folder, *map(str, FEW_DRAWS)],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return folder, result
+
+
+def test_demo_writes_the_run_folder(demo_run):
+    folder, result = demo_run
+    assert result.returncode == 0, result.stderr
+    # a one-line summary of each stage on stderr; the table and the file list on stdout
+    for stage in ("simulated the example page's data", "sampling with NUTS", "writing"):
+        assert f"jaxbridge: {stage}" in result.stderr
+    assert result.stdout.split("\n", 1)[0].split() == COLUMNS
+    assert f"wrote {folder}/: data.nc" in result.stdout
+
+    table = _check_run_folder(folder)
+    page = seed_page_data()
+    data = xr.load_dataset(folder / "data.nc")
+    np.testing.assert_array_equal(data["emissions"].values, page.emissions)
+    np.testing.assert_array_equal(data["states"].values, page.states)
+    # the summary has every scalar parameter, with the page's true values
+    truth = {"emission_signal": 1.15, "emission_noise": 0.15, "p_initial_state[2]": 0.01}
+    truth |= {f"p_transition[{i}, {j}]": page.trans[i, j] for i in range(3) for j in range(3)}
+    assert len(table) == 2 + 3 + 9
+    for label, value in truth.items():
+        assert table.loc[label, "true"] == pytest.approx(value)
+    assert table["in_hdi"].isin([True, False]).all()
+    # run.json records the settings report needs
+    info = json.loads((folder / "run.json").read_text())
+    assert info["settings"]["draws"] == 30 and info["settings"]["states"] == 3
+
+
+def test_report_redraws_the_same_summary(demo_run, run_cli):
+    folder, result = demo_run
+    assert result.returncode == 0, result.stderr
+    before = pd.read_csv(folder / "summary.csv")
+    for name in ("summary.csv", "states.png", "posterior.png"):
+        (folder / name).unlink()
+    report = run_cli("report", folder, script=True)  # the console script
+    assert report.returncode == 0, report.stderr
+    _check_run_folder(folder)
+    pd.testing.assert_frame_equal(pd.read_csv(folder / "summary.csv"), before)
+    assert report.stdout.split("\n", 1)[0].split() == COLUMNS
+
+
+def _ragged_csv(path, rng):
+    """Two-state data in long form, rows shuffled, with a gap, an empty field and a NaN."""
+    trans = np.array([[0.9, 0.1], [0.2, 0.8]])
+    _, emissions = simulate_normal_hmm(rng, np.array([0.5, 0.5]), trans, 1.0, 0.2, 6, 19)
+    rows = [(f"s{i}", t, f"{emissions[i, t]!r}") for i in range(6) for t in range(20)]
+    rows = [r for r in rows if not (r[0] == "s5" and r[1] >= 12)]  # ragged: s5 ends early
+    rows = [r for r in rows if (r[0], r[1]) != ("s1", 4)]  # a gap
+    rows = [
+        (s, t, "" if (s, t) == ("s2", 7) else "nan" if (s, t) == ("s3", 0) else v)
+        for s, t, v in rows
+    ]
+    order = rng.permutation(len(rows))
+    lines = ["sequence,time,value"] + [",".join(map(str, rows[i])) for i in order]
+    path.write_text("\n".join(lines) + "\n")
+    expected = emissions.copy()
+    expected[5, 12:] = expected[1, 4] = expected[2, 7] = expected[3, 0] = np.nan
+    return expected
+
+
+def test_fit_csv_quiet_and_force(run_cli, tmp_path, rng):
+    expected = _ragged_csv(tmp_path / "mine.csv", rng)
+    result = run_cli("fit", "mine.csv", "--states", 2, "--quiet", "--seed", 1, *FEW_DRAWS)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "jaxbridge:" not in result.stderr
+    folder = tmp_path / "runs" / "mine"  # the default run folder
+    table = _check_run_folder(folder)
+    np.testing.assert_array_equal(xr.load_dataset(folder / "data.nc")["emissions"].values, expected)
+    assert table["true"].isna().all()  # nothing known about a user's data
+    assert {"emission_signal", "emission_noise", "p_transition[1, 1]"} <= set(table.index)
+
+    # a second run refuses to overwrite, leaving the first untouched
+    stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    again = run_cli("fit", "mine.csv", "--states", 2, *FEW_DRAWS)
+    assert again.returncode == 2
+    assert again.stderr.count("\n") == 1 and "use --force to overwrite" in again.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps
+
+
+FIT_BAD_INPUTS = {
+    "missing file": ("absent.csv", None, [], "absent.csv: no such file"),
+    "wrong columns": ("d.csv", "id,step,y\na,0,1\n", [], "missing column(s)"),
+    "non-numeric value": ("d.csv", "sequence,time,value\na,0,1\na,1,x\n", [], "value 'x' is not a number"),
+    "fewer than 2 steps": ("d.csv", "sequence,time,value\na,0,1\n", [], "at least 2 steps"),
+    "K < 1": ("d.csv", "sequence,time,value\na,0,1\na,1,2\n", ["--states", "0"], "--states: must be at least 1"),
+    "counts for poisson": ("d.csv", "sequence,time,value\na,0,1\na,1,2.5\n", ["--emission", "poisson"], "non-negative integer counts, found 2.5"),
+    "unknown emission": ("d.csv", "sequence,time,value\na,0,1\na,1,2\n", ["--emission", "gamma"], "invalid choice: 'gamma'"),
+    "no draws": ("d.csv", "sequence,time,value\na,0,1\na,1,2\n", ["--draws", "0"], "--draws: must be at least 1"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(FIT_BAD_INPUTS))
+def test_fit_bad_input_leaves_nothing(call, tmp_path, case):
+    name, content, extra, message = FIT_BAD_INPUTS[case]
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    arguments = ["fit", tmp_path / name, "--out", tmp_path / "run", *extra]
+    if "--states" not in extra:
+        arguments += ["--states", "2"]
+    code, out, err = call(*arguments)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("jaxbridge: error: ") and err.count("\n") == 1
+    assert message in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_failed_fit_leaves_no_partial_outputs(call, tmp_path, monkeypatch):
+    """A sampler crash after the run folder was created removes the folder again."""
+    import jaxbridge.pymc
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("sampler crashed")
+
+    monkeypatch.setattr(jaxbridge.pymc, "sample", crash)
+    np.save(tmp_path / "d.npy", np.ones((2, 5)))
+    with pytest.raises(RuntimeError, match="sampler crashed"):
+        call("fit", tmp_path / "d.npy", "--states", "2", "--out", tmp_path / "a" / "run")
+    assert _files(tmp_path) == ["d.npy"]

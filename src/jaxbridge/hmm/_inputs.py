@@ -18,8 +18,6 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxbridge._validation import check_hmm_inputs
-
 __all__ = ["TimeMajor", "prepare", "scale_emissions", "to_batch_major"]
 
 
@@ -53,16 +51,12 @@ def prepare(
     log_probs: bool = False,
     logs: bool = False,
 ) -> TimeMajor:
-    """Validate, broadcast and transpose the HMM arguments.
+    """Broadcast, convert and transpose the HMM arguments (validated by the caller).
 
     ``logs`` selects the space of the returned ``init``/``trans``: probabilities
     (``False``, for the scaled recursions) or log-probabilities (``True``, for Viterbi
     and sampling), converting from whatever ``log_probs`` says the inputs are.
     """
-    shapes = check_hmm_inputs(
-        log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs
-    )
-    batch_shape, num_steps, num_states = shapes
     dtype = _float_dtype(log_emission, init, trans)
     log_emission = jnp.asarray(log_emission, dtype)
     init = jnp.asarray(init, dtype)
@@ -70,9 +64,17 @@ def prepare(
     if logs != log_probs:
         init, trans = (jnp.log(init), jnp.log(trans)) if logs else (jnp.exp(init), jnp.exp(trans))
 
-    log_emission = jnp.broadcast_to(log_emission, (*batch_shape, num_steps, num_states))
+    batch_shapes = [
+        log_emission.shape[:-2],
+        init.shape[:-1],
+        trans.shape[: -3 if time_varying else -2],
+    ]
     if mask is not None:
-        mask = jnp.broadcast_to(jnp.asarray(mask), (*batch_shape, num_steps))
+        batch_shapes.append(jnp.shape(mask)[:-1])
+    batch_shape = jnp.broadcast_shapes(*batch_shapes)
+    log_emission = jnp.broadcast_to(log_emission, (*batch_shape, *log_emission.shape[-2:]))
+    if mask is not None:
+        mask = jnp.broadcast_to(jnp.asarray(mask), log_emission.shape[:-1])
         log_emission = jnp.where(mask[..., None], log_emission, jnp.zeros((), dtype))
     log_emission = jnp.moveaxis(log_emission, -2, 0)
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 
+from jaxbridge._validation import check_hmm_inputs
 from jaxbridge.hmm._forward import backward_scan, forward_scan, safe_norm
 from jaxbridge.hmm._inputs import prepare, scale_emissions, to_batch_major
 from jaxbridge.hmm._parallel import parallel_backward, parallel_forward
@@ -34,11 +35,6 @@ __all__ = ["filter", "log_likelihood", "smooth"]
 
 Method = Literal["sequential", "parallel"]
 _METHODS = ("sequential", "parallel")
-
-
-def _check_method(method: str) -> None:
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}; got {method!r}")
 
 
 def _forward(method: Method, init, trans, emission, time_varying: bool):
@@ -110,6 +106,41 @@ def _log_likelihood_bwd(time_varying, method, residuals, cotangent):
 _log_likelihood.defvjp(_log_likelihood_fwd, _log_likelihood_bwd)
 
 
+_STATIC = ("time_varying", "log_probs", "method")
+
+
+def _check(log_emission, init, trans, mask, time_varying, log_probs, method) -> None:
+    """Validate in Python, before the jitted computation (free when already traced)."""
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}; got {method!r}")
+    check_hmm_inputs(
+        log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs
+    )
+
+
+@partial(jax.jit, static_argnames=_STATIC)
+def _log_likelihood_jit(log_emission, init, trans, mask, *, time_varying, log_probs, method):
+    tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
+    return _log_likelihood(tm.log_emission, tm.init, tm.trans, time_varying, method)
+
+
+@partial(jax.jit, static_argnames=_STATIC)
+def _filter_jit(log_emission, init, trans, mask, *, time_varying, log_probs, method):
+    tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
+    emission, shift = scale_emissions(tm.log_emission)
+    alpha, norm = _forward(method, tm.init, tm.trans, emission, time_varying)
+    return FilterResult(to_batch_major(alpha), _total(norm, shift))
+
+
+@partial(jax.jit, static_argnames=_STATIC)
+def _smooth_jit(log_emission, init, trans, mask, *, time_varying, log_probs, method):
+    tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
+    emission, shift = scale_emissions(tm.log_emission)
+    alpha, norm = _forward(method, tm.init, tm.trans, emission, time_varying)
+    beta = _backward(method, tm.trans, emission, alpha, norm, time_varying)
+    return SmoothResult(to_batch_major(alpha * beta), _total(norm, shift))
+
+
 def log_likelihood(
     log_emission: Any,
     init: Any,
@@ -151,9 +182,16 @@ def log_likelihood(
     derivatives are not supported. Value checks on ``init``/``trans`` (sums to one, NaN,
     negative entries) run only on concrete inputs, never under ``jax.jit``.
     """
-    _check_method(method)
-    tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
-    return _log_likelihood(tm.log_emission, tm.init, tm.trans, time_varying, method)
+    _check(log_emission, init, trans, mask, time_varying, log_probs, method)
+    return _log_likelihood_jit(
+        log_emission,
+        init,
+        trans,
+        mask,
+        time_varying=time_varying,
+        log_probs=log_probs,
+        method=method,
+    )
 
 
 def filter(
@@ -171,11 +209,16 @@ def filter(
     Arguments as :func:`log_likelihood`. Returns :class:`FilterResult` with
     ``filtered_probs [..., T, K]`` and ``log_likelihood [...]``.
     """
-    _check_method(method)
-    tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
-    emission, shift = scale_emissions(tm.log_emission)
-    alpha, norm = _forward(method, tm.init, tm.trans, emission, time_varying)
-    return FilterResult(to_batch_major(alpha), _total(norm, shift))
+    _check(log_emission, init, trans, mask, time_varying, log_probs, method)
+    return _filter_jit(
+        log_emission,
+        init,
+        trans,
+        mask,
+        time_varying=time_varying,
+        log_probs=log_probs,
+        method=method,
+    )
 
 
 def smooth(
@@ -193,9 +236,13 @@ def smooth(
     Arguments as :func:`log_likelihood`. Returns :class:`SmoothResult` with
     ``smoothed_probs [..., T, K]`` and ``log_likelihood [...]``. Differentiable by autodiff.
     """
-    _check_method(method)
-    tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
-    emission, shift = scale_emissions(tm.log_emission)
-    alpha, norm = _forward(method, tm.init, tm.trans, emission, time_varying)
-    beta = _backward(method, tm.trans, emission, alpha, norm, time_varying)
-    return SmoothResult(to_batch_major(alpha * beta), _total(norm, shift))
+    _check(log_emission, init, trans, mask, time_varying, log_probs, method)
+    return _smooth_jit(
+        log_emission,
+        init,
+        trans,
+        mask,
+        time_varying=time_varying,
+        log_probs=log_probs,
+        method=method,
+    )

@@ -6,12 +6,14 @@ After the scaled forward pass, ``z_T ~ p(z_T | y_{1:T}) = alpha_T`` and, going b
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxbridge._validation import check_hmm_inputs
 from jaxbridge.hmm._forward import forward_scan
 from jaxbridge.hmm._inputs import prepare, scale_emissions
 
@@ -62,6 +64,27 @@ def sample_paths(
     -------
     [num_samples, ..., T] int32
     """
+    if int(num_samples) < 1:
+        raise ValueError(f"num_samples must be >= 1; got {num_samples}")
+    check_hmm_inputs(
+        log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs
+    )
+    return _sample_paths_jit(
+        key,
+        log_emission,
+        init,
+        trans,
+        mask,
+        num_samples=int(num_samples),
+        time_varying=time_varying,
+        log_probs=log_probs,
+    )
+
+
+@partial(jax.jit, static_argnames=("num_samples", "time_varying", "log_probs"))
+def _sample_paths_jit(
+    key, log_emission, init, trans, mask, *, num_samples, time_varying, log_probs
+) -> jax.Array:
     tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
     emission, _ = scale_emissions(tm.log_emission)
     alpha, _ = forward_scan(tm.init, tm.trans, emission, time_varying=time_varying)

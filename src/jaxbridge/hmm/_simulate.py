@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import jax
@@ -13,6 +14,18 @@ from jax import lax
 from jaxbridge._validation import broadcast_batch_shapes, check_transition_inputs
 
 __all__ = ["simulate", "simulate_normal"]
+
+
+def _check_simulation(init, trans, num_steps, batch_shape, *, time_varying) -> tuple[int, ...]:
+    """Validate the chain parameters; return the broadcast batch shape."""
+    if int(num_steps) < 1:
+        raise ValueError(f"num_steps must be >= 1; got {num_steps}")
+    _, init_batch, trans_batch = check_transition_inputs(
+        init, trans, time_varying=time_varying, log_probs=False, num_steps=num_steps
+    )
+    return broadcast_batch_shapes(
+        {"batch_shape": tuple(batch_shape), "init": init_batch, "trans": trans_batch}
+    )
 
 
 def simulate(
@@ -43,14 +56,14 @@ def simulate(
     -------
     [*batch_shape, num_steps] int32
     """
-    if int(num_steps) < 1:
-        raise ValueError(f"num_steps must be >= 1; got {num_steps}")
-    _, init_batch, trans_batch = check_transition_inputs(
-        init, trans, time_varying=time_varying, log_probs=False, num_steps=num_steps
+    shape = _check_simulation(init, trans, num_steps, batch_shape, time_varying=time_varying)
+    return _simulate_jit(
+        key, init, trans, num_steps=int(num_steps), shape=shape, time_varying=time_varying
     )
-    shape = broadcast_batch_shapes(
-        {"batch_shape": tuple(batch_shape), "init": init_batch, "trans": trans_batch}
-    )
+
+
+@partial(jax.jit, static_argnames=("num_steps", "shape", "time_varying"))
+def _simulate_jit(key, init, trans, *, num_steps, shape, time_varying) -> jax.Array:
     log_init = jnp.log(jnp.asarray(init))
     log_trans = jnp.log(jnp.asarray(trans))
     num_states = log_init.shape[-1]
@@ -103,8 +116,18 @@ def simulate_normal(
         raise ValueError(
             f"sigma must be a scalar or have shape [K]={num_states}; got shape {sigma.shape}"
         )
+    shape = _check_simulation(init, trans, num_steps, batch_shape, time_varying=False)
+    return _simulate_normal_jit(
+        key, init, trans, means, sigma, num_steps=int(num_steps), shape=shape
+    )
+
+
+@partial(jax.jit, static_argnames=("num_steps", "shape"))
+def _simulate_normal_jit(key, init, trans, means, sigma, *, num_steps, shape):
     state_key, noise_key = jax.random.split(key)
-    states = simulate(state_key, init, trans, num_steps, batch_shape=batch_shape)
+    states = _simulate_jit(
+        state_key, init, trans, num_steps=num_steps, shape=shape, time_varying=False
+    )
     scale = sigma[states] if sigma.ndim else sigma
     dtype = jnp.result_type(means, sigma, float)
     noise = jax.random.normal(noise_key, states.shape, dtype)

@@ -9,12 +9,14 @@ re-centred on its maximum each step and the offsets are summed after the loop, s
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxbridge._validation import check_hmm_inputs
 from jaxbridge.hmm._inputs import prepare, to_batch_major
 from jaxbridge.hmm._types import ViterbiResult
 
@@ -46,6 +48,16 @@ def viterbi(
     ViterbiResult
         ``path [..., T]`` (int32) and ``log_prob [...] = log p(z*, y)``.
     """
+    check_hmm_inputs(
+        log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs
+    )
+    return _viterbi_jit(
+        log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs
+    )
+
+
+@partial(jax.jit, static_argnames=("time_varying", "log_probs"))
+def _viterbi_jit(log_emission, init, trans, mask, *, time_varying, log_probs) -> ViterbiResult:
     tm = prepare(
         log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs, logs=True
     )

@@ -32,7 +32,7 @@ import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -45,8 +45,10 @@ from jaxbridge._validation import check_hmm_inputs
 __all__ = [
     "CHAIN_AXIS",
     "SEQ_AXIS",
+    "DevicePlan",
     "chain_devices",
     "chain_map",
+    "plan_devices",
     "resolve_devices",
     "sequence_mesh",
     "shard_sequences",
@@ -277,3 +279,55 @@ def chain_map(devices: Devices = None, chains: int | None = None) -> Callable[[C
         return jax.shard_map(batched, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
 
     return transform
+
+
+Shard = Literal["chains", "sequences"]
+_JAX_SAMPLERS = ("numpyro", "blackjax")
+
+
+class DevicePlan(NamedTuple):
+    """How :func:`jaxbridge.sample` spreads one run across devices (see :func:`plan_devices`)."""
+
+    #: entered around sampling: the ``"seq"`` mesh context for ``shard="sequences"``
+    context: contextlib.AbstractContextManager
+    #: one-chain function -> function of all chains (BlackJAX)
+    map_chains: Callable[[Callable], Callable]
+    #: NumPyro's ``chain_method``: ``"vectorized"`` or a :func:`chain_map` transform
+    chain_method: str | Callable
+    #: whether NumPyro can show a progress bar (not with a callable ``chain_method``)
+    progressbar: bool
+
+
+def plan_devices(sampler: str, devices: Devices, shard: Shard, chains: int) -> DevicePlan:
+    """Resolve the ``devices``/``shard`` arguments of :func:`jaxbridge.sample`.
+
+    Parameters
+    ----------
+    sampler
+        Resolved sampler name. Devices apply to the JAX samplers (``"numpyro"``,
+        ``"blackjax"``); ``"pymc"`` and ``"nutpie"`` accept only the defaults.
+    devices
+        See :func:`resolve_devices`; ``None`` means all local devices.
+    shard
+        ``"chains"``: chains run in parallel, an equal share on each device
+        (:func:`chain_devices`, :func:`chain_map`). ``"sequences"``: all chains run vectorised
+        in one program and the HMM sequences of the model are split across the devices
+        (:func:`shard_sequences`).
+    chains
+        Number of chains.
+    """
+    if shard not in ("chains", "sequences"):
+        raise ValueError(f"shard must be 'chains' or 'sequences'; got {shard!r}")
+    if sampler not in _JAX_SAMPLERS:
+        if devices is not None or shard != "chains":
+            raise ValueError(
+                f"devices= and shard= need a JAX sampler ({', '.join(_JAX_SAMPLERS)}); "
+                f"sampler {sampler!r} runs on one device"
+            )
+        return DevicePlan(contextlib.nullcontext(), jax.vmap, "vectorized", True)
+    if shard == "sequences":
+        return DevicePlan(shard_sequences(devices), jax.vmap, "vectorized", True)
+    if len(chain_devices(devices, chains)) == 1:
+        return DevicePlan(contextlib.nullcontext(), jax.vmap, "vectorized", True)
+    transform = chain_map(devices, chains)
+    return DevicePlan(contextlib.nullcontext(), transform, transform, False)

@@ -42,6 +42,8 @@ from pymc.sampling.jax import (
 )
 from pymc.util import _get_seeds_per_chain, get_default_varnames
 
+from jaxbridge._sharding import Devices, Shard, plan_devices
+
 Sampler = Literal["auto", "pymc", "numpyro", "blackjax", "nutpie"]
 
 #: Samplers ``sampler="auto"`` tries, fastest first (ESS per second including compilation).
@@ -59,6 +61,8 @@ def sample(
     chains: int = 4,
     random_seed: int | None = None,
     progressbar: bool = True,
+    devices: Devices = None,
+    shard: Shard = "chains",
     **kwargs: Any,
 ) -> az.InferenceData:
     """Draw posterior samples of a PyMC model with NUTS from the chosen library.
@@ -76,6 +80,10 @@ def sample(
         Seed; the same seed gives the same draws for a given sampler.
     progressbar
         Show sampling progress.
+    devices, shard
+        JAX samplers only: the devices (count or ``jax.Device`` list; default all local ones)
+        and what is split across them, ``"chains"`` or the model's HMM ``"sequences"``; see
+        :func:`jaxbridge._sharding.plan_devices`.
     **kwargs
         Passed on to :func:`pymc.sample` (``target_accept``, ``initvals``, ``cores``,
         ``nuts_sampler_kwargs``, ...). The ``"blackjax"`` sampler takes ``target_accept``,
@@ -89,21 +97,29 @@ def sample(
     """
     model = pm.modelcontext(model)
     name = _resolve_sampler(sampler)
+    plan = plan_devices(name, devices, shard, chains)
     common = dict(draws=draws, tune=tune, chains=chains, random_seed=random_seed)
     if name == "blackjax":
-        return _sample_blackjax(model, progressbar=progressbar, **common, **kwargs)
+        with plan.context:
+            return _sample_blackjax(
+                model, progressbar=progressbar, map_chains=plan.map_chains, **common, **kwargs
+            )
     has_jax_ops = _has_jax_ops(model)
     if name == "pymc" and has_jax_ops:
         kwargs.setdefault("cores", 1)
     elif name in ("numpyro", "nutpie"):
         nuts_kwargs = dict(kwargs.pop("nuts_sampler_kwargs", None) or {})
         if name == "numpyro":
-            nuts_kwargs.setdefault("chain_method", "vectorized")
+            nuts_kwargs.setdefault("chain_method", plan.chain_method)
+            progressbar = progressbar and plan.progressbar
         elif has_jax_ops:
             nuts_kwargs.setdefault("backend", "jax")
             nuts_kwargs.setdefault("gradient_backend", "jax")
         kwargs["nuts_sampler_kwargs"] = nuts_kwargs
-    idata = pm.sample(model=model, nuts_sampler=name, progressbar=progressbar, **common, **kwargs)
+    with plan.context:
+        idata = pm.sample(
+            model=model, nuts_sampler=name, progressbar=progressbar, **common, **kwargs
+        )
     return _drop_transformed(idata, model) if name == "nutpie" else idata
 
 
@@ -144,14 +160,12 @@ def _has_jax_ops(model: pm.Model) -> bool:
     from pytensor.graph.traversal import ancestors
     from pytensor.link.jax.ops import JAXOp
 
-    outputs = [model.logp()]
+    from jaxbridge.wrap import JaxOp
+
     return any(
-        var.owner is not None and _is_jax_op(var.owner.op, JAXOp) for var in ancestors(outputs)
+        var.owner is not None and isinstance(var.owner.op, JaxOp | JAXOp)
+        for var in ancestors([model.logp()])
     )
-
-
-def _is_jax_op(op: Any, jax_op_type: type) -> bool:
-    return isinstance(op, jax_op_type) or getattr(op, "runs_jax", False)
 
 
 # --------------------------------------------------------------------------- blackjax
@@ -169,6 +183,7 @@ def _sample_blackjax(
     initvals: Any = None,
     var_names: list[str] | None = None,
     max_num_doublings: int = 10,
+    map_chains: Callable[[Callable], Callable] = jax.vmap,
 ) -> az.InferenceData:
     """NUTS from BlackJAX on PyMC's jaxified log-density, chains vectorised with ``vmap``.
 
@@ -194,12 +209,12 @@ def _sample_blackjax(
             adaptation_info_fn=bar.adaptation_info_fn,
             max_num_doublings=max_num_doublings,
         )
-        (states, params), _ = jax.vmap(lambda key, pos: warmup.run(key, pos, tune))(
+        (states, params), _ = map_chains(lambda key, pos: warmup.run(key, pos, tune))(
             jax.random.split(warmup_key, chains), positions
         )
     with _Progress(draws, "BlackJAX sampling", enabled=progressbar) as bar:
         samples, stats = _nuts_draws(
-            draw_key, states, params, logp_fn, draws, bar.tick, max_num_doublings
+            draw_key, states, params, logp_fn, draws, bar.tick, max_num_doublings, map_chains
         )
     sampling_time = time.perf_counter() - start
 
@@ -217,6 +232,7 @@ def _nuts_draws(
     draws: int,
     tick: Callable,
     max_num_doublings: int,
+    map_chains: Callable[[Callable], Callable] = jax.vmap,
 ) -> tuple[list[jax.Array], dict[str, jax.Array]]:
     """``draws`` NUTS steps of all chains: samples ``[chains, draws, ...]`` and sample stats."""
     import blackjax
@@ -233,7 +249,7 @@ def _nuts_draws(
     def run(key, states, step_size, inverse_mass_matrix):
         def _step(states, step_key):
             keys = jax.random.split(step_key, chains)
-            states, info = jax.vmap(chain_step)(keys, states, step_size, inverse_mass_matrix)
+            states, info = map_chains(chain_step)(keys, states, step_size, inverse_mass_matrix)
             jax.debug.callback(tick, ordered=False)
             stats = {
                 "lp": states.logdensity,

@@ -141,16 +141,18 @@ def _describe(data, what: str) -> str:
 @contextmanager
 def _console(quiet: bool) -> Iterator[Callable[[str], None]]:
     """Yield ``say(message)`` for stage messages; with ``quiet``, silence logging and warnings."""
-    if not quiet:
-        yield lambda message: print(f"jaxbridge: {message}", file=sys.stderr, flush=True)
-        return
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+    with warnings.catch_warnings():
+        # the models run their likelihood in JAX, so PyTensor's advice to link a C BLAS is noise
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+        if not quiet:
+            yield lambda message: print(f"jaxbridge: {message}", file=sys.stderr, flush=True)
+            return
+        warnings.simplefilter("ignore")
+        logging.disable(logging.WARNING)
+        try:
             yield lambda message: None
-    finally:
-        logging.disable(logging.NOTSET)
+        finally:
+            logging.disable(logging.NOTSET)
 
 
 def _echo(quiet: bool, text: str) -> None:

@@ -21,6 +21,7 @@ interrupted run leaves nothing behind (:func:`jaxbridge.cli._io.atomic_outputs`)
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -85,44 +86,68 @@ def fit_to_folder(
     progressbar: bool,
 ) -> pd.DataFrame:
     """Fit the model to ``data``, write the run folder ``out_dir``; return the summary table."""
+    with atomic_outputs(out_dir, RUN_FILES, force=force) as temp:
+        run = fit(data, settings, source=source, say=say, progressbar=progressbar)
+        say(f"writing {out_dir}/")
+        run.data.to_netcdf(temp(DATA), engine="h5netcdf")
+        run.idata.to_netcdf(str(temp(POSTERIOR)), engine="h5netcdf")
+        run.decoded.to_netcdf(temp(STATES), engine="h5netcdf")
+        temp(SETTINGS).write_text(json.dumps(run.info, indent=2) + "\n")
+        return write_report(run, temp)
+
+
+def fit(
+    data: xr.Dataset,
+    settings: Settings,
+    *,
+    source: str,
+    say: Callable[[str], None],
+    progressbar: bool,
+) -> Run:
+    """Build the model, sample its posterior and decode the hidden states."""
     from jaxbridge.cli._model import build_model, parameter_truth
     from jaxbridge.pymc import decode, sample
 
-    with atomic_outputs(out_dir, RUN_FILES, force=force) as temp:
-        say(f"building the {settings.states}-state {settings.emission} marginal HMM")
-        model, var_names = build_model(data["emissions"].values, settings.states, settings.emission)
-        say(
-            f"sampling with NUTS ({settings.sampler}): {settings.chains} chain(s) x "
-            f"({settings.tune} tuning + {settings.draws} draws)"
+    say(f"building the {settings.states}-state {settings.emission} marginal HMM")
+    model, var_names = build_model(data["emissions"].values, settings.states, settings.emission)
+    say(
+        f"sampling with NUTS ({settings.sampler}): {settings.chains} chain(s) x "
+        f"({settings.tune} tuning + {settings.draws} draws)"
+    )
+    start = time.perf_counter()
+    try:
+        idata = sample(
+            model,
+            sampler=settings.sampler,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            random_seed=settings.seed,
+            progressbar=progressbar,
         )
-        try:
-            idata = sample(
-                model,
-                sampler=settings.sampler,
-                draws=settings.draws,
-                tune=settings.tune,
-                chains=settings.chains,
-                random_seed=settings.seed,
-                progressbar=progressbar,
-            )
-        except ImportError as err:  # the chosen sampler's library is not installed
-            raise CLIError(f"--sampler {settings.sampler}: {err}") from None
-        say("decoding the hidden states")
-        decoded = decode(idata, model)
-        truth = parameter_truth(truth_of(data), settings.states, settings.emission)
-        info = {
-            "source": source,
-            "settings": settings._asdict(),
-            "var_names": var_names,
-            "truth": {name: np.asarray(value).tolist() for name, value in truth.items()},
-        }
-        run = Run(data, idata, decoded, info)
-        say(f"writing {out_dir}/")
-        data.to_netcdf(temp(DATA), engine="h5netcdf")
-        idata.to_netcdf(str(temp(POSTERIOR)), engine="h5netcdf")
-        decoded.to_netcdf(temp(STATES), engine="h5netcdf")
-        temp(SETTINGS).write_text(json.dumps(info, indent=2) + "\n")
-        return write_report(run, temp)
+    except ImportError as err:  # the chosen sampler's library is not installed
+        raise CLIError(f"--sampler {settings.sampler}: {err}") from None
+    say(_sampling_summary(idata, time.perf_counter() - start))
+    say("decoding the hidden states")
+    decoded = decode(idata, model)
+    truth = parameter_truth(truth_of(data), settings.states, settings.emission)
+    info = {
+        "source": source,
+        "settings": settings._asdict(),
+        "var_names": var_names,
+        "truth": {name: np.asarray(value).tolist() for name, value in truth.items()},
+    }
+    return Run(data, idata, decoded, info)
+
+
+def _sampling_summary(idata: az.InferenceData, seconds: float) -> str:
+    library = idata.posterior.attrs.get("inference_library", "the sampler")
+    stats = idata.sample_stats
+    divergent = int(stats["diverging"].sum()) if "diverging" in stats else 0
+    return (
+        f"sampled with {library} in {seconds:.1f} s (compilation included), "
+        f"{divergent} divergent transition(s)"
+    )
 
 
 def write_report(run: Run, temp: Callable[[str], Path]) -> pd.DataFrame:

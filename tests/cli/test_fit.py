@@ -166,3 +166,13 @@ def test_failed_fit_leaves_no_partial_outputs(call, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="sampler crashed"):
         call("fit", tmp_path / "d.npy", "--states", "2", "--out", tmp_path / "a" / "run")
     assert _files(tmp_path) == ["d.npy"]
+
+
+def test_report_needs_a_run_folder(call, tmp_path):
+    code, _, err = call("report", tmp_path / "absent")
+    assert code == 2 and "absent: no such run folder" in err
+    (tmp_path / "data.nc").write_text("")
+    code, _, err = call("report", tmp_path)
+    assert code == 2
+    assert "not a jaxbridge run folder (missing posterior.nc, states.nc, run.json)" in err
+    assert _files(tmp_path) == ["data.nc"]

@@ -1,0 +1,375 @@
+"""``MarginalHMM``: observed hidden-Markov sequences with the hidden states summed out.
+
+The distribution is a :class:`~pymc.distributions.distribution.SymbolicRandomVariable` (the
+pattern of ``pm.Mixture`` and ``pm.AR``) with inputs ``init [..., K]``, ``trans [..., K, K]``
+(``[..., T-1, K, K]`` when time varying), the emission distribution resized to
+``[..., T, K]`` (its last dimension indexes the states) and ``mask [..., T]``.
+
+* **Random graph** (prior/posterior predictive): the hidden chain ``z`` is drawn by inverse
+  CDF from uniforms ``u [..., T]``, ``z_1 = #{k : F_init(k) < u_1}``,
+  ``z_t = #{k : F_{trans[z_{t-1}]}(k) < u_t}`` (a deterministic ``scan`` over time), then
+  ``y_t`` is the emission draw of state ``z_t``.
+* **Log-density** (:func:`marginal_hmm_logprob`): the emission's log-density at every
+  observation and state, ``log_emission [..., T, K] = logp(emission, y[..., None])``, feeds
+  :func:`jaxbridge.hmm_logp` (one wrapped JAX call). Missing steps (mask False, or NaN) get a
+  safe in-support fill value before the emission log-density (no NaN gradients) and are
+  masked in the forward algorithm. The result is one log-likelihood per sequence ``[...]``,
+  so ``pm.compute_log_likelihood`` is pointwise per sequence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pymc.distributions.distribution import (
+    Distribution,
+    SymbolicRandomVariable,
+    _support_point,
+    support_point,
+)
+from pymc.distributions.shape_utils import (
+    _change_dist_size,
+    change_dist_size,
+    get_support_shape_1d,
+    rv_size_is_none,
+)
+from pymc.logprob.abstract import _logprob
+from pymc.logprob.basic import logp
+from pymc.pytensorf import constant_fold
+from pymc.util import check_dist_not_registered
+from pytensor.graph.basic import Apply, Constant
+from pytensor.tensor.random.op import RandomVariable
+from pytensor.tensor.random.utils import normalize_size_param
+from pytensor.tensor.variable import TensorVariable
+
+from jaxbridge.pymc._logp import hmm_logp
+
+
+class MarginalHMMRV(SymbolicRandomVariable):
+    """Symbolic random variable of :class:`MarginalHMM` (see the module docstring)."""
+
+    _print_name = ("MarginalHMM", "\\operatorname{MarginalHMM}")
+
+    def __init__(self, *args, time_varying: bool, **kwargs):
+        self.time_varying = time_varying
+        trans_sig = "(s,k,k)" if time_varying else "(k,k)"
+        kwargs["extended_signature"] = f"[rng],(k),{trans_sig},(t,k),(t)->[rng],(t)"
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def rv_op(cls, init, trans, emission, mask, steps, *, time_varying: bool, size=None):
+        rng = pytensor.shared(np.random.default_rng())
+        size = normalize_size_param(size)
+        trans_core = 3 if time_varying else 2
+        if rv_size_is_none(size):
+            batch = pt.broadcast_shape(
+                tuple(init.shape)[:-1],
+                tuple(trans.shape)[:-trans_core],
+                tuple(emission.shape)[:-2] if emission.ndim >= 2 else (),
+                tuple(mask.shape)[:-1],
+                arrays_are_shapes=True,
+            )
+        else:
+            batch = tuple(size)
+        num_states = emission.shape[-1]
+        emission = change_dist_size(emission, (*batch, steps, num_states))
+
+        next_rng, uniforms = pt.random.uniform(size=(*batch, steps), rng=rng).owner.outputs
+        states = _markov_chain(uniforms, init, trans, time_varying)
+        draws = pt.take_along_axis(emission, states[..., None], axis=-1)[..., 0]
+        return cls(
+            inputs=[rng, init, trans, emission, mask],
+            outputs=[next_rng, draws],
+            time_varying=time_varying,
+        )(rng, init, trans, emission, mask)
+
+    def update(self, node: Apply) -> dict:
+        return {node.inputs[0]: node.outputs[0]}
+
+
+def _inverse_cdf(probs: TensorVariable, u: TensorVariable) -> TensorVariable:
+    """Index ``k`` with ``F(k-1) < u <= F(k)`` for probability vectors ``probs [..., K]``."""
+    cdf = pt.cumsum(probs, axis=-1)[..., :-1]  # the last entry is 1 up to round-off
+    return pt.sum(cdf < u[..., None], axis=-1)
+
+
+def _markov_chain(uniforms, init, trans, time_varying: bool) -> TensorVariable:
+    """Hidden states ``[..., T]`` driven by ``uniforms [..., T]`` (inverse CDF per step)."""
+    batch = tuple(uniforms.shape)[:-1]
+    num_states = init.shape[-1]
+    u_time_major = pt.moveaxis(uniforms, -1, 0)
+    first = _inverse_cdf(pt.broadcast_to(init, (*batch, num_states)), u_time_major[0])
+    if time_varying:
+        trans = pt.broadcast_to(trans, (*batch, uniforms.shape[-1] - 1, num_states, num_states))
+        sequences = [u_time_major[1:], pt.moveaxis(trans, -3, 0)]
+    else:
+        trans = pt.broadcast_to(trans, (*batch, num_states, num_states))
+        sequences = [u_time_major[1:], pt.repeat(trans[None], uniforms.shape[-1] - 1, axis=0)]
+
+    def _step(u_t, trans_t, z_prev):
+        rows = pt.take_along_axis(trans_t, z_prev[..., None, None], axis=-2)[..., 0, :]
+        return _inverse_cdf(rows, u_t)
+
+    rest = pytensor.scan(_step, sequences=sequences, outputs_info=[first], return_updates=False)
+    return pt.moveaxis(pt.concatenate([first[None], rest], axis=0), 0, -1)
+
+
+class MarginalHMM(Distribution):
+    r"""Hidden Markov sequences ``y [..., T]`` with the hidden states marginalised out.
+
+    .. math::
+
+        p(y_{1:T}) = \sum_{z_{1:T}} \text{init}_{z_1}\, p_e(y_1 \mid z_1)
+            \prod_{t=2}^{T} \text{trans}_{z_{t-1} z_t}\, p_e(y_t \mid z_t)
+
+    computed by the forward algorithm (Rabiner 1989) in one JAX call per evaluation.
+
+    Parameters
+    ----------
+    name : str
+    init : tensor ``[..., K]``
+        Initial state probabilities (e.g. ``pm.Dirichlet``).
+    trans : tensor ``[..., K, K]``, or ``[..., T-1, K, K]`` with ``time_varying=True``
+        ``trans[i, j] = p(z_t = j | z_{t-1} = i)``.
+    emission : unnamed distribution
+        ``pm.X.dist(...)`` whose **last dimension indexes the K states**, e.g.
+        ``pm.Normal.dist(mu=(pt.arange(3) + 1) * signal, sigma=noise)``; it is resized to
+        ``[..., T, K]``, so parameters may also vary per sequence or step. Must be univariate.
+    mask : bool array ``[..., T]``, optional
+        False marks a missing (or padding) step. NaN observations are missing too.
+    time_varying : bool
+        Whether ``trans`` has a time axis.
+    steps : int, optional
+        ``T``; only needed when neither ``observed``, ``shape``/``dims`` nor a mask fix it.
+    **kwargs
+        ``observed``, ``dims``, ``shape`` ... as for any PyMC distribution.
+
+    Notes
+    -----
+    * The log-density has one element per sequence (shape ``[...]``), so
+      ``pm.compute_log_likelihood`` and ``az.loo`` treat each sequence as one observation.
+    * Missing steps are stored in ``observed_data`` with a fill value (an observed value).
+    * Predictive draws (``pm.sample_prior_predictive``, ``pm.sample_posterior_predictive``)
+      simulate the hidden chain and then the emissions.
+    """
+
+    rv_type = MarginalHMMRV
+    rv_op = MarginalHMMRV.rv_op
+
+    def __new__(
+        cls,
+        name: str,
+        init: Any,
+        trans: Any,
+        emission: TensorVariable,
+        *,
+        mask: Any = None,
+        time_varying: bool = False,
+        steps: int | None = None,
+        observed: Any = None,
+        **kwargs: Any,
+    ) -> TensorVariable:
+        if observed is not None:
+            observed, mask = _fill_missing(observed, mask)
+        steps = get_support_shape_1d(
+            support_shape=steps, shape=None, dims=kwargs.get("dims"), observed=observed
+        )
+        return super().__new__(
+            cls,
+            name,
+            init,
+            trans,
+            emission,
+            mask=mask,
+            time_varying=time_varying,
+            steps=steps,
+            observed=observed,
+            **kwargs,
+        )
+
+    @classmethod
+    def dist(
+        cls,
+        init: Any,
+        trans: Any,
+        emission: TensorVariable,
+        *,
+        mask: Any = None,
+        time_varying: bool = False,
+        steps: int | None = None,
+        **kwargs: Any,
+    ) -> TensorVariable:
+        _check_emission(emission)
+        init = pt.as_tensor_variable(init)
+        trans = pt.as_tensor_variable(trans)
+        steps = get_support_shape_1d(support_shape=steps, shape=kwargs.get("shape"))
+        if steps is None:
+            steps = _steps_from_inputs(trans, emission, mask, time_varying)
+        steps = pt.as_tensor_variable(steps, dtype="int64", ndim=0)
+        mask = pt.ones((steps,), dtype=bool) if mask is None else pt.as_tensor_variable(mask)
+        _check_shapes(init, trans, emission, mask, steps, time_varying)
+        return super().dist(
+            [init, trans, emission, mask, steps], time_varying=time_varying, **kwargs
+        )
+
+
+def _check_emission(emission: Any) -> None:
+    if not isinstance(emission, TensorVariable) or not isinstance(
+        getattr(emission.owner, "op", None), RandomVariable | SymbolicRandomVariable
+    ):
+        raise TypeError(
+            "emission must be an unnamed distribution created with the .dist() API, e.g. "
+            f"pm.Normal.dist(mu=..., sigma=...); got {type(emission).__name__}"
+        )
+    check_dist_not_registered(emission)
+    if emission.owner.op.ndim_supp != 0:
+        raise ValueError(
+            "emission must be a univariate distribution whose last dimension indexes the "
+            f"states; got one with {emission.owner.op.ndim_supp}-dimensional support"
+        )
+    if emission.ndim < 1:
+        raise ValueError(
+            "emission's last dimension must index the K hidden states; got a scalar "
+            "distribution (give its parameters a last dimension of length K)"
+        )
+
+
+def _folded(x: TensorVariable) -> np.ndarray | None:
+    """The value of ``x`` when constant folding can compute it at graph-build time."""
+    (value,) = constant_fold([x], raise_not_constant=False)
+    return None if isinstance(value, pytensor.graph.basic.Variable) else np.asarray(value)
+
+
+def _static_dim(x: TensorVariable, axis: int) -> int | None:
+    """``x.shape[axis]`` when it is known at graph-build time."""
+    dim = x.type.shape[axis]
+    if dim is not None:
+        return dim
+    folded = _folded(x.shape[axis])
+    return None if folded is None else int(folded)
+
+
+def _steps_from_inputs(trans, emission, mask, time_varying: bool) -> Any:
+    if mask is not None:
+        return pt.as_tensor_variable(mask).shape[-1]
+    if time_varying:
+        return trans.shape[-3] + 1
+    if emission.ndim >= 2:
+        return emission.shape[-2]
+    raise ValueError(
+        "MarginalHMM cannot tell the number of steps T: pass observed, shape/dims, steps, "
+        "a mask [..., T], or an emission shaped [..., T, K]"
+    )
+
+
+def _check_shapes(init, trans, emission, mask, steps, time_varying: bool) -> None:
+    """Clear errors for inconsistent static shapes (K, T, ranks, mask dtype)."""
+    trans_layout = "[..., T-1, K, K]" if time_varying else "[..., K, K]"
+    if init.ndim < 1:
+        raise ValueError(f"init must have shape [..., K]; got a {init.ndim}-d tensor")
+    if trans.ndim < (3 if time_varying else 2):
+        raise ValueError(f"trans must have shape {trans_layout}; got a {trans.ndim}-d tensor")
+    if mask.dtype != "bool":
+        raise TypeError(f"mask must be boolean [..., T] (False = missing); got dtype {mask.dtype}")
+    if mask.ndim < 1:
+        raise ValueError("mask must have shape [..., T]; got a scalar")
+    k = _static_dim(emission, -1)
+    for name, value, axes in (("init", init, (-1,)), ("trans", trans, (-2, -1))):
+        for axis in axes:
+            dim = _static_dim(value, axis)
+            if k is not None and dim is not None and dim != k:
+                raise ValueError(
+                    f"{name} has {dim} states along axis {axis} but emission's last dimension "
+                    f"(the states) has K={k}; {name} must be shaped "
+                    f"{'[..., K]' if name == 'init' else trans_layout} with K={k}"
+                )
+    folded_steps = _folded(steps)
+    if folded_steps is None:
+        return
+    t = int(folded_steps)
+    mask_t = _static_dim(mask, -1)
+    if mask_t is not None and mask_t != t:
+        raise ValueError(f"mask must have shape [..., T] with T={t} steps; got {mask.type.shape}")
+    if time_varying:
+        trans_t = _static_dim(trans, -3)
+        if trans_t is not None and trans_t != t - 1:
+            raise ValueError(
+                f"time-varying trans must have shape [..., T-1, K, K] with T-1={t - 1}; "
+                f"got {trans.type.shape}"
+            )
+
+
+def _fill_missing(observed: Any, mask: Any) -> tuple[Any, Any]:
+    """Replace NaN observations by an observed value and mark them False in the mask.
+
+    PyMC would otherwise try to impute NaN entries of a multivariate variable.
+    """
+    if isinstance(observed, TensorVariable | pt.sharedvar.SharedVariable):
+        return observed, mask  # symbolic data: NaN are handled in the log-density
+    values = np.asarray(observed)
+    if values.ndim < 1:
+        raise ValueError(f"observed must be sequences [..., T]; got a {values.ndim}-d value")
+    if not np.issubdtype(values.dtype, np.floating):
+        return observed, mask
+    missing = np.isnan(values)
+    if not missing.any():
+        return observed, mask
+    if missing.all():
+        raise ValueError("observed holds only NaN: there is nothing to fit")
+    present = ~missing
+    if mask is not None:
+        mask_values = np.asarray(mask)
+        if mask_values.dtype != bool:
+            raise TypeError(f"mask must be boolean [..., T]; got dtype {mask_values.dtype}")
+        present = present & mask_values
+    filled = np.where(missing, values[~missing][0], values)
+    return filled, present
+
+
+@_change_dist_size.register(MarginalHMMRV)
+def _change_marginal_hmm_size(op, dist, new_size, expand=False):
+    _rng, init, trans, emission, mask = dist.owner.inputs
+    if expand:
+        new_size = tuple(new_size) + tuple(dist.shape[:-1])
+    return MarginalHMMRV.rv_op(
+        init, trans, emission, mask, dist.shape[-1], time_varying=op.time_varying, size=new_size
+    )
+
+
+@_support_point.register(MarginalHMMRV)
+def _marginal_hmm_support_point(op, rv, rng, init, trans, emission, mask):
+    """The emission's support point in the initially most probable state."""
+    state = pt.argmax(init, axis=-1)
+    points = support_point(emission)
+    index = pt.broadcast_to(state[..., None, None], (*points.shape[:-1], 1))
+    return pt.take_along_axis(points, index, axis=-1)[..., 0]
+
+
+@_logprob.register(MarginalHMMRV)
+def marginal_hmm_logprob(op, values, rng, init, trans, emission, mask, **kwargs):
+    """Per-sequence marginal log-likelihood ``[...]`` of ``value [..., T]``."""
+    (value,) = values
+    present = _present(value, mask)
+    if present is not None:
+        fill = value.ravel()[pt.argmax(present.ravel())]  # any observed value: in the support
+        value = pt.where(present, value, fill)
+    log_emission = logp(emission, value[..., None])
+    return hmm_logp(log_emission, init, trans, present, time_varying=op.time_varying)
+
+
+def _present(value, mask) -> TensorVariable | None:
+    """Boolean ``[..., T]``: observed and not NaN; ``None`` when nothing is missing for sure."""
+    value_may_be_nan = value.dtype.startswith("float") and not (
+        isinstance(value, Constant) and not np.isnan(value.data).any()
+    )
+    mask_values = _folded(mask)
+    mask_all_true = mask_values is not None and bool(np.all(mask_values))
+    if mask_all_true and not value_may_be_nan:
+        return None
+    present = pt.broadcast_to(mask, value.shape)
+    if value_may_be_nan:
+        present = present & ~pt.isnan(value)
+    return present

@@ -37,7 +37,30 @@ def test_logp_and_grad_fuse_into_one_node(mode):
     inputs, logp = _logp_graph()
     fn = pytensor.function(inputs, [logp, *pytensor.grad(logp, inputs)], mode=mode)
     assert _specs(fn) == ["ValueAndVJP"]
+    (node,) = jax_op_nodes(fn)
+    # d logp / d logp = 1 is baked in: no cotangent input is passed per call
+    assert node.op.spec.fill == ((0, 1.0),) and node.op.spec.cot == ()
+    assert len(node.inputs) == node.op.spec.n_in
     np.testing.assert_allclose(fn(0.3, -0.2), _reference(0.3, -0.2), rtol=1e-12)
+
+
+def test_nonuniform_constant_cotangent_stays_an_input(rng):
+    x = pt.dvector("x", shape=(3,))
+    first, _ = wrap(two_outputs)(x, x)
+    weights = np.array([1.0, -2.0, 3.0])
+    loss = (first * weights).sum()
+    fn = pytensor.function([x], [loss, pytensor.grad(loss, x)])
+    (node,) = jax_op_nodes(fn)
+    assert type(node.op.spec) is ValueAndVJP
+    assert node.op.spec.cot == (0,) and node.op.spec.fill == ()
+    vx = rng.normal(size=3)
+
+    def ref(a):
+        return (two_outputs(a, a)[0] * weights).sum()
+
+    value, grad = fn(vx)
+    np.testing.assert_allclose(value, ref(vx), rtol=1e-12)
+    np.testing.assert_allclose(grad, jax.grad(ref)(vx), rtol=1e-12)
 
 
 def test_cotangent_depending_on_the_output_is_left_alone(rng):
@@ -120,3 +143,7 @@ def test_fused_spec_and_separate_specs_agree(rng):
     separate = (*call(x, x), *VJP(call, 2, (0, 1), (0, 1))(x, x, *cot))
     for a, b in zip(fused, separate, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+    # a baked constant cotangent equals the same constant passed as an input
+    baked = VJP(call, 2, (0,), (1,), ((0, 2.5),))(x, x, cot[1])
+    passed = VJP(call, 2, (0,), (0, 1))(x, x, np.full(3, 2.5), cot[1])
+    np.testing.assert_allclose(baked[0], passed[0], rtol=1e-12)

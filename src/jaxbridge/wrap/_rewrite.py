@@ -7,7 +7,9 @@ whose cotangent is the constant 1 or a broadcast of it — both nodes can be com
 ``ValueAndVJP`` op, i.e. one jitted ``jax.vjp``. When ``ybar`` depends on ``y`` (e.g. the
 gradient of ``sum(y**2)``) the VJP needs ``y`` first, and the graph is left alone.
 
-The same pass drops gradients nobody uses (e.g. w.r.t. observed data) from VJP ops.
+The same pass drops gradients nobody uses (e.g. w.r.t. observed data) from VJP ops, and bakes
+constant-filled cotangents (the ``1`` of ``d logp / d term``) into the op instead of passing
+them as inputs (one host-to-device transfer less per call).
 
 Registered in ``optdb`` after the last merge of the main phases (so the forward and VJP nodes
 share their input variables) under the ``fast_run``, ``fast_compile`` and ``jax`` tags: it
@@ -19,10 +21,12 @@ passes that XLA cannot always merge (loops are not common-subexpression-eliminat
 
 from __future__ import annotations
 
+import numpy as np
 from pytensor.compile.mode import optdb
 from pytensor.graph.features import ReplaceValidate
 from pytensor.graph.rewriting.basic import GraphRewriter
 from pytensor.graph.traversal import ancestors
+from pytensor.tensor.variable import TensorConstant
 
 from jaxbridge.wrap._op import VIEWS_TAG, JaxOp, grad_shape_exprs
 from jaxbridge.wrap._spec import VJP, ValueAndVJP
@@ -52,41 +56,54 @@ def _cotangents_independent(node, forward) -> bool:
     return not any(v in outs for v in ancestors(cotangents))
 
 
+def _uniform_value(var):
+    """The scalar filling a constant ``var`` (``ones_like`` etc.), else ``None``."""
+    if not isinstance(var, TensorConstant):
+        return None
+    flat = np.ravel(var.data)
+    if flat.size == 0 or not (flat == flat[0]).all():
+        return None
+    return flat[0].item()
+
+
 def _rewrite_vjp(fgraph, node) -> None:
     op, spec = node.op, node.op.spec
     used = [k for k, out in enumerate(node.outputs) if fgraph.clients[out]]
     if not used:
         return
+    x = node.inputs[: spec.n_in]
+    cot, cot_inputs, fill = [], [], list(spec.fill)
+    for j, var in zip(spec.cot, node.inputs[spec.n_in :], strict=True):
+        value = _uniform_value(var)
+        if value is None:
+            cot.append(j)
+            cot_inputs.append(var)
+        else:
+            fill.append((j, value))
+    inputs = [*x, *cot_inputs]
+    input_types = [v.type for v in inputs]
     wrt = tuple(spec.wrt[k] for k in used)
-    base_types = op.input_types[: spec.n_in]
     grad_types = [op.output_types[k] for k in used]
+    grad_exprs = grad_shape_exprs(input_types, wrt)
     forward = _find_forward(fgraph, node)
+    pairs = []
     if forward is not None and _cotangents_independent(node, forward):
         fop = forward.op
-        new_op = JaxOp(
-            ValueAndVJP(spec.base, spec.n_in, wrt, spec.cot),
-            op.input_types,
-            [*fop.output_types, *grad_types],
-            None
-            if fop.shape_exprs is None
-            else (*fop.shape_exprs, *grad_shape_exprs(base_types, wrt)),
-        )
-        outs = new_op(*node.inputs, return_list=True)
-        n_out = len(forward.outputs)
-        pairs = list(zip(forward.outputs, outs[:n_out], strict=True))
-        pairs += [(node.outputs[k], g) for k, g in zip(used, outs[n_out:], strict=True)]
-    elif len(used) < len(node.outputs):
-        new_op = JaxOp(
-            VJP(spec.base, spec.n_in, wrt, spec.cot),
-            op.input_types,
-            grad_types,
-            grad_shape_exprs(base_types, wrt),
-        )
-        outs = new_op(*node.inputs, return_list=True)
-        pairs = [(node.outputs[k], g) for k, g in zip(used, outs, strict=True)]
+        new_spec = ValueAndVJP(spec.base, spec.n_in, wrt, tuple(cot), tuple(fill))
+        out_types = [*fop.output_types, *grad_types]
+        exprs = None if fop.shape_exprs is None else (*fop.shape_exprs, *grad_exprs)
+        pairs += zip(forward.outputs, range(len(forward.outputs)), strict=True)
+    elif len(used) < len(node.outputs) or fill != list(spec.fill):
+        new_spec = VJP(spec.base, spec.n_in, wrt, tuple(cot), tuple(fill))
+        out_types, exprs = grad_types, grad_exprs
     else:
         return
-    fgraph.replace_all_validate(pairs, reason="jaxbridge_fuse_value_and_vjp")
+    offset = len(pairs)
+    pairs += [(node.outputs[k], offset + m) for m, k in enumerate(used)]
+    outs = JaxOp(new_spec, input_types, out_types, exprs)(*inputs, return_list=True)
+    fgraph.replace_all_validate(
+        [(old, outs[m]) for old, m in pairs], reason="jaxbridge_fuse_value_and_vjp"
+    )
 
 
 class FuseValueAndVJP(GraphRewriter):

@@ -82,25 +82,29 @@ class Call:
         return tuple(jax.tree.leaves(self.fn(*args, **kwargs)))
 
 
-def _pullback(base, n_in: int, wrt: tuple, cot: tuple, args: tuple):
-    """Forward values of ``base`` and its cotangent-weighted gradient w.r.t. inputs ``wrt``.
+def _pullback(spec, args: tuple):
+    """Forward values of ``spec.base`` and its cotangent-weighted gradient w.r.t. ``spec.wrt``.
 
-    ``args = (*x, *ybar)`` with one cotangent ``ybar`` per output index in ``cot``; the
-    other outputs get zero cotangents (``float0`` for integer outputs, as JAX requires).
+    ``args = (*x, *ybar)`` with one cotangent ``ybar`` per output index in ``spec.cot``;
+    outputs in ``spec.fill`` get a constant-filled cotangent, the others zero (``float0``
+    for integer outputs, as JAX requires).
     """
-    x, ybar = args[:n_in], args[n_in:]
+    x, ybar = args[: spec.n_in], args[spec.n_in :]
 
     def restricted(*x_wrt):
         full = list(x)
-        for i, xi in zip(wrt, x_wrt, strict=True):
+        for i, xi in zip(spec.wrt, x_wrt, strict=True):
             full[i] = xi
-        return base(*full)
+        return spec.base(*full)
 
-    y, vjp_fn = jax.vjp(restricted, *(x[i] for i in wrt))
-    given = dict(zip(cot, ybar, strict=True))
+    y, vjp_fn = jax.vjp(restricted, *(x[i] for i in spec.wrt))
+    given = dict(zip(spec.cot, ybar, strict=True))
+    filled = dict(spec.fill)
     cotangents = tuple(
         jnp.asarray(given[j], dtype=yj.dtype)
         if j in given
+        else jnp.full_like(yj, filled[j])
+        if j in filled
         else (
             jnp.zeros_like(yj)
             if jnp.issubdtype(yj.dtype, jnp.inexact)
@@ -124,20 +128,25 @@ class VJP:
     wrt : tuple of int
         Input indices differentiated (the floating-point ones that are needed).
     cot : tuple of int
-        Output indices that receive a cotangent input; the others get zero cotangents.
+        Output indices that receive a cotangent input.
+    fill : tuple of (int, scalar)
+        Output indices whose cotangent is a constant-filled array (the constant ``1`` of a
+        log-density summed into ``model.logp()``), baked in rather than passed on each
+        call. Outputs in neither ``cot`` nor ``fill`` get zero cotangents.
     """
 
     base: Any
     n_in: int
     wrt: tuple
     cot: tuple
+    fill: tuple = ()
 
     @property
     def name(self) -> str:
         return f"vjp_{self.base.name}"
 
     def __call__(self, *args):
-        return tuple(_pullback(self.base, self.n_in, self.wrt, self.cot, args)[1])
+        return tuple(_pullback(self, args)[1])
 
 
 @dataclass(frozen=True)
@@ -149,7 +158,7 @@ class ValueAndVJP(VJP):
         return f"value_and_vjp_{self.base.name}"
 
     def __call__(self, *args):
-        y, xbar = _pullback(self.base, self.n_in, self.wrt, self.cot, args)
+        y, xbar = _pullback(self, args)
         return (*y, *xbar)
 
 

@@ -182,14 +182,14 @@ def jaxbridge_model(emission_observed):
     import numpy as np
     import pymc as pm
 
-    import jaxbridge
+    from jaxbridge.pymc import MarginalHMM  # re-exported as jaxbridge.MarginalHMM
 
     with pm.Model() as model:
         emission_signal = pm.Normal("emission_signal", 0, 1)
         emission_noise = pm.HalfNormal("emission_noise", 1)
         p_initial_state = pm.Dirichlet("p_initial_state", np.ones(3))
         p_transition = pm.Dirichlet("p_transition", np.ones(3), size=3)
-        jaxbridge.MarginalHMM(
+        MarginalHMM(
             "emission",
             init=p_initial_state,
             trans=p_transition,
@@ -380,10 +380,10 @@ def _nutpie_jax_sample(settings: Settings) -> Callable:
 
 
 def _jaxbridge_sample(settings: Settings, sampler: str) -> Callable:
-    import jaxbridge
+    from jaxbridge.pymc import sample as jaxbridge_sample  # re-exported as jaxbridge.sample
 
     def sample(model):
-        return jaxbridge.sample(
+        return jaxbridge_sample(
             model,
             sampler=sampler,
             draws=settings.draws,

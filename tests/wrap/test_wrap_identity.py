@@ -10,7 +10,13 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 import wrap_counting
-from wrap_helpers import jax_op_nodes, scaled_cube, scaled_power, sigmoid_sum
+from wrap_helpers import (
+    decorated_logistic,
+    jax_op_nodes,
+    scaled_cube,
+    scaled_power,
+    sigmoid_sum,
+)
 
 from jaxbridge import wrap
 from jaxbridge.wrap._spec import jitted
@@ -66,6 +72,18 @@ def test_compiled_function_pickles_with_standard_pickle(rng):
     for a, b in zip(fn(vx, 3), restored(vx, 3), strict=True):
         np.testing.assert_array_equal(a, b)
     assert [type(n.op.spec).__name__ for n in jax_op_nodes(restored)] == ["ValueAndVJP"]
+
+
+def test_module_level_decorated_function_pickles(rng):
+    """``@wrap`` at module level hides the raw function's name; pickling still works."""
+    assert pickle.loads(pickle.dumps(decorated_logistic)) is decorated_logistic
+    x = pt.dvector("x", shape=(3,))
+    out = decorated_logistic(x)
+    fn = pytensor.function([x], [out, pytensor.grad(out, x)])
+    restored = pickle.loads(pickle.dumps(fn))
+    vx = rng.normal(size=3)
+    for a, b in zip(fn(vx), restored(vx), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_unpicklable_function_fails_clearly_and_cloudpickle_works(rng):

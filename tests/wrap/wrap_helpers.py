@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytensor
 
+from jaxbridge import wrap
 from jaxbridge.wrap import JaxOp
 
 
@@ -36,6 +37,12 @@ def masked_sum(x, mask):
 
 
 scaled_cube = functools.partial(scaled_power, scale=0.5)
+
+
+@wrap
+def decorated_logistic(x):
+    """Wrapped at module level: the name ``decorated_logistic`` holds the wrapper."""
+    return jnp.sum(jax.nn.log_sigmoid(x))
 
 
 def jax_op_nodes(fn) -> list:

@@ -18,8 +18,9 @@ pickle whenever the user's function does.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -46,6 +47,39 @@ class Opaque:
     value: Any
 
 
+def lookup(module: str | None, qualname: str | None):
+    """The object importable as ``module.qualname``, or ``None``."""
+    if not module or not qualname or "<" in qualname:
+        return None
+    obj = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+class WrappedRef(NamedTuple):
+    """Pickle reference to a function whose module-level name holds a decorator wrapping it
+    (``@jaxbridge.wrap``), which plain pickling by name would reject."""
+
+    module: str
+    qualname: str
+
+    def resolve(self):
+        return lookup(self.module, self.qualname).__wrapped__
+
+
+def _picklable_fn(fn):
+    module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
+    public = lookup(module, qualname)
+    if public is not fn and getattr(public, "__wrapped__", None) is fn:
+        return WrappedRef(module, qualname)
+    return fn
+
+
+def _make_call(fn, treedef, template, name):
+    return Call(fn.resolve() if isinstance(fn, WrappedRef) else fn, treedef, template, name)
+
+
 @dataclass(frozen=True)
 class Call:
     """The user's function ``fn`` as a flat function of its array leaves.
@@ -67,6 +101,9 @@ class Call:
     treedef: Any
     template: tuple
     name: str = field(default="", compare=False)
+
+    def __reduce__(self):
+        return _make_call, (_picklable_fn(self.fn), self.treedef, self.template, self.name)
 
     def rebuild(self, arrays) -> tuple[tuple, dict]:
         """``(args, kwargs)`` for ``fn``, with ``arrays`` in the array slots."""

@@ -9,6 +9,7 @@ from typing import Any
 import jax
 
 from jaxbridge.wrap._op import JaxOp
+from jaxbridge.wrap._spec import lookup
 from jaxbridge.wrap._types import infer_outputs, split_args
 
 _WIDE = frozenset({"float64", "complex128"})
@@ -43,6 +44,11 @@ class Wrapped:
 
     def __repr__(self) -> str:
         return f"jaxbridge.wrap({self.name})"
+
+    def __reduce__(self):
+        if lookup(self.__module__, self.__qualname__) is self:  # a module-level @wrap
+            return self.__qualname__
+        return Wrapped, (self.fn, self.name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         split = split_args(self.fn, self.name, args, kwargs)

@@ -91,6 +91,15 @@ def test_namedtuple_and_list_leaves(rng):
     assert_modes_agree(list(arrays[:4]), [out["s"], *out["t"]], values, [ref["s"], *ref["t"]])
 
 
+def test_numpy_and_jax_array_leaves_become_constant_inputs(rng):
+    x = pt.dvector("x", shape=(3,))
+    w_np, w_jax = rng.normal(size=3), jnp.arange(3.0)
+    out = wrap(sigmoid_sum)(x, w_np) + wrap(two_outputs)(x, w_jax)[0]
+    vx = rng.normal(size=3)
+    ref = sigmoid_sum(vx, w_np) + two_outputs(vx, w_jax)[0]
+    assert_modes_agree([x], [out], [vx], [ref])
+
+
 def test_static_arguments_drive_python_control_flow(rng):
     x = pt.dvector("x", shape=(3,))
     vx = rng.normal(size=3)

@@ -94,9 +94,11 @@ def split_args(fn, name: str, args: tuple, kwargs: dict) -> SplitArgs:
     inputs, names, template = [], [], []
     for leaf, leaf_name in zip(leaves, all_names, strict=True):
         if _is_array_leaf(leaf):
+            if isinstance(leaf, jax.Array):
+                leaf = np.asarray(leaf)
             try:
                 inputs.append(pt.as_tensor_variable(leaf))
-            except (TypeError, ValueError) as err:
+            except (TypeError, ValueError, NotImplementedError) as err:
                 raise TypeError(
                     f"jaxbridge.wrap({name}): argument {leaf_name!r} is not a tensor: {err}"
                 ) from None

@@ -91,6 +91,26 @@ def wrap(fn: Callable | None = None, *, name: str | None = None) -> Any:
       cotangent that does not depend on the op's outputs (a log-density summed into
       ``model.logp()``), a rewrite replaces both by one op making one ``jax.vjp`` call.
     * With ``mode="JAX"`` the un-jitted function is inlined into the graph's single jit.
+    * Multiprocessing: on Linux ``pm.sample(cores>1)`` uses Python's default start method,
+      ``fork``, which JAX (multithreaded) warns may deadlock. Pass ``mp_ctx="forkserver"``
+      (or ``"spawn"``): workers then unpickle the model (with cloudpickle), which works for
+      wrapped module-level functions, ``functools.partial`` objects of them and
+      module-level ``@wrap`` functions. Standard ``pickle`` (e.g. of a compiled function)
+      additionally needs ``fn`` importable by name: local functions and lambdas fail there
+      with pickle's own error naming them.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp, pytensor, pytensor.tensor as pt
+    >>> from jaxbridge import wrap
+    >>> @wrap
+    ... def logp(x, params):
+    ...     return jnp.sum(-0.5 * ((x - params["mu"]) / params["sigma"]) ** 2)
+    >>> mu = pt.dscalar("mu")
+    >>> out = logp(jnp.ones(3), {"mu": mu, "sigma": 2.0})
+    >>> f = pytensor.function([mu], [out, pytensor.grad(out, mu)])  # one fused JAX call
+    >>> [float(v) for v in f(0.0)]
+    [-0.375, 0.75]
     """
     if fn is None:
         return functools.partial(wrap, name=name)

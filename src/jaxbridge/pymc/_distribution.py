@@ -77,7 +77,8 @@ class MarginalHMMRV(SymbolicRandomVariable):
         num_states = emission.shape[-1]
         emission = change_dist_size(emission, (*batch, steps, num_states))
 
-        next_rng, uniforms = pt.random.uniform(size=(*batch, steps), rng=rng).owner.outputs
+        # shapes of the inner graph come from the resized emission (an input of the op)
+        next_rng, uniforms = pt.random.uniform(size=emission.shape[:-1], rng=rng).owner.outputs
         states = _markov_chain(uniforms, init, trans, time_varying)
         draws = pt.take_along_axis(emission, states[..., None], axis=-1)[..., 0]
         return cls(

@@ -26,7 +26,7 @@ CHECK = textwrap.dedent(
     ("first", "flags"),
     [
         ("import pymc", ""),  # the reported failure: float32 results after `import pymc`
-        ("import pymc, pytensor.link.jax.dispatch", "floatX=float32"),  # dispatch turns x64 off
+        ("import pytensor.link.jax.dispatch", "floatX=float32"),  # this import turns x64 off
     ],
 )
 def test_float64_survives_import_order(first, flags):

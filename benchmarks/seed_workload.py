@@ -23,6 +23,7 @@ Rows (``--rows`` picks a subset; the default is ``DEFAULT_ROWS``):
                         for pymc, numpyro, blackjax, nutpie and auto
 ``page_ops_numpyro``    (extra) page's Ops + ``pm.sample(nuts_sampler="numpyro")``
 ``page_ops_nutpie_jax`` (extra) page's Ops + nutpie with ``backend="jax"``
+``numpyro_native_parallel`` (extra) as ``numpyro_native``, one chain per CPU device
 
 Usage, from the repository root with the project venv::
 
@@ -54,7 +55,7 @@ DEFAULT_ROWS = (
     "numpyro_native",
     *(f"jaxbridge_{s}" for s in JAXBRIDGE_SAMPLERS),
 )
-EXTRA_ROWS = ("page_ops_numpyro", "page_ops_nutpie_jax")
+EXTRA_ROWS = ("page_ops_numpyro", "page_ops_nutpie_jax", "numpyro_native_parallel")
 ESS_VARS = ("emission_signal", "emission_noise")
 
 
@@ -400,8 +401,8 @@ def _page_build(data) -> Callable:
     return lambda: page_model(data.emissions, page_ops()[1])
 
 
-def row_numpyro_native(data, settings: Settings) -> dict:
-    """NumPyro-native model, vectorized chains."""
+def row_numpyro_native(data, settings: Settings, chain_method: str = "vectorized") -> dict:
+    """NumPyro-native model; ``"parallel"`` runs one chain per CPU device (``pmap``)."""
     import jax
     import jax.numpy as jnp
     from numpyro.infer import MCMC, NUTS
@@ -419,7 +420,7 @@ def row_numpyro_native(data, settings: Settings) -> dict:
             num_warmup=settings.tune,
             num_samples=settings.draws,
             num_chains=settings.chains,
-            chain_method="vectorized",
+            chain_method=chain_method,
             progress_bar=False,
         )
         mcmc.run(jax.random.PRNGKey(settings.seed), emissions)
@@ -454,6 +455,11 @@ def run_row(name: str, settings: Settings) -> dict:
     data = seed_page_data()
     if name == "numpyro_native":
         return row_numpyro_native(data, settings)
+    if name == "numpyro_native_parallel":
+        import jax
+
+        jax.config.update("jax_num_cpu_devices", settings.chains)  # before any computation
+        return row_numpyro_native(data, settings, chain_method="parallel")
     if name == PAGE_ROW:
         return _pymc_row(_page_build(data), settings, _pm_sample(settings), "pymc")
     if name == "page_ops_numpyro":
@@ -496,6 +502,8 @@ def run_row_subprocess(name: str, args: argparse.Namespace, timeout: float) -> d
             *("--eval-time", str(args.eval_time)),
         ]
         env = {**os.environ, "JAXBRIDGE_CACHE_DIR": "off"}
+        if args.xla_flags:
+            env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {args.xla_flags}".strip()
         start = time.perf_counter()
         try:
             proc = subprocess.run(
@@ -573,6 +581,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--eval-time", type=float, default=2.0, help="seconds timing each eval")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per row")
     parser.add_argument("--no-append", action="store_true", help="do not write RESULTS.md")
+    parser.add_argument("--xla-flags", default="", help="extra XLA_FLAGS for the row processes")
     parser.add_argument("--note", default="", help="free-text caveat recorded with the results")
     parser.add_argument("--row", help=argparse.SUPPRESS)  # internal: run one row here
     parser.add_argument("--json-out", help=argparse.SUPPRESS)
@@ -603,6 +612,7 @@ def main(argv: list[str] | None = None) -> None:
             _common.machine_header(title),
             f"- settings: {args.chains} chains x ({args.tune} tune + {args.draws} draws), "
             f"seed {args.seed}; each row in a fresh process, JAX persistent cache off",
+            *([f"- XLA_FLAGS: {args.xla_flags}"] if args.xla_flags else []),
             f"- load average (1/5/15 min) before: {load_before}, after: {_common.load_average()}",
             *([f"- note: {args.note}"] if args.note else []),
             "",

@@ -175,6 +175,7 @@ class MarginalHMM(Distribution):
     ) -> TensorVariable:
         if observed is not None:
             observed, mask = _fill_missing(observed, mask)
+            _check_observed_rank(observed, init, trans, emission, mask, time_varying)
         steps = get_support_shape_1d(
             support_shape=steps, shape=None, dims=kwargs.get("dims"), observed=observed
         )
@@ -301,6 +302,24 @@ def _check_shapes(init, trans, emission, mask, steps, time_varying: bool) -> Non
                 f"time-varying trans must have shape [..., T-1, K, K] with T-1={t - 1}; "
                 f"got {trans.type.shape}"
             )
+
+
+def _check_observed_rank(observed, init, trans, emission, mask, time_varying: bool) -> None:
+    """``observed [..., T]`` must carry every batch dimension of the parameters."""
+    batch_ndims = {
+        "init": np.ndim(init) - 1,
+        "trans": np.ndim(trans) - (3 if time_varying else 2),
+        "emission": np.ndim(emission) - 2,
+        "mask": np.ndim(mask) - 1 if mask is not None else 0,
+    }
+    name, batch_ndim = max(batch_ndims.items(), key=lambda item: item[1])
+    ndim = np.ndim(observed)
+    if ndim < batch_ndim + 1:
+        raise ValueError(
+            f"observed must have at least {batch_ndim + 1} dimensions [..., T]: {name} has "
+            f"{batch_ndim} batch dimension(s) (one per sequence axis); got observed with "
+            f"{ndim} dimension(s)"
+        )
 
 
 def _fill_missing(observed: Any, mask: Any) -> tuple[Any, Any]:

@@ -9,8 +9,16 @@ from jaxbridge._config import enable_compilation_cache, enable_x64
 enable_x64()
 enable_compilation_cache()
 
+from jaxbridge.pymc import MarginalHMM, hmm_logp, sample  # noqa: E402
 from jaxbridge.wrap import wrap  # noqa: E402  (after enable_x64)
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "enable_compilation_cache", "wrap"]
+__all__ = [
+    "MarginalHMM",
+    "__version__",
+    "enable_compilation_cache",
+    "hmm_logp",
+    "sample",
+    "wrap",
+]

@@ -25,17 +25,12 @@ def test_help_shows_every_option_with_its_default(call, command):
     code, out, _ = call(command, "--help")
     assert code == 0
     text = " ".join(out.split())
+    listing = text[text.index("arguments:" if "positional arguments:" in text else "options:") :]
     options = [a for a in _subparsers()[command]._actions if a.dest != "help"]
-    starts = [
-        text.index(
-            f" {(a.option_strings or [a.metavar])[-1]} ",
-            text.index("options:") if a.option_strings else 0,
-        )
-        for a in options
-    ]
-    ends = [*sorted(starts)[1:], len(text)]
+    starts = [listing.index(f" {(a.option_strings or [a.metavar])[-1]} ") for a in options]
+    ends = [*sorted(starts)[1:], len(listing)]
     for option, start in zip(options, starts, strict=True):
-        block = text[start : min(e for e in ends if e > start)]
+        block = listing[start : min(e for e in ends if e > start)]
         assert "(default:" in block or "(required)" in block, block
         if option.default not in (None, False) and not isinstance(option.default, bool):
             assert str(option.default) in block

@@ -9,13 +9,16 @@ from jaxbridge import hmm
 
 from . import _reference as ref
 
-CASES = [  # (K, T, masked, time_varying)
-    (2, 1, False, False),
-    (2, 6, True, False),
-    (3, 5, False, True),
-    (3, 5, True, True),
-    (4, 4, True, False),
-    (5, 3, False, False),
+CASES = [  # (K, T, masked, time_varying, method)
+    (2, 1, False, False, "sequential"),
+    (2, 6, True, False, "sequential"),
+    (3, 5, False, True, "sequential"),
+    (3, 5, True, True, "sequential"),
+    (4, 4, True, False, "sequential"),
+    (5, 3, False, False, "sequential"),
+    (2, 1, False, False, "parallel"),
+    (3, 5, True, True, "parallel"),
+    (4, 4, True, False, "parallel"),
 ]
 METHODS = ["sequential", "parallel"]
 
@@ -28,8 +31,7 @@ def _mask(rng, batch, num_steps, masked):
     return mask
 
 
-@pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize(("num_states", "num_steps", "masked", "time_varying"), CASES)
+@pytest.mark.parametrize(("num_states", "num_steps", "masked", "time_varying", "method"), CASES)
 def test_matches_enumeration(rng, method, num_states, num_steps, masked, time_varying):
     batch = (3,)
     log_emission, init, trans = ref.random_hmm(
@@ -70,11 +72,10 @@ def test_filter_each_step_matches_enumeration(rng):
         np.testing.assert_allclose(filtered[t], expected, atol=1e-12)
 
 
-@pytest.mark.parametrize("time_varying", [False, True])
-def test_parallel_equals_sequential_long(rng, time_varying):
-    log_emission, init, trans = ref.random_hmm(rng, (2,), 300, 4, time_varying=time_varying)
-    mask = rng.random((2, 300)) < 0.8
-    kw = dict(time_varying=time_varying)
+def test_parallel_equals_sequential_long(rng):
+    log_emission, init, trans = ref.random_hmm(rng, (2,), 200, 4, time_varying=True)
+    mask = rng.random((2, 200)) < 0.8
+    kw = dict(time_varying=True)
     seq = hmm.smooth(log_emission, init, trans, mask, **kw)
     par = hmm.smooth(log_emission, init, trans, mask, method="parallel", **kw)
     np.testing.assert_allclose(par.log_likelihood, seq.log_likelihood, rtol=1e-12)
@@ -122,15 +123,14 @@ def test_log_probs_input(rng):
 def test_float32_stays_float32(rng, method):
     log_emission, init, trans = ref.random_hmm(rng, (3,), 20, 3)
     args32 = [np.asarray(a, np.float32) for a in (log_emission, init, trans)]
-    ll = hmm.log_likelihood(*args32, method=method)
-    sm = hmm.smooth(*args32, method=method)
-    grads = jax.grad(lambda *a: hmm.log_likelihood(*a, method=method).sum(), argnums=(0, 1, 2))(
-        *args32
-    )
+    ll, grads = jax.value_and_grad(
+        lambda *a: hmm.log_likelihood(*a, method=method).sum(), argnums=(0, 1, 2)
+    )(*args32)
     assert ll.dtype == jnp.float32
-    assert sm.smoothed_probs.dtype == jnp.float32
     assert all(g.dtype == jnp.float32 for g in grads)
-    np.testing.assert_allclose(ll, hmm.log_likelihood(log_emission, init, trans), rtol=1e-5)
+    np.testing.assert_allclose(ll, hmm.log_likelihood(log_emission, init, trans).sum(), rtol=1e-5)
+    filt = hmm.filter(*args32, method=method)
+    assert filt.filtered_probs.dtype == jnp.float32
 
 
 def test_masked_padding_equals_shorter_sequence(rng):
@@ -139,10 +139,8 @@ def test_masked_padding_equals_shorter_sequence(rng):
     mask = np.arange(9) < 6
     padded = log_emission.copy()
     padded[6:] = np.nan
-    for method in METHODS:
-        got = hmm.log_likelihood(padded, init, trans, mask, method=method)
-        expected = hmm.log_likelihood(log_emission[:6], init, trans, method=method)
-        np.testing.assert_allclose(got, expected, rtol=1e-13)
+    got = hmm.log_likelihood(padded, init, trans, mask)
+    np.testing.assert_allclose(got, ref.log_likelihood(log_emission[:6], init, trans), rtol=1e-13)
 
 
 def test_all_masked_is_zero(rng):
@@ -154,14 +152,24 @@ def test_all_masked_is_zero(rng):
     )
 
 
-def test_parallel_smooth_differentiable(rng):
-    """smooth has no custom rule: autodiff through both methods gives the same gradient."""
-    log_emission, init, trans = ref.random_hmm(rng, (), 6, 3)
+def test_smooth_differentiable(rng):
+    """smooth has no custom rule: autodiff through it matches autodiff of enumeration."""
+    log_emission, init, trans = ref.random_hmm(rng, (), 5, 3)
 
-    def f(le, method):
-        return jnp.sum(hmm.smooth(le, init, trans, method=method).smoothed_probs[:, 0] ** 2)
+    def f(le):
+        return jnp.sum(hmm.smooth(le, init, trans).smoothed_probs[:, 0] ** 2)
 
-    g_seq = jax.grad(f)(log_emission, "sequential")
-    g_par = jax.grad(f)(log_emission, "parallel")
-    np.testing.assert_allclose(g_par, g_seq, atol=1e-10)
-    assert np.all(np.isfinite(g_seq))
+    def reference(le):
+        return jnp.sum(jnp.asarray(_smoothed_jax(le, init, trans))[:, 0] ** 2)
+
+    np.testing.assert_allclose(
+        jax.grad(f)(log_emission), jax.jit(jax.grad(reference))(log_emission), atol=1e-12
+    )
+
+
+def _smoothed_jax(log_emission, init, trans):
+    num_steps, num_states = log_emission.shape
+    joint = ref.log_joint(log_emission, init, trans)
+    post = jnp.exp(joint - jax.scipy.special.logsumexp(joint))
+    onehot = jax.nn.one_hot(ref.all_paths(num_states, num_steps), num_states)  # [P, T, K]
+    return jnp.einsum("p,ptk->tk", post, onehot)

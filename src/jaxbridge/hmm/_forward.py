@@ -12,45 +12,54 @@ and returns the normalisers ``c_t`` (``c_t exp(shift_t) = p(y_t | y_{1:t-1})``),
 ``alpha_t * beta_t = p(z_t | y_{1:T})`` exactly. No logarithm or ``logsumexp`` is taken
 inside a loop, which keeps long sequences finite in float32 and the loop body small.
 
-All arrays are time-major: ``emission [T, ..., K]``, ``trans [..., K, K]`` or, when time
-varying, ``[T-1, ..., K, K]`` with ``trans[t-1]`` the transition into step ``t``.
+All arrays use the internal layout of :mod:`~jaxbridge.hmm._inputs`: ``emission
+[T, K, ...]``, ``trans [K, K, ...]`` or, when time varying, ``[T-1, K, K, ...]`` with
+``trans[t-1]`` the transition into step ``t``.
 """
 
 from __future__ import annotations
+
+from functools import reduce
+from operator import add
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["backward_scan", "forward_scan", "matvec", "safe_norm", "vecmat"]
+__all__ = ["backward_scan", "forward_scan", "matvec", "safe_norm", "sum_states", "vecmat"]
 
-# Up to this many states a broadcast multiply + sum beats a matrix product on CPU:
-# XLA's per-op cost dominates tiny products (benchmarks/kernel_scaling.py).
+# Up to this many states the products are written out as K whole-batch vector operations,
+# which XLA fuses into one loop; above it a matrix product wins (benchmarks/kernel_scaling.py).
 _SMALL_K = 4
 
 
 def _is_shared(trans: jax.Array) -> bool:
-    return all(d == 1 for d in trans.shape[:-2])
+    return all(d == 1 for d in trans.shape[2:])
+
+
+def sum_states(x: jax.Array) -> jax.Array:
+    """``Σ_k x[k]`` over the leading state axis: ``[K, ...] -> [...]``."""
+    return reduce(add, list(x)) if x.shape[0] <= _SMALL_K else jnp.sum(x, axis=0)
 
 
 def vecmat(alpha: jax.Array, trans: jax.Array) -> jax.Array:
-    """Row vectors times matrices: ``alpha[..., K] @ trans[..., K, K] -> [..., K]``."""
-    num_states = trans.shape[-1]
+    """``out[j] = Σ_i alpha[i] trans[i, j]``: ``alpha[K, ...]``, ``trans[K, K, ...]`` -> ``[K, ...]``."""
+    num_states = trans.shape[0]
     if num_states <= _SMALL_K:
-        return jnp.sum(alpha[..., :, None] * trans, axis=-2)
+        return reduce(add, [alpha[i][None] * trans[i] for i in range(num_states)])
     if _is_shared(trans):
-        return alpha @ trans.reshape(num_states, num_states)
-    return (alpha[..., None, :] @ trans)[..., 0, :]
+        return jnp.tensordot(trans.reshape(num_states, num_states), alpha, axes=(0, 0))
+    return jnp.sum(alpha[:, None] * trans, axis=0)
 
 
 def matvec(trans: jax.Array, beta: jax.Array) -> jax.Array:
-    """Matrices times column vectors: ``trans[..., K, K] @ beta[..., K] -> [..., K]``."""
-    num_states = trans.shape[-1]
+    """``out[i] = Σ_j trans[i, j] beta[j]``: ``trans[K, K, ...]``, ``beta[K, ...]`` -> ``[K, ...]``."""
+    num_states = trans.shape[0]
     if num_states <= _SMALL_K:
-        return jnp.sum(trans * beta[..., None, :], axis=-1)
+        return reduce(add, [trans[:, j] * beta[j][None] for j in range(num_states)])
     if _is_shared(trans):
-        return beta @ trans.reshape(num_states, num_states).T
-    return (trans @ beta[..., :, None])[..., 0]
+        return jnp.tensordot(trans.reshape(num_states, num_states), beta, axes=(1, 0))
+    return jnp.sum(trans * beta[None], axis=1)
 
 
 def safe_norm(norm: jax.Array) -> jax.Array:
@@ -65,22 +74,22 @@ def forward_scan(
 
     Parameters
     ----------
-    init : [..., K]
-    trans : [..., K, K] or [T-1, ..., K, K]
-    emission : [T, ..., K]
+    init : [K, ...]
+    trans : [K, K, ...] or [T-1, K, K, ...]
+    emission : [T, K, ...]
         Shifted emission likelihoods ``e_t``.
 
     Returns
     -------
-    alpha : [T, ..., K]
+    alpha : [T, K, ...]
         Filtered probabilities ``p(z_t | y_{1:t})``.
     norm : [T, ...]
         Normalisers ``c_t`` (zero where the data are impossible).
     """
 
     def _normalise(unnormalised):
-        norm = jnp.sum(unnormalised, axis=-1)
-        return unnormalised / safe_norm(norm)[..., None], norm
+        norm = sum_states(unnormalised)
+        return unnormalised / safe_norm(norm)[None], norm
 
     def _step(alpha_prev, xs):
         emission_t, trans_t = xs
@@ -104,18 +113,18 @@ def backward_scan(
 
     Parameters
     ----------
-    trans : [..., K, K] or [T-1, ..., K, K]
-    emission : [T, ..., K]
+    trans : [K, K, ...] or [T-1, K, K, ...]
+    emission : [T, K, ...]
     norm : [T, ...]
         Forward normalisers from :func:`forward_scan`.
 
     Returns
     -------
-    beta : [T, ..., K]
+    beta : [T, K, ...]
         ``p(y_{t+1:T} | z_t) / p(y_{t+1:T} | y_{1:t})``; ``alpha * beta`` are the
         smoothed marginals.
     """
-    scaled = emission[1:] / safe_norm(norm[1:])[..., None]
+    scaled = emission[1:] / safe_norm(norm[1:])[:, None]
 
     def _step(beta_next, xs):
         scaled_t, trans_t = xs

@@ -66,25 +66,25 @@ def _expected_transitions(
 ) -> jax.Array:
     """``Σ alpha_{t-1}(i) w_t(j)`` over time (unless time varying) and broadcast batch dims.
 
-    ``alpha_prev`` and ``weight`` are ``[T-1, ..., K]``; the result has ``trans_shape``.
-    One ``einsum`` contracts the summed axes without forming ``[T-1, ..., K, K]``.
+    ``alpha_prev`` and ``weight`` are ``[T-1, K, ...]``; the result has ``trans_shape``
+    (``[K, K, ...]`` or ``[T-1, K, K, ...]``). One ``einsum`` contracts the summed axes
+    without forming ``[T-1, K, K, ...]``.
     """
-    num_batch = alpha_prev.ndim - 2
-    batch = range(1, num_batch + 1)
-    trans_batch = trans_shape[1 : 1 + num_batch] if time_varying else trans_shape[:num_batch]
+    batch = range(3, alpha_prev.ndim + 1)
+    trans_batch = trans_shape[3:] if time_varying else trans_shape[2:]
     kept = [axis for axis, size in zip(batch, trans_batch, strict=True) if size != 1]
-    out = ([0] if time_varying else []) + kept + [num_batch + 1, num_batch + 2]
-    i_sub = [0, *batch, num_batch + 1]
-    j_sub = [0, *batch, num_batch + 2]
-    return jnp.einsum(alpha_prev, i_sub, weight, j_sub, out).reshape(trans_shape)
+    out = ([0] if time_varying else []) + [1, 2] + kept
+    return jnp.einsum(alpha_prev, [0, 1, *batch], weight, [0, 2, *batch], out).reshape(trans_shape)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(3, 4))
-def _log_likelihood(log_emission, init, trans, time_varying: bool, method: Method):
-    """``log p(y)`` from time-major arrays, differentiated by forward–backward."""
+def _log_likelihood_autodiff(log_emission, init, trans, time_varying: bool, method: Method):
+    """``log p(y)`` from time-major arrays; JAX differentiates the recursion itself."""
     emission, shift = scale_emissions(log_emission)
     _, norm = _forward(method, init, trans, emission, time_varying)
     return _total(norm, shift)
+
+
+_log_likelihood_vjp = jax.custom_vjp(_log_likelihood_autodiff, nondiff_argnums=(3, 4))
 
 
 def _log_likelihood_fwd(log_emission, init, trans, time_varying, method):
@@ -96,14 +96,19 @@ def _log_likelihood_fwd(log_emission, init, trans, time_varying, method):
 def _log_likelihood_bwd(time_varying, method, residuals, cotangent):
     emission, alpha, norm, init, trans = residuals
     beta = _backward(method, trans, emission, alpha, norm, time_varying)
-    d_log_emission = alpha * beta * cotangent[..., None]
-    weight = emission * beta * (cotangent / safe_norm(norm))[..., None]
+    d_log_emission = alpha * beta * cotangent[None, None]
+    weight = emission * beta * (cotangent / safe_norm(norm))[:, None]
     d_init = _sum_to(weight[0], init.shape)
     d_trans = _expected_transitions(alpha[:-1], weight[1:], trans.shape, time_varying)
     return d_log_emission, d_init, d_trans
 
 
-_log_likelihood.defvjp(_log_likelihood_fwd, _log_likelihood_bwd)
+_log_likelihood_vjp.defvjp(_log_likelihood_fwd, _log_likelihood_bwd)
+
+
+def _prefer_vjp(log_emission_shape: tuple[int, ...], method: Method) -> bool:
+    """Static choice of the gradient rule (measured in benchmarks/kernel_scaling.py)."""
+    return True
 
 
 _STATIC = ("time_varying", "log_probs", "method")
@@ -118,10 +123,17 @@ def _check(log_emission, init, trans, mask, time_varying, log_probs, method) -> 
     )
 
 
-@partial(jax.jit, static_argnames=_STATIC)
-def _log_likelihood_jit(log_emission, init, trans, mask, *, time_varying, log_probs, method):
+@partial(jax.jit, static_argnames=(*_STATIC, "gradient"))
+def _log_likelihood_jit(
+    log_emission, init, trans, mask, *, time_varying, log_probs, method, gradient="auto"
+):
+    """``gradient``: "vjp" (forward–backward rule), "autodiff" or "auto" (by shape)."""
     tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
-    return _log_likelihood(tm.log_emission, tm.init, tm.trans, time_varying, method)
+    use_vjp = (
+        _prefer_vjp(tm.log_emission.shape, method) if gradient == "auto" else gradient == "vjp"
+    )
+    kernel = _log_likelihood_vjp if use_vjp else _log_likelihood_autodiff
+    return kernel(tm.log_emission, tm.init, tm.trans, time_varying, method)
 
 
 @partial(jax.jit, static_argnames=_STATIC)

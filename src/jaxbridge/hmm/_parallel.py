@@ -27,9 +27,15 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxbridge.hmm._forward import safe_norm, vecmat
+from jaxbridge.hmm._forward import safe_norm
 
 __all__ = ["parallel_backward", "parallel_forward"]
+
+
+def _matrices_last(trans: jax.Array, time_varying: bool) -> jax.Array:
+    """``trans [(T-1,) K, K, ...]`` -> ``[(T-1,) ..., K, K]`` (batched ``@`` wants them last)."""
+    first = 1 if time_varying else 0
+    return jnp.moveaxis(trans, (first, first + 1), (-2, -1))
 
 
 def _rescale(m: jax.Array) -> jax.Array:
@@ -40,48 +46,43 @@ def _chain(earlier: jax.Array, later: jax.Array) -> jax.Array:
     return _rescale(earlier @ later)
 
 
-def _step_matrices(trans: jax.Array, emission: jax.Array, batch_shape) -> jax.Array:
-    """``M_t = trans_t * e_t`` for ``t >= 2``: ``[T-1, ..., K, K]``."""
-    num_states = emission.shape[-1]
+def _step_matrices(trans: jax.Array, emission: jax.Array) -> jax.Array:
+    """``M_t = trans_t * e_t`` for ``t >= 2``: ``[T-1, ..., K, K]`` from batch-first inputs."""
     matrices = trans * emission[1:, ..., None, :]
-    return jnp.broadcast_to(matrices, (emission.shape[0] - 1, *batch_shape, num_states, num_states))
+    num_states = emission.shape[-1]
+    return jnp.broadcast_to(matrices, (*emission[1:].shape[:-1], num_states, num_states))
 
 
 def parallel_forward(
     init: jax.Array, trans: jax.Array, emission: jax.Array, *, time_varying: bool
 ) -> tuple[jax.Array, jax.Array]:
     """Filtered probabilities and normalisers, as :func:`~jaxbridge.hmm._forward.forward_scan`."""
-    del time_varying  # trans_t broadcasts the same way whether or not it has a time axis
-    batch_shape = emission.shape[1:-1]
-    num_states = emission.shape[-1]
-    first = init * emission[0]
-    first_matrix = jnp.broadcast_to(first[..., None, :], (*batch_shape, num_states, num_states))
-    elements = jnp.concatenate([first_matrix[None], _step_matrices(trans, emission, batch_shape)])
-    prefix = lax.associative_scan(_chain, _rescale(elements))
-    rows = prefix[..., 0, :]
+    trans = _matrices_last(trans, time_varying)
+    emission = jnp.moveaxis(emission, 1, -1)  # [T, ..., K]
+    first = jnp.moveaxis(init, 0, -1) * emission[0]
+    first_matrix = jnp.broadcast_to(first[..., None, :], (*first.shape, first.shape[-1]))
+    elements = jnp.concatenate([first_matrix[None], _step_matrices(trans, emission)])
+    rows = lax.associative_scan(_chain, _rescale(elements))[..., 0, :]
     alpha = rows / safe_norm(jnp.sum(rows, axis=-1))[..., None]
-    pred = vecmat(alpha[:-1], trans)
+    pred = (alpha[:-1, ..., None, :] @ trans)[..., 0, :]
     norm = jnp.concatenate([jnp.sum(first, axis=-1)[None], jnp.sum(pred * emission[1:], axis=-1)])
-    return alpha, norm
+    return jnp.moveaxis(alpha, -1, 1), norm
 
 
 def parallel_backward(
-    trans: jax.Array,
-    emission: jax.Array,
-    alpha: jax.Array,
-    *,
-    time_varying: bool,
+    trans: jax.Array, emission: jax.Array, alpha: jax.Array, *, time_varying: bool
 ) -> jax.Array:
     """Rabiner-scaled ``beta`` as :func:`~jaxbridge.hmm._forward.backward_scan`.
 
     Suffix products give ``beta_t`` up to a positive factor per step; dividing by
     ``Σ_k alpha_t(k) beta_t(k)`` restores Rabiner's scaling (``alpha * beta`` sums to one).
     """
-    del time_varying
-    batch_shape = emission.shape[1:-1]
-    elements = _rescale(_step_matrices(trans, emission, batch_shape))
+    trans = _matrices_last(trans, time_varying)
+    emission = jnp.moveaxis(emission, 1, -1)
+    elements = _rescale(_step_matrices(trans, emission))
     suffix = lax.associative_scan(
         lambda later, earlier: _chain(earlier, later), elements, reverse=True
     )
     beta = jnp.concatenate([jnp.sum(suffix, axis=-1), jnp.ones_like(emission[-1:])])
-    return beta / safe_norm(jnp.sum(alpha * beta, axis=-1))[..., None]
+    beta = jnp.moveaxis(beta, -1, 1)  # [T, K, ...]
+    return beta / safe_norm(jnp.sum(alpha * beta, axis=1))[:, None]

@@ -25,17 +25,17 @@ def _log(p: jax.Array) -> jax.Array:
 
 
 def _backward_sample(key, alpha, trans, time_varying: bool) -> jax.Array:
-    """One path ``[T, ...]`` from filtered ``alpha [T, ..., K]``."""
-    num_steps = alpha.shape[0]
+    """One path ``[T, ...]`` from filtered ``alpha [T, K, ...]``."""
+    num_steps, num_states = alpha.shape[:2]
     keys = jax.random.split(key, num_steps)
-    last = jax.random.categorical(keys[-1], _log(alpha[-1])).astype(jnp.int32)
+    last = jax.random.categorical(keys[-1], _log(alpha[-1]), axis=0).astype(jnp.int32)
 
     def _step(state_next, xs):
         key_t, alpha_t, trans_next = xs
-        trans_next = trans if trans_next is None else trans_next
-        full = jnp.broadcast_to(trans_next, (*alpha_t.shape, alpha_t.shape[-1]))
-        column = jnp.take_along_axis(full, state_next[..., None, None], axis=-1)[..., 0]
-        state = jax.random.categorical(key_t, _log(alpha_t * column)).astype(jnp.int32)
+        trans_next = trans if trans_next is None else trans_next  # [K, K, ...]
+        full = jnp.broadcast_to(trans_next, (num_states, *alpha_t.shape))
+        column = jnp.take_along_axis(full, state_next[None, None], axis=1)[:, 0]
+        state = jax.random.categorical(key_t, _log(alpha_t * column), axis=0).astype(jnp.int32)
         return state, state
 
     _, states = lax.scan(

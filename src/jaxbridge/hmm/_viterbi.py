@@ -24,9 +24,10 @@ __all__ = ["viterbi"]
 
 
 def _centre(delta: jax.Array) -> tuple[jax.Array, jax.Array]:
-    top = jnp.max(delta, axis=-1)
+    """Subtract the maximum over states (axis 0 of ``[K, ...]``); return it too."""
+    top = jnp.max(delta, axis=0)
     top = jnp.where(top == -jnp.inf, jnp.zeros((), top.dtype), top)
-    return delta - top[..., None], top
+    return delta - top[None], top
 
 
 def viterbi(
@@ -65,20 +66,21 @@ def _viterbi_jit(log_emission, init, trans, mask, *, time_varying, log_probs) ->
 
     def _step(delta_prev, xs):
         log_emission_t, log_trans_t = xs
-        scores = delta_prev[..., :, None] + (log_trans if log_trans_t is None else log_trans_t)
-        pointer = jnp.argmax(scores, axis=-2).astype(jnp.int32)
-        delta, top = _centre(jnp.max(scores, axis=-2) + log_emission_t)
+        # scores[i, j, ...] = delta_{t-1}(i) + log trans_t[i, j]
+        scores = delta_prev[:, None] + (log_trans if log_trans_t is None else log_trans_t)
+        pointer = jnp.argmax(scores, axis=0).astype(jnp.int32)
+        delta, top = _centre(jnp.max(scores, axis=0) + log_emission_t)
         return delta, (pointer, top)
 
     delta_1, top_1 = _centre(tm.init + tm.log_emission[0])
     delta_last, (pointers, tops) = lax.scan(
         _step, delta_1, (tm.log_emission[1:], log_trans if time_varying else None)
     )
-    last = jnp.argmax(delta_last, axis=-1).astype(jnp.int32)
-    log_prob = top_1 + jnp.sum(tops, axis=0) + jnp.max(delta_last, axis=-1)
+    last = jnp.argmax(delta_last, axis=0).astype(jnp.int32)
+    log_prob = top_1 + jnp.sum(tops, axis=0) + jnp.max(delta_last, axis=0)
 
     def _backtrack(state_next, pointer_next):
-        state = jnp.take_along_axis(pointer_next, state_next[..., None], axis=-1)[..., 0]
+        state = jnp.take_along_axis(pointer_next, state_next[None], axis=0)[0]
         return state, state
 
     _, states = lax.scan(_backtrack, last, pointers, reverse=True)

@@ -12,6 +12,7 @@ import os
 import platform
 import subprocess
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -142,3 +143,57 @@ def append_results(section: str, path: Path = RESULTS_MD) -> None:
         path.write_text("# Benchmark results\n\nAppended by the scripts in `benchmarks/`.\n")
     with path.open("a") as f:
         f.write("\n" + section.rstrip() + "\n")
+
+
+PHASE_EVENTS = {
+    "trace": "/jax/core/compile/jaxpr_trace_duration",
+    "lower": "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "backend": "/jax/core/compile/backend_compile_duration",
+}
+
+
+class CompileRecorder:
+    """Accumulates JAX's compile events (:mod:`jax.monitoring`) in this process.
+
+    ``seconds`` sums the durations of tracing to a jaxpr (``trace``), lowering to StableHLO
+    (``lower``) and XLA compilation or persistent-cache load (``backend``); ``counts`` the
+    persistent cache's hits and misses; ``programs`` lists ``(name, backend s)`` per
+    compiled program. Call :meth:`reset` at the start of each measured phase.
+    """
+
+    def __init__(self) -> None:
+        import jax
+
+        self.reset()
+        jax.monitoring.register_event_duration_secs_listener(self._on_duration)
+        jax.monitoring.register_event_listener(self._on_event)
+
+    def reset(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)
+        self.programs: list[tuple[str, float]] = []  # (name, backend compile or load s)
+
+    def _on_duration(self, event: str, duration: float, **kwargs) -> None:
+        for phase, name in PHASE_EVENTS.items():
+            if event == name:
+                self.seconds[phase] += duration
+                if phase == "backend":
+                    self.programs.append((str(kwargs.get("fun_name", "?")), duration))
+        if event == "/jax/compilation_cache/compile_time_saved_sec":
+            self.seconds["saved"] += duration
+
+    def _on_event(self, event: str, **kwargs) -> None:
+        if event.startswith("/jax/compilation_cache/cache_"):
+            self.counts[event.rsplit("/", 1)[1]] += 1
+
+    def total(self) -> float:
+        """Seconds spent tracing, lowering and compiling since the last :meth:`reset`."""
+        return sum(self.seconds[phase] for phase in PHASE_EVENTS)
+
+    def snapshot(self, wall_s: float) -> dict:
+        return {
+            "wall_s": wall_s,
+            **{f"{k}_s": v for k, v in self.seconds.items()},
+            **self.counts,
+            "programs": sorted(self.programs, key=lambda p: -p[1]),
+        }

@@ -34,53 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import _common
-
-PHASE_EVENTS = {
-    "trace": "/jax/core/compile/jaxpr_trace_duration",
-    "lower": "/jax/core/compile/jaxpr_to_mlir_module_duration",
-    "backend": "/jax/core/compile/backend_compile_duration",
-}
-
-
-class CompileRecorder:
-    """Accumulates :mod:`jax.monitoring` compile events, reset at the start of each phase."""
-
-    def __init__(self) -> None:
-        import jax
-
-        self.reset()
-        jax.monitoring.register_event_duration_secs_listener(self._on_duration)
-        jax.monitoring.register_event_listener(self._on_event)
-
-    def reset(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-        self.counts: dict[str, int] = defaultdict(int)
-        self.programs: list[tuple[str, float]] = []  # (name, backend compile or load s)
-
-    def _on_duration(self, event: str, duration: float, **kwargs) -> None:
-        for phase, name in PHASE_EVENTS.items():
-            if event == name:
-                self.seconds[phase] += duration
-                if phase == "backend":
-                    self.programs.append((str(kwargs.get("fun_name", "?")), duration))
-        if event == "/jax/compilation_cache/compile_time_saved_sec":
-            self.seconds["saved"] += duration
-
-    def _on_event(self, event: str, **kwargs) -> None:
-        if event.startswith("/jax/compilation_cache/cache_"):
-            self.counts[event.rsplit("/", 1)[1]] += 1
-
-    def snapshot(self, wall_s: float) -> dict:
-        return {
-            "wall_s": wall_s,
-            **{f"{k}_s": v for k, v in self.seconds.items()},
-            **self.counts,
-            "programs": sorted(self.programs, key=lambda p: -p[1]),
-        }
 
 
 def build_model(kind: str):
@@ -101,7 +57,7 @@ def child(args: argparse.Namespace) -> dict:
 
     if args.min_compile_secs is not None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", args.min_compile_secs)
-    recorder = CompileRecorder()
+    recorder = _common.CompileRecorder()
     model = build_model(args.model)
     out = {"cache_dir": jax.config.jax_compilation_cache_dir or "off"}
 

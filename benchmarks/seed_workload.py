@@ -11,6 +11,10 @@ row inherits another's compiled programs), and reports
 * ``compile``: building that function plus its first call, with JAX's in-memory caches
   cleared and its persistent compilation cache off (a cold start);
 * ``wall``: model construction plus the whole sampling call, compilation included;
+* ``JAX compile in wall``: seconds JAX spent tracing, lowering and XLA-compiling during
+  the sampling call (:class:`_common.CompileRecorder`); PyTensor's own compilation is not in it;
+* ``CPU``: CPU seconds of the row's process (all threads) over the same span -- less
+  sensitive than ``wall`` to other processes on a shared machine;
 * ``min ESS``: the smaller bulk ESS of ``emission_signal`` and ``emission_noise``;
 * ``ESS/s``: min ESS / wall, and both speed-ups relative to the page's Ops under PyMC NUTS.
 
@@ -320,25 +324,30 @@ def min_bulk_ess(idata) -> tuple[float, float, float]:
 # --------------------------------------------------------------------------------------
 
 
-def _timed(fn: Callable):
-    start = time.perf_counter()
+def _timed(fn: Callable) -> tuple[object, float, float]:
+    """``(fn(), wall seconds, CPU seconds of this process, all threads)``."""
+    start, cpu_start = time.perf_counter(), time.process_time()
     result = fn()
-    return result, time.perf_counter() - start
+    return result, time.perf_counter() - start, time.process_time() - cpu_start
 
 
 def _pymc_row(build: Callable, settings: Settings, sample: Callable, eval_kind: str) -> dict:
     """Build the model, measure its logp+grad function, then sample it from cold caches."""
-    model, build_s = _timed(build)
+    recorder = _common.CompileRecorder()
+    model, build_s, build_cpu_s = _timed(build)
     measure = pymc_eval if eval_kind == "pymc" else pymc_jax_eval
     compile_s, eval_s = measure(model, settings)
     _clear_jax_caches()
-    idata, sample_s = _timed(lambda: sample(model))
+    recorder.reset()
+    idata, sample_s, sample_cpu_s = _timed(lambda: sample(model))
     ess, signal, noise = min_bulk_ess(idata)
     return {
         "eval": eval_kind,
         "eval_s": eval_s,
         "compile_s": compile_s,
         "wall_s": build_s + sample_s,
+        "cpu_s": build_cpu_s + sample_cpu_s,
+        "jax_compile_s": recorder.total(),
         "ess": ess,
         "signal": signal,
         "noise": noise,
@@ -413,6 +422,7 @@ def row_numpyro_native(data, settings: Settings, chain_method: str = "vectorized
     point = init.param_info.z
     compile_s, eval_s = jax_eval(lambda z: -init.potential_fn(z), point, settings)
     _clear_jax_caches()
+    recorder = _common.CompileRecorder()
 
     def sample():
         mcmc = MCMC(
@@ -427,13 +437,15 @@ def row_numpyro_native(data, settings: Settings, chain_method: str = "vectorized
         jax.block_until_ready(mcmc.get_samples())  # run() returns before XLA has finished
         return mcmc
 
-    mcmc, wall_s = _timed(sample)
+    mcmc, wall_s, cpu_s = _timed(sample)
     ess, signal, noise = min_bulk_ess(_numpyro_idata(mcmc))
     return {
         "eval": "jax",
         "eval_s": eval_s,
         "compile_s": compile_s,
         "wall_s": wall_s,
+        "cpu_s": cpu_s,
+        "jax_compile_s": recorder.total(),
         "ess": ess,
         "signal": signal,
         "noise": noise,
@@ -529,6 +541,8 @@ def format_table(results: dict[str, dict]) -> str:
         "eval × page",
         "compile (s)",
         "wall (s)",
+        "JAX compile in wall (s)",
+        "CPU (s)",
         "min bulk ESS",
         "ESS/s",
         "ESS/s × page",
@@ -537,7 +551,7 @@ def format_table(results: dict[str, dict]) -> str:
     rows = []
     for name, r in results.items():
         if "error" in r:
-            rows.append([name, "—", "—", "—", "—", "—", "—", "—", "—", f"failed: {r['error']}"])
+            rows.append([name, *["—"] * (len(header) - 2), f"failed: {r['error']}"])
             continue
         ess_per_s = r["ess"] / r["wall_s"]
         eval_x = ess_x = "—"
@@ -553,6 +567,8 @@ def format_table(results: dict[str, dict]) -> str:
                 eval_x,
                 f"{r['compile_s']:.2f}",
                 f"{r['wall_s']:.1f}",
+                f"{r['jax_compile_s']:.1f}",
+                f"{r['cpu_s']:.1f}",
                 f"{r['ess']:.0f}",
                 f"{ess_per_s:.1f}",
                 ess_x,

@@ -372,12 +372,23 @@ def _marginal_hmm_support_point(op, rv, rng, init, trans, emission, mask):
 def marginal_hmm_logprob(op, values, rng, init, trans, emission, mask, **kwargs):
     """Per-sequence marginal log-likelihood ``[...]`` of ``value [..., T]``."""
     (value,) = values
+    log_emission, present = emission_log_density(value, emission, mask)
+    return hmm_logp(log_emission, init, trans, present, time_varying=op.time_varying)
+
+
+def emission_log_density(
+    value: TensorVariable, emission: TensorVariable, mask: TensorVariable
+) -> tuple[TensorVariable, TensorVariable | None]:
+    """``log p(y_t | z_t = k)`` ``[..., T, K]`` and the present-steps mask ``[..., T]`` (or None).
+
+    Missing steps (mask False or NaN) are evaluated at an observed value, which lies in the
+    emission's support, so neither the value nor the gradient of the masked terms is NaN.
+    """
     present = _present(value, mask)
     if present is not None:
-        fill = value.ravel()[pt.argmax(present.ravel())]  # any observed value: in the support
+        fill = value.ravel()[pt.argmax(present.ravel())]
         value = pt.where(present, value, fill)
-    log_emission = logp(emission, value[..., None])
-    return hmm_logp(log_emission, init, trans, present, time_varying=op.time_varying)
+    return logp(emission, value[..., None]), present
 
 
 def _present(value, mask) -> TensorVariable | None:

@@ -130,8 +130,8 @@ def _drop_transformed(idata: az.InferenceData, model: pm.Model) -> az.InferenceD
     }
     for group in ("posterior", "warmup_posterior"):
         if group in idata.groups():
-            dataset = idata[group]
-            idata[group] = dataset.drop_vars(transformed & set(dataset.data_vars))
+            dataset = getattr(idata, group)
+            setattr(idata, group, dataset.drop_vars(transformed & set(dataset.data_vars)))
     return idata
 
 

@@ -1,0 +1,214 @@
+"""Hidden-state decoding of a fitted :class:`~jaxbridge.MarginalHMM` model.
+
+For every posterior draw ``θ_s`` the emission log-densities ``[..., T, K]`` and the HMM
+parameters are evaluated from the model's own graph; then, with :mod:`jaxbridge.hmm`:
+
+* ``state_probs``: ``p(z_t = k | y) ≈ (1/S) Σ_s p(z_t = k | y, θ_s)``, the smoothed marginals
+  of forward–backward (Rabiner 1989) averaged over the posterior draws;
+* ``viterbi``: the most probable path ``argmax_z p(z | y, θ)`` (Viterbi 1967) at the posterior
+  mean of the free variables, or for every draw;
+* ``paths`` (optional): one ``z ~ p(z | y, θ_s)`` per posterior draw by forward filtering,
+  backward sampling, i.e. draws from the joint posterior of the hidden path.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Literal
+
+import arviz as az
+import jax
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+import xarray as xr
+from pytensor.graph.replace import vectorize_graph
+from pytensor.tensor.variable import TensorVariable
+
+from jaxbridge import hmm
+from jaxbridge.pymc._distribution import MarginalHMMRV, emission_log_density
+
+_CHUNK = 128  # posterior draws decoded per vectorised call
+
+
+def decode(
+    idata: az.InferenceData,
+    model: pm.Model | None = None,
+    var_name: str | None = None,
+    *,
+    viterbi: Literal["mean", "draws"] = "mean",
+    sample_paths: bool = False,
+    random_seed: int | None = None,
+    group: str | None = None,
+) -> xr.Dataset:
+    """Decode the hidden states of a :class:`~jaxbridge.MarginalHMM` from posterior draws.
+
+    Parameters
+    ----------
+    idata
+        Posterior of ``model`` (its ``posterior`` group must hold every free variable).
+    model
+        The model; the one of the enclosing ``with`` block when ``None``.
+    var_name
+        Name of the observed ``MarginalHMM``; needed only when the model has several.
+    viterbi
+        ``"mean"``: one Viterbi path at the posterior mean of the free variables;
+        ``"draws"``: one Viterbi path per posterior draw.
+    sample_paths
+        Also draw one hidden path per posterior draw (forward filtering, backward sampling).
+    random_seed
+        Seed of the path draws.
+    group
+        When given, the result is also stored in ``idata`` under this group name.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``state_probs (..., step, state)``; ``most_probable_state (..., step)``, the argmax of
+        ``state_probs``; ``viterbi (..., step)`` or ``(chain, draw, ..., step)``; with
+        ``sample_paths``, ``paths (chain, draw, ..., step)``. ``...`` and ``step`` are the
+        observed variable's dimensions (its model dims when it has them).
+    """
+    if viterbi not in ("mean", "draws"):
+        raise ValueError(f"viterbi must be 'mean' or 'draws'; got {viterbi!r}")
+    model = pm.modelcontext(model)
+    rv = _marginal_hmm_variable(model, var_name)
+    names = [v.name for v in model.free_RVs]
+    absent = [n for n in names if n not in idata.posterior]
+    if absent:
+        raise ValueError(f"idata.posterior lacks the model's free variables {absent}")
+    draws = idata.posterior[names].stack(sample=("chain", "draw"))
+    values = [draws[n].transpose("sample", ...).values for n in names]
+    num_samples = draws.sizes["sample"]
+    terms = _Terms(model, rv)
+    decode_chunk = jax.jit(
+        jax.vmap(
+            partial(
+                _decode_draw,
+                time_varying=rv.owner.op.time_varying,
+                with_path=sample_paths,
+                with_viterbi=viterbi == "draws",
+            ),
+            in_axes=(0, *terms.in_axes),
+        )
+    )
+    keys = jax.random.split(jax.random.key(_seed(random_seed)), num_samples)
+    prob_sum, paths, viterbi_paths = 0.0, [], []
+    for start in range(0, num_samples, _CHUNK):
+        chunk = slice(start, start + _CHUNK)
+        probs, path, best = decode_chunk(keys[chunk], *terms([v[chunk] for v in values]))
+        prob_sum = prob_sum + np.asarray(probs).sum(axis=0)
+        paths.append(path)
+        viterbi_paths.append(best)
+
+    obs_dims = _observed_dims(model, rv)
+    per_draw = ("chain", "draw", *obs_dims)
+    state_probs = prob_sum / num_samples
+    data = {
+        "state_probs": ((*obs_dims, "state"), state_probs),
+        "most_probable_state": (obs_dims, state_probs.argmax(-1)),
+    }
+    if viterbi == "mean":
+        point = [np.mean(v, axis=0, keepdims=True) for v in values]
+        args = [
+            a if axis is None else a[0] for a, axis in zip(terms(point), terms.in_axes, strict=True)
+        ]
+        data["viterbi"] = (obs_dims, np.asarray(_viterbi(*args, rv.owner.op.time_varying)))
+    else:
+        data["viterbi"] = (per_draw, _unstack(viterbi_paths, idata.posterior))
+    if sample_paths:
+        data["paths"] = (per_draw, _unstack(paths, idata.posterior))
+    coords = {d: list(model.coords[d]) for d in obs_dims if model.coords.get(d) is not None}
+    coords |= {"chain": idata.posterior["chain"].values, "draw": idata.posterior["draw"].values}
+    coords["state"] = np.arange(state_probs.shape[-1])
+    result = xr.Dataset(data, coords={k: v for k, v in coords.items() if k in _dims_of(data)})
+    if group is not None:
+        if group in idata.groups():
+            del idata[group]
+        idata.add_groups({group: result})
+    return result
+
+
+def _marginal_hmm_variable(model: pm.Model, var_name: str | None) -> TensorVariable:
+    candidates = [rv for rv in model.observed_RVs if isinstance(rv.owner.op, MarginalHMMRV)]
+    if var_name is not None:
+        matching = [rv for rv in candidates if rv.name == var_name]
+        if not matching:
+            found = [rv.name for rv in candidates]
+            raise ValueError(
+                f"no observed MarginalHMM named {var_name!r} in the model; found {found}"
+            )
+        return matching[0]
+    if len(candidates) != 1:
+        found = [rv.name for rv in candidates]
+        raise ValueError(
+            f"decode needs exactly one observed MarginalHMM or var_name; the model has {found}"
+        )
+    return candidates[0]
+
+
+class _Terms:
+    """``(log_emission, init, trans, mask)`` for a batch of posterior draws of the free variables.
+
+    The model's graph is vectorised over a leading sample axis (``vectorize_graph``); outputs
+    that do not depend on the draws stay unbatched (:attr:`in_axes` ``None``).
+    """
+
+    def __init__(self, model: pm.Model, rv: TensorVariable):
+        _rng, init, trans, emission, mask = rv.owner.inputs
+        log_emission, present = emission_log_density(model.rvs_to_values[rv], emission, mask)
+        outputs = [log_emission, init, trans] + ([present] if present is not None else [])
+        batched = [pt.tensor(dtype=v.dtype, shape=(None, *v.type.shape)) for v in model.free_RVs]
+        batched_outputs = vectorize_graph(
+            outputs, replace=dict(zip(model.free_RVs, batched, strict=True))
+        )
+        self._fn = pytensor.function(batched, batched_outputs, on_unused_input="ignore")
+        self._has_mask = present is not None
+        axes = [
+            0 if b.ndim > o.ndim else None for b, o in zip(batched_outputs, outputs, strict=True)
+        ]
+        self.in_axes = (*axes, None) if present is None else tuple(axes)
+
+    def __call__(self, values: list[np.ndarray]) -> list:
+        out = list(self._fn(*values))
+        return out if self._has_mask else [*out, None]
+
+
+@partial(jax.jit, static_argnames=("time_varying", "with_path", "with_viterbi"))
+def _decode_draw(key, log_emission, init, trans, mask, *, time_varying, with_path, with_viterbi):
+    """Smoothed marginals, optionally an FFBS path and a Viterbi path, for one draw."""
+    kwargs = {"time_varying": time_varying}
+    probs = hmm.smooth(log_emission, init, trans, mask, **kwargs).smoothed_probs
+    path = (
+        hmm.sample_paths(key, log_emission, init, trans, mask, **kwargs)[0] if with_path else None
+    )
+    best = hmm.viterbi(log_emission, init, trans, mask, **kwargs).path if with_viterbi else None
+    return probs, path, best
+
+
+def _viterbi(log_emission, init, trans, mask, time_varying: bool) -> jax.Array:
+    return hmm.viterbi(log_emission, init, trans, mask, time_varying=time_varying).path
+
+
+def _observed_dims(model: pm.Model, rv: TensorVariable) -> tuple[str, ...]:
+    dims = model.named_vars_to_dims.get(rv.name)
+    if dims is not None and all(d is not None for d in dims):
+        return tuple(dims)
+    ndim = rv.type.ndim
+    return (*(f"{rv.name}_dim_{i}" for i in range(ndim - 1)), "step")
+
+
+def _unstack(chunks: list, posterior: xr.Dataset) -> np.ndarray:
+    """Chunks of chain-major ``[S, ...]`` sample arrays back to ``[chain, draw, ...]``."""
+    stacked = np.concatenate([np.asarray(x) for x in chunks])
+    chains, num_draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    return stacked.reshape(chains, num_draws, *stacked.shape[1:])
+
+
+def _dims_of(data: dict) -> set[str]:
+    return {d for dims, _ in data.values() for d in dims}
+
+
+def _seed(random_seed: int | None) -> int:
+    return int(np.random.default_rng(random_seed).integers(2**31))

@@ -1,0 +1,119 @@
+"""jaxbridge.decode against brute-force enumeration and the page's true hidden states."""
+
+import itertools
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import pytest
+import scipy.stats as st
+
+from jaxbridge.datasets import seed_page_data
+from jaxbridge.pymc import MarginalHMM, decode
+
+INIT = np.array([0.6, 0.4])
+TRANS = np.array([[0.7, 0.3], [0.2, 0.8]])
+
+
+def _enumerate(log_emission, init, trans):
+    """Posterior over all K^T paths of one sequence: (paths [P, T], probabilities [P])."""
+    num_steps, num_states = log_emission.shape
+    paths = np.array(list(itertools.product(range(num_states), repeat=num_steps)))
+    logp = np.log(init[paths[:, 0]]) + log_emission[np.arange(num_steps), paths].sum(axis=1)
+    logp += np.log(trans[paths[:, :-1], paths[:, 1:]]).sum(axis=1)
+    probs = np.exp(logp - np.logaddexp.reduce(logp))
+    return paths, probs
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """Two sequences of 5 Normal observations, K=2; posterior draws of the emission mean shift."""
+    y = np.array([[0.1, 1.2, 0.9, -0.2, 1.1], [1.0, 0.4, 0.6, 0.0, 1.3]])
+    with pm.Model(coords={"seq": ["a", "b"], "t": range(5)}) as model:
+        shift = pm.Normal("shift", 0.0, 1.0)
+        emission = pm.Normal.dist(mu=pt.stack([shift, shift + 1.0]), sigma=0.5)
+        MarginalHMM("y", INIT, TRANS, emission, observed=y, dims=("seq", "t"))
+    shifts = np.array([[-0.1, 0.0, 0.1], [0.05, -0.05, 0.2]])  # 2 chains x 3 draws
+    idata = az.from_dict(posterior={"shift": shifts})
+    return model, idata, y, shifts
+
+
+def _log_emission(y, shift):
+    return st.norm.logpdf(y[:, None], [shift, shift + 1.0], 0.5)
+
+
+def test_state_probs_average_exact_marginals_over_draws(tiny):
+    model, idata, y, shifts = tiny
+    ds = decode(idata, model)
+    assert ds["state_probs"].dims == ("seq", "t", "state")
+    assert list(ds["seq"].values) == ["a", "b"]
+    for n in range(2):
+        expected = 0
+        for shift in shifts.ravel():
+            paths, probs = _enumerate(_log_emission(y[n], shift), INIT, TRANS)
+            expected = expected + np.stack([probs @ (paths == k) for k in range(2)], axis=-1)
+        np.testing.assert_allclose(ds["state_probs"].values[n], expected / shifts.size, atol=1e-10)
+    np.testing.assert_array_equal(ds["most_probable_state"], ds["state_probs"].argmax("state"))
+
+
+def test_viterbi_at_posterior_mean_and_per_draw_match_enumeration(tiny):
+    model, idata, y, shifts = tiny
+    mean_path = decode(idata, model)["viterbi"].values
+    per_draw = decode(idata, model, viterbi="draws")["viterbi"]
+    assert per_draw.dims == ("chain", "draw", "seq", "t")
+    for n in range(2):
+        paths, probs = _enumerate(_log_emission(y[n], shifts.mean()), INIT, TRANS)
+        np.testing.assert_array_equal(mean_path[n], paths[np.argmax(probs)])
+        for c, d in itertools.product(range(2), range(3)):
+            paths, probs = _enumerate(_log_emission(y[n], shifts[c, d]), INIT, TRANS)
+            np.testing.assert_array_equal(per_draw.values[c, d, n], paths[np.argmax(probs)])
+
+
+def test_sampled_paths_follow_the_posterior_and_are_stored_in_idata(tiny):
+    model, _, y, _ = tiny
+    shifts = np.zeros((2, 400))  # one parameter value, many path draws
+    idata = az.from_dict(posterior={"shift": shifts})
+    ds = decode(idata, model, sample_paths=True, random_seed=4, group="hidden_states")
+    assert ds["paths"].dims == ("chain", "draw", "seq", "t")
+    assert "hidden_states" in idata.groups()
+    for n in range(2):
+        paths, probs = _enumerate(_log_emission(y[n], 0.0), INIT, TRANS)
+        frequency = (ds["paths"].values[:, :, n] == 1).mean(axis=(0, 1))
+        exact = probs @ (paths == 1)
+        np.testing.assert_allclose(frequency, exact, atol=0.08)  # 800 draws: sd <= 0.018
+    again = decode(idata, model, sample_paths=True, random_seed=4)
+    np.testing.assert_array_equal(again["paths"], ds["paths"])
+
+
+def test_decoding_the_page_data_at_true_parameters_recovers_the_states():
+    data = seed_page_data()
+    with pm.Model() as model:
+        signal = pm.Normal("signal", 0, 1)
+        noise = pm.HalfNormal("noise", 1)
+        init = pm.Dirichlet("init", np.ones(3))
+        trans = pm.Dirichlet("trans", np.ones(3), size=3)
+        emission = pm.Normal.dist(mu=(pt.arange(3) + 1) * signal, sigma=noise)
+        MarginalHMM("y", init, trans, emission, observed=data.emissions)
+    idata = az.from_dict(
+        posterior={
+            "signal": np.full((1, 2), data.signal),
+            "noise": np.full((1, 2), data.noise),
+            "init": np.broadcast_to(data.init, (1, 2, 3)),
+            "trans": np.broadcast_to(data.trans, (1, 2, 3, 3)),
+        }
+    )
+    ds = decode(idata, model)
+    assert ds["viterbi"].dims == ("y_dim_0", "step")
+    assert (ds["viterbi"].values == data.states).mean() > 0.95
+    assert (ds["most_probable_state"].values == data.states).mean() > 0.95
+
+
+def test_decode_errors(tiny):
+    model, idata, _, _ = tiny
+    with pytest.raises(ValueError, match="viterbi must be"):
+        decode(idata, model, viterbi="best")
+    with pytest.raises(ValueError, match="no observed MarginalHMM named 'z'"):
+        decode(idata, model, var_name="z")
+    with pytest.raises(ValueError, match="lacks the model's free variables"):
+        decode(az.from_dict(posterior={"other": np.zeros((1, 2))}), model)

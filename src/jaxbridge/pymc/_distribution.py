@@ -97,24 +97,34 @@ def _inverse_cdf(probs: TensorVariable, u: TensorVariable) -> TensorVariable:
     return pt.sum(cdf < u[..., None], axis=-1)
 
 
+def _next_state(trans, z_prev, u):
+    """Draw ``z_t`` from row ``z_prev`` of ``trans [..., K, K]`` by inverse CDF."""
+    rows = pt.take_along_axis(trans, z_prev[..., None, None], axis=-2)[..., 0, :]
+    return _inverse_cdf(rows, u)
+
+
 def _markov_chain(uniforms, init, trans, time_varying: bool) -> TensorVariable:
     """Hidden states ``[..., T]`` driven by ``uniforms [..., T]`` (inverse CDF per step)."""
     batch = tuple(uniforms.shape)[:-1]
     num_states = init.shape[-1]
     u_time_major = pt.moveaxis(uniforms, -1, 0)
     first = _inverse_cdf(pt.broadcast_to(init, (*batch, num_states)), u_time_major[0])
-    if time_varying:
+    if time_varying:  # scan over (u_t, trans_t)
         trans = pt.broadcast_to(trans, (*batch, uniforms.shape[-1] - 1, num_states, num_states))
-        sequences = [u_time_major[1:], pt.moveaxis(trans, -3, 0)]
-    else:
-        trans = pt.broadcast_to(trans, (*batch, num_states, num_states))
-        sequences = [u_time_major[1:], pt.repeat(trans[None], uniforms.shape[-1] - 1, axis=0)]
-
-    def _step(u_t, trans_t, z_prev):
-        rows = pt.take_along_axis(trans_t, z_prev[..., None, None], axis=-2)[..., 0, :]
-        return _inverse_cdf(rows, u_t)
-
-    rest = pytensor.scan(_step, sequences=sequences, outputs_info=[first], return_updates=False)
+        rest = pytensor.scan(
+            lambda u_t, trans_t, z_prev: _next_state(trans_t, z_prev, u_t),
+            sequences=[u_time_major[1:], pt.moveaxis(trans, -3, 0)],
+            outputs_info=[first],
+            return_updates=False,
+        )
+    else:  # scan over u_t, trans a non-sequence
+        rest = pytensor.scan(
+            lambda u_t, z_prev, trans: _next_state(trans, z_prev, u_t),
+            sequences=[u_time_major[1:]],
+            outputs_info=[first],
+            non_sequences=[pt.broadcast_to(trans, (*batch, num_states, num_states))],
+            return_updates=False,
+        )
     return pt.moveaxis(pt.concatenate([first[None], rest], axis=0), 0, -1)
 
 

@@ -67,6 +67,16 @@ def safe_norm(norm: jax.Array) -> jax.Array:
     return jnp.where(norm > 0, norm, jnp.ones((), norm.dtype))
 
 
+def _padded(trans: jax.Array, *, at_end: bool) -> jax.Array:
+    """Time-varying ``trans [T-1, K, K, ...]`` padded to ``T`` with a zero matrix.
+
+    Both scans run over all ``T`` steps (no ``concatenate`` of their ``[T, K, ...]``
+    outputs); the extra step's product with the zero matrix is never used.
+    """
+    dummy = jnp.zeros((1, *trans.shape[1:]), trans.dtype)
+    return jnp.concatenate([trans, dummy] if at_end else [dummy, trans])
+
+
 def forward_scan(
     init: jax.Array, trans: jax.Array, emission: jax.Array, *, time_varying: bool
 ) -> tuple[jax.Array, jax.Array]:
@@ -87,23 +97,17 @@ def forward_scan(
         Normalisers ``c_t`` (zero where the data are impossible).
     """
 
-    def _normalise(unnormalised):
+    def _step(predicted, xs):
+        # predicted = p(z_t | y_{1:t-1}); returns p(z_{t+1} | y_{1:t})
+        emission_t, trans_next = xs
+        unnormalised = predicted * emission_t
         norm = sum_states(unnormalised)
-        return unnormalised / safe_norm(norm)[None], norm
+        alpha = unnormalised / safe_norm(norm)[None]
+        return vecmat(alpha, trans if trans_next is None else trans_next), (alpha, norm)
 
-    def _step(alpha_prev, xs):
-        emission_t, trans_t = xs
-        alpha, norm = _normalise(
-            vecmat(alpha_prev, trans if trans_t is None else trans_t) * emission_t
-        )
-        return alpha, (alpha, norm)
-
-    alpha_1, norm_1 = _normalise(init * emission[0])
-    _, (alpha, norm) = lax.scan(_step, alpha_1, (emission[1:], trans if time_varying else None))
-    return (
-        jnp.concatenate([alpha_1[None], alpha]),
-        jnp.concatenate([norm_1[None], norm]),
-    )
+    xs = (emission, _padded(trans, at_end=True) if time_varying else None)
+    _, (alpha, norm) = lax.scan(_step, jnp.broadcast_to(init, emission.shape[1:]), xs)
+    return alpha, norm
 
 
 def backward_scan(
@@ -124,13 +128,13 @@ def backward_scan(
         ``p(y_{t+1:T} | z_t) / p(y_{t+1:T} | y_{1:t})``; ``alpha * beta`` are the
         smoothed marginals.
     """
-    scaled = emission[1:] / safe_norm(norm[1:])[:, None]
+    scaled = emission / safe_norm(norm)[:, None]
 
-    def _step(beta_next, xs):
+    def _step(beta, xs):
+        # beta = beta_t; returns beta_{t-1} = trans_t @ (e_t beta_t / c_t)
         scaled_t, trans_t = xs
-        beta = matvec(trans if trans_t is None else trans_t, scaled_t * beta_next)
-        return beta, beta
+        return matvec(trans if trans_t is None else trans_t, scaled_t * beta), beta
 
-    beta_last = jnp.ones_like(emission[-1])
-    _, beta = lax.scan(_step, beta_last, (scaled, trans if time_varying else None), reverse=True)
-    return jnp.concatenate([beta, beta_last[None]])
+    xs = (scaled, _padded(trans, at_end=False) if time_varying else None)
+    _, beta = lax.scan(_step, jnp.ones_like(emission[0]), xs, reverse=True)
+    return beta

@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 
 from jaxbridge.cli._errors import CLIError
-from jaxbridge.cli._io import SUFFIXES, atomic_outputs, make_dataset, read_data, write_data
+from jaxbridge.cli._io import (
+    SUFFIXES,
+    atomic_outputs,
+    make_dataset,
+    read_data,
+    refuse_overwrite,
+    write_data,
+)
 from jaxbridge.cli._params import (
     Truth,
     check_truth,
@@ -31,8 +38,10 @@ from jaxbridge.cli._params import (
 
 def demo(args: argparse.Namespace) -> int:
     """Simulate the example page's data, fit the page's model, write the run folder."""
+    from jaxbridge.cli._run import RUN_FILES
     from jaxbridge.datasets import SEED_PAGE_RANDOM_SEED, seed_page_data
 
+    refuse_overwrite(args.out, RUN_FILES, force=args.force)  # before any work
     with _console(args.quiet) as say:
         page = seed_page_data()
         data = make_dataset(
@@ -72,11 +81,13 @@ def simulate(args: argparse.Namespace) -> int:
 def fit(args: argparse.Namespace) -> int:
     """Fit a marginal HMM to the user's data file and write the run folder."""
     from jaxbridge.cli._model import check_observations
+    from jaxbridge.cli._run import RUN_FILES
 
-    data = read_data(args.data)
-    check_observations(data["emissions"].values, args.emission, str(args.data))
     if args.out is None:
         args.out = Path("runs") / args.data.stem
+    refuse_overwrite(args.out, RUN_FILES, force=args.force)  # before any work
+    data = read_data(args.data)
+    check_observations(data["emissions"].values, args.emission, str(args.data))
     with _console(args.quiet) as say:
         say(_describe(data, f"read {args.data}"))
         return _fit(

@@ -87,32 +87,28 @@ def posterior_figure(idata: az.InferenceData, var_names: list[str], truth: xr.Da
     return np.ravel(axes)[0].figure
 
 
-def states_figure(probs: np.ndarray, states: np.ndarray | None, labels: np.ndarray) -> Figure:
+def states_figure(decoded: xr.Dataset, states: np.ndarray | None) -> Figure:
     """Posterior state probabilities per step (heat map) for the first sequences.
 
     Parameters
     ----------
-    probs : ``[N, T, K]``
-        ``p(z_t = k | y)``, averaged over the posterior draws.
+    decoded
+        :func:`jaxbridge.decode`'s result: ``state_probs (sequence, time, state)``, the
+        posterior ``p(z_t = k | y)``, and ``viterbi (sequence, time)``, the most probable path.
     states : ``[N, T]`` or None
         True hidden states, drawn over the heat map when known.
-    labels : ``[N]``
-        Sequence labels.
     """
     import matplotlib.pyplot as plt
 
-    shown = min(N_SHOWN, probs.shape[0])
-    n_states = probs.shape[-1]
+    probs = decoded["state_probs"].transpose("sequence", "time", "state")
+    shown = min(N_SHOWN, probs.sizes["sequence"])
+    n_states = probs.sizes["state"]
     figure, axes = plt.subplots(
-        shown,
-        1,
-        figsize=(8, 1.2 + 0.35 * n_states * shown + 0.4 * shown),
-        sharex=True,
-        squeeze=False,
+        shown, 1, figsize=(8, 1.2 + (0.35 * n_states + 0.4) * shown), sharex=True, squeeze=False
     )
     for i, ax in enumerate(axes[:, 0]):
         image = ax.imshow(
-            probs[i].T,
+            probs.values[i].T,
             aspect="auto",
             origin="lower",
             vmin=0,
@@ -121,12 +117,20 @@ def states_figure(probs: np.ndarray, states: np.ndarray | None, labels: np.ndarr
             interpolation="nearest",
         )
         if states is not None:
-            ax.plot(states[i], color="white", lw=1.5, marker="o", ms=2.5)
+            ax.plot(states[i], color="white", lw=2, drawstyle="steps-mid", label="true state")
+        ax.plot(
+            decoded["viterbi"].values[i],
+            "--",
+            color="C3",
+            lw=1,
+            drawstyle="steps-mid",
+            label="Viterbi path",
+        )
         ax.set_yticks(np.arange(n_states))
-        ax.set_ylabel(f"seq {labels[i]}\nstate")
+        ax.set_ylabel(f"seq {probs['sequence'].values[i]}\nstate")
         ax.grid(False)
     axes[-1, 0].set_xlabel("step")
     figure.colorbar(image, ax=axes[:, 0], label="p(state | data)", shrink=0.9)
-    known = " (white: true states)" if states is not None else ""
-    figure.suptitle(f"Posterior hidden-state probabilities{known}")
+    figure.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper left", ncols=2, fontsize=9)
+    figure.suptitle("Posterior hidden-state probabilities")
     return figure

@@ -287,6 +287,18 @@ def _write_csv(data: xr.Dataset, path: Path) -> None:
                 writer.writerow([*row, int(data["states"].values[i, t])] if has_states else row)
 
 
+def refuse_overwrite(directory: Path, names: Iterable[str], *, force: bool) -> None:
+    """Raise :class:`CLIError` when one of the files ``names`` exists in ``directory`` and not ``force``."""
+    existing = [name for name in names if (directory / name).exists()]
+    if existing and not force:
+        what = (
+            f"{directory / existing[0]} already exists"
+            if len(existing) == 1
+            else f"{directory}/ already holds {', '.join(existing)}"
+        )
+        raise CLIError(f"{what}; use --force to overwrite")
+
+
 @contextmanager
 def atomic_outputs(
     directory: Path, names: Iterable[str], *, force: bool
@@ -299,14 +311,7 @@ def atomic_outputs(
     the temporary files, and the directories this call created, are removed.
     """
     names = list(names)
-    existing = [name for name in names if (directory / name).exists()]
-    if existing and not force:
-        what = (
-            f"{directory / existing[0]} already exists"
-            if len(existing) == 1
-            else f"{directory}/ already holds {', '.join(existing)}"
-        )
-        raise CLIError(f"{what}; use --force to overwrite")
+    refuse_overwrite(directory, names, force=force)
     created = _make_dirs(directory)
     temps: dict[str, Path] = {}
 

@@ -72,14 +72,28 @@ def check_observations(emissions: np.ndarray, kind: str, where: str) -> None:
         )
 
 
-def build_model(emissions: np.ndarray, n_states: int, kind: str) -> tuple[pm.Model, list[str]]:
-    """The marginal HMM of ``emissions [N, T]`` (NaN = missing) and its parameter names."""
+def build_model(
+    emissions: np.ndarray, n_states: int, kind: str, sequence: np.ndarray | None = None
+) -> tuple[pm.Model, list[str]]:
+    """The marginal HMM of ``emissions [N, T]`` (NaN = missing) and its parameter names.
+
+    The observations get the dims ``(sequence, time)``, with ``sequence`` labels when given.
+    """
     from jaxbridge.pymc import MarginalHMM
 
-    with pm.Model() as model:
+    n_series, n_steps = emissions.shape
+    labels = np.arange(n_series) if sequence is None else sequence
+    with pm.Model(coords={"sequence": labels, "time": np.arange(n_steps)}) as model:
         init, trans, chain_names = _markov_chain(n_states)
         emission, emission_names = _emission(kind, n_states)
-        MarginalHMM(HMM_NAME, init=init, trans=trans, emission=emission, observed=emissions)
+        MarginalHMM(
+            HMM_NAME,
+            init=init,
+            trans=trans,
+            emission=emission,
+            observed=emissions,
+            dims=("sequence", "time"),
+        )
     return model, emission_names + chain_names
 
 

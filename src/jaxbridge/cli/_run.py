@@ -109,7 +109,9 @@ def fit(
     from jaxbridge.pymc import decode, sample
 
     say(f"building the {settings.states}-state {settings.emission} marginal HMM")
-    model, var_names = build_model(data["emissions"].values, settings.states, settings.emission)
+    model, var_names = build_model(
+        data["emissions"].values, settings.states, settings.emission, data["sequence"].values
+    )
     say(
         f"sampling with NUTS ({settings.sampler}): {settings.chains} chain(s) x "
         f"({settings.tune} tuning + {settings.draws} draws)"
@@ -165,23 +167,8 @@ def write_report(run: Run, temp: Callable[[str], Path]) -> pd.DataFrame:
         truth_dataset(run.idata.posterior, truth),
     )
     states = run.data["states"].values if "states" in run.data else None
-    save(
-        states_figure,
-        temp("states.png"),
-        state_probabilities(run.decoded),
-        states,
-        run.data["sequence"].values,
-    )
+    save(states_figure, temp("states.png"), run.decoded, states)
     return table
-
-
-def state_probabilities(decoded: xr.Dataset) -> np.ndarray:
-    """Posterior state probabilities ``[N, T, K]`` from :func:`jaxbridge.decode`'s output."""
-    return (
-        decoded["state_probs"]
-        .transpose(..., "state")
-        .values.reshape(-1, *decoded["state_probs"].shape[-2:])
-    )
 
 
 def load_run(run_dir: Path) -> Run:

@@ -178,3 +178,15 @@ def test_report_needs_a_run_folder(call, tmp_path):
     assert code == 2
     assert "not a jaxbridge run folder (missing posterior.nc, states.nc, run.json)" in err
     assert _files(tmp_path) == ["data.nc"]
+
+
+@pytest.mark.slow
+def test_demo_default_settings_recover_the_page(run_cli, tmp_path):
+    """The README's command with its defaults: converged chains, the truth inside the HDIs."""
+    result = run_cli("demo")
+    assert result.returncode == 0, result.stderr
+    table = _check_run_folder(tmp_path / "runs" / "demo", n_draws=1000)
+    assert (table["r_hat"] < 1.01).all()
+    assert (table["ess_bulk"] > 400).all()
+    assert table.loc[["emission_signal", "emission_noise"], "in_hdi"].all()
+    assert table["in_hdi"].mean() >= 0.75  # 94% intervals: most of the 14 hold their truth

@@ -20,22 +20,18 @@ from jaxbridge.hmm._inputs import prepare, scale_emissions
 __all__ = ["sample_paths"]
 
 
-def _log(p: jax.Array) -> jax.Array:
-    return jnp.log(jnp.where(p > 0, p, jnp.zeros((), p.dtype)))
-
-
 def _backward_sample(key, alpha, trans, time_varying: bool) -> jax.Array:
     """One path ``[T, ...]`` from filtered ``alpha [T, K, ...]``."""
     num_steps, num_states = alpha.shape[:2]
     keys = jax.random.split(key, num_steps)
-    last = jax.random.categorical(keys[-1], _log(alpha[-1]), axis=0).astype(jnp.int32)
+    last = jax.random.categorical(keys[-1], jnp.log(alpha[-1]), axis=0).astype(jnp.int32)
 
     def _step(state_next, xs):
         key_t, alpha_t, trans_next = xs
         trans_next = trans if trans_next is None else trans_next  # [K, K, ...]
         full = jnp.broadcast_to(trans_next, (num_states, *alpha_t.shape))
         column = jnp.take_along_axis(full, state_next[None, None], axis=1)[:, 0]
-        state = jax.random.categorical(key_t, _log(alpha_t * column), axis=0).astype(jnp.int32)
+        state = jax.random.categorical(key_t, jnp.log(alpha_t * column), axis=0).astype(jnp.int32)
         return state, state
 
     _, states = lax.scan(

@@ -55,7 +55,8 @@ def test_demo_writes_the_run_folder(demo_run):
     for stage in ("simulated the example page's data", "sampling with NUTS", "writing"):
         assert f"jaxbridge: {stage}" in result.stderr
     assert result.stdout.split("\n", 1)[0].split() == COLUMNS
-    assert f"wrote {folder}/: data.nc" in result.stdout
+    assert f"wrote {folder}/\n  data.nc " in result.stdout
+    assert all(f"\n  {name} " in result.stdout for name in RUN_FILES)
 
     table = _check_run_folder(folder)
     page = seed_page_data()
@@ -106,7 +107,7 @@ def _ragged_csv(path, rng):
     return expected
 
 
-def test_fit_csv_quiet_and_force(run_cli, tmp_path, rng):
+def test_fit_csv_quiet_then_refuses_to_overwrite(run_cli, call, tmp_path, rng):
     expected = _ragged_csv(tmp_path / "mine.csv", rng)
     result = run_cli("fit", "mine.csv", "--states", 2, "--quiet", "--seed", 1, *FEW_DRAWS)
     assert result.returncode == 0, result.stderr
@@ -122,9 +123,9 @@ def test_fit_csv_quiet_and_force(run_cli, tmp_path, rng):
 
     # a second run refuses to overwrite, leaving the first untouched
     stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
-    again = run_cli("fit", "mine.csv", "--states", 2, *FEW_DRAWS)
-    assert again.returncode == 2
-    assert again.stderr.count("\n") == 1 and "use --force to overwrite" in again.stderr
+    code, out, err = call("fit", tmp_path / "mine.csv", "--states", 2, "--out", folder)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "use --force to overwrite" in err
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps
 
 

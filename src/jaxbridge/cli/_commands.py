@@ -173,6 +173,7 @@ def _echo(quiet: bool, text: str) -> None:
 
 def _print_result(quiet: bool, table: pd.DataFrame, out_dir: Path, files: tuple[str, ...]) -> None:
     from jaxbridge.cli._report import format_table
+    from jaxbridge.cli._run import CONTENTS
 
-    _echo(quiet, format_table(table))
-    _echo(quiet, f"\nwrote {out_dir}/: {', '.join(files)}")
+    listing = "\n".join(f"  {name:<14} {CONTENTS[name]}" for name in files)
+    _echo(quiet, f"{format_table(table)}\n\nwrote {out_dir}/\n{listing}")

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from jaxbridge import __version__
 from jaxbridge.cli._errors import CLIError
 from jaxbridge.cli._figures import (
     data_figure,
@@ -52,6 +53,18 @@ DATA, POSTERIOR, STATES, SETTINGS, SUMMARY = (
 FIGURES = ("data.png", "trace.png", "posterior.png", "states.png")
 REPORT_FILES = (SUMMARY, *FIGURES)
 RUN_FILES = (DATA, POSTERIOR, STATES, SETTINGS, *REPORT_FILES)
+#: What each file of a run folder holds (printed after a run).
+CONTENTS = {
+    DATA: "the data (true states and parameters when simulated)",
+    POSTERIOR: "posterior draws, ArviZ InferenceData",
+    STATES: "decoded hidden states: state probabilities, Viterbi path",
+    SETTINGS: "settings and true values",
+    SUMMARY: "mean, sd, 94% HDI, r_hat, ESS, true value, in HDI",
+    "data.png": "first sequences: hidden states and emissions",
+    "trace.png": "trace plot",
+    "posterior.png": "posterior densities (true values marked)",
+    "states.png": "posterior state probabilities per step",
+}
 
 
 class Settings(NamedTuple):
@@ -134,6 +147,7 @@ def fit(
     decoded = decode(idata, model)
     truth = parameter_truth(truth_of(data), settings.states, settings.emission)
     info = {
+        "jaxbridge_version": __version__,
         "source": source,
         "settings": settings._asdict(),
         "var_names": var_names,

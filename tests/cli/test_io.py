@@ -12,10 +12,11 @@ TRUTH = Truth(np.array([0.7, 0.3]), np.array([[0.9, 0.1], [0.2, 0.8]]), 1.5, 0.2
 
 def test_csv_long_form_ragged_missing_and_shuffled(tmp_path):
     # sequence "b" starts at time 3 (so its row 0 is time 3), has an empty field at time 5 and
-    # a gap at time 6; sequence "a" has a NaN; rows are out of order; an extra column is ignored
+    # a gap at time 6; sequence "a" has a NaN; rows are out of order; an extra column is ignored;
+    # the file starts with a byte-order mark
     path = tmp_path / "d.csv"
     path.write_text(
-        "extra,Value,sequence,time\n"
+        "\ufeffextra,Value,sequence,time\n"  # with a byte-order mark, as Excel writes
         "x,4.0,b,4\n"
         "x,1.0,a,0\n"
         "x,3.5,b,3\n"
@@ -48,6 +49,14 @@ def test_write_read_round_trip(tmp_path, rng, suffix):
         np.testing.assert_array_equal(back["states"].values, states)
         for got, want in zip(truth_of(back), TRUTH, strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+def test_netcdf_dims_in_any_order(tmp_path):
+    data = make_dataset(np.arange(6.0).reshape(2, 3), np.zeros((2, 3), dtype=int))
+    data.transpose("time", "sequence").to_netcdf(tmp_path / "d.nc")
+    back = read_data(tmp_path / "d.nc")
+    np.testing.assert_array_equal(back["emissions"].values, data["emissions"].values)
+    np.testing.assert_array_equal(back["states"].values, data["states"].values)
 
 
 def test_npy_one_sequence(tmp_path):
@@ -83,6 +92,12 @@ BAD_INPUTS = {
         "sequence,time,value\na,0,\na,1,nan\n",
         "every observation is missing",
     ),
+    "timestamps for time": (
+        "d.csv",
+        "sequence,time,value\na,0,1\na,1700000000,2\n",
+        "2 rows span 1700000001 time steps",
+    ),
+    "not utf-8": ("d.csv", b"sequence,time,value\n\xff\xfe,0,1\n", "cannot read csv file"),
     "garbage netcdf": ("d.nc", b"\x00\x01 not a netcdf file", "cannot read nc file"),
     "netcdf without emissions": (
         "d.nc",

@@ -35,6 +35,8 @@ from jaxbridge.cli._params import Truth, check_truth
 COLUMNS = ("sequence", "time", "value")
 TRUTH_VARS = Truth._fields
 SUFFIXES = (".csv", ".nc", ".npy", ".npz")
+#: A long-form CSV may leave at most this many array cells per row empty (gaps, ragged ends).
+MAX_PADDING = 100
 
 
 # --------------------------------------------------------------------------- building
@@ -100,7 +102,7 @@ def read_data(path: Path) -> xr.Dataset:
 
 
 def _read_csv(path: Path) -> xr.Dataset:
-    with path.open(newline="", encoding="utf-8") as file:
+    with path.open(newline="", encoding="utf-8-sig") as file:  # -sig: tolerate a BOM
         rows = csv.reader(file)
         header = next(rows, None)
         if not header:
@@ -130,7 +132,7 @@ def _read_csv(path: Path) -> xr.Dataset:
             times[time] = _parse_value(row[i_value], where)
     if not values:
         raise CLIError(f"{path}: no data rows after the header")
-    return _from_long(values)
+    return _from_long(values, path)
 
 
 def _parse_time(field: str, where: str) -> int:
@@ -156,10 +158,16 @@ def _parse_value(field: str, where: str) -> float:
     return value
 
 
-def _from_long(values: dict[str, dict[int, float]]) -> xr.Dataset:
+def _from_long(values: dict[str, dict[int, float]], path: Path) -> xr.Dataset:
     """``{sequence: {time: value}}`` -> ``emissions [N, T]``, each sequence from its first time."""
     starts = {label: min(times) for label, times in values.items()}
     n_steps = max(max(times) - starts[label] + 1 for label, times in values.items())
+    n_rows = sum(map(len, values.values()))
+    if len(values) * n_steps > MAX_PADDING * n_rows:
+        raise CLIError(
+            f"{path}: {n_rows} rows span {n_steps} time steps; 'time' must count steps "
+            "(0, 1, 2, ...), not e.g. timestamps"
+        )
     emissions = np.full((len(values), n_steps), np.nan)
     for i, (label, times) in enumerate(values.items()):
         for time, value in times.items():
@@ -178,6 +186,9 @@ def _read_netcdf(path: Path) -> xr.Dataset:
         raise CLIError(
             f"{path}: 'emissions' must have 2 dimensions (sequence, time), got {emissions.dims}"
         )
+    if set(emissions.dims) == {"sequence", "time"}:
+        data = data.transpose("sequence", "time", ...)
+        emissions = data["emissions"]
     arrays = {name: data[name].values for name in ("states", *TRUTH_VARS) if name in data}
     sequence = data["sequence"].values if "sequence" in data.coords else None
     return _from_arrays(emissions.values, arrays, path, sequence)
@@ -202,7 +213,10 @@ def _read_npz(path: Path) -> xr.Dataset:
 
 
 def _from_arrays(
-    emissions: np.ndarray, arrays: dict[str, np.ndarray], path: Path, sequence=None
+    emissions: np.ndarray,
+    arrays: dict[str, np.ndarray],
+    path: Path,
+    sequence: np.ndarray | None = None,
 ) -> xr.Dataset:
     """Data set from an ``emissions`` array ``[T]`` or ``[N, T]`` plus optional named extras."""
     if not (

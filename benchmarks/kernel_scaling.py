@@ -247,14 +247,14 @@ def _format_row(r: dict) -> str:
     )
 
 
-def _environment(load: tuple[float, float, float]) -> str:
+def _environment(load: tuple[float, float, float], note: str) -> str:
     return (
         f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}; "
         f"{platform.platform()}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs; load average at start {load[0]:.1f}; "
         f"Python {platform.python_version()}, jax {jax.__version__}, numba {numba.__version__}, "
         f"jaxbridge {jaxbridge.__version__}, x64 {jax.config.jax_enable_x64}, "
-        f"device {jax.devices()[0].platform}"
+        f"device {jax.devices()[0].platform}" + (f". {note}" if note else "")
     )
 
 
@@ -277,9 +277,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=20, help="maximum timed calls per case")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds of timed calls per case")
     parser.add_argument("--no-append", action="store_true", help="do not write RESULTS.md")
+    parser.add_argument("--note", default="", help="free text added to the RESULTS.md entry")
     args = parser.parse_args(argv)
 
-    load = os.getloadavg()
+    environment = _environment(os.getloadavg(), args.note)
     grid = QUICK_GRID if args.quick else FULL_GRID
     print(HEADER, flush=True)
     rows = []
@@ -290,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
         rows += run_case(n, t, k, args.repeats, args.budget)
     table = "\n".join([HEADER, *(_format_row(r) for r in rows)])
     if not args.no_append:
-        append_results(table, _environment(load), args.quick)
+        append_results(table, environment, args.quick)
 
 
 if __name__ == "__main__":

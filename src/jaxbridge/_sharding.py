@@ -69,8 +69,16 @@ def resolve_devices(devices: Devices = None) -> list[jax.Device]:
     Parameters
     ----------
     devices
-        ``None``: all local devices (:func:`jax.local_devices`); an ``int`` ``n``: the first
-        ``n`` local devices; or a sequence of distinct :class:`jax.Device` objects.
+        ``None``: all local accelerators (:func:`jax.local_devices`), or one device when JAX
+        runs on the CPU; an ``int`` ``n``: the first ``n`` local devices; or a sequence of
+        distinct :class:`jax.Device` objects.
+
+    Notes
+    -----
+    On a CPU, JAX's extra "devices" are forced host devices
+    (``XLA_FLAGS=--xla_force_host_platform_device_count=N``) sharing the same cores, and
+    importing :mod:`pymc.sampling.jax` forces 100 of them; so ``None`` does not split work
+    across them. Ask for them with a count.
 
     Raises
     ------
@@ -82,7 +90,7 @@ def resolve_devices(devices: Devices = None) -> list[jax.Device]:
     """
     local = jax.local_devices()
     if devices is None:
-        return local
+        return local if local[0].platform != "cpu" else local[:1]
     if isinstance(devices, bool) or not isinstance(devices, int | Sequence):
         raise TypeError(
             "devices must be None, an int count or a sequence of jax.Device; "
@@ -244,19 +252,25 @@ def _flat_batch(x, batch_shape, core: int, padding: int, fill, sharded: bool) ->
 def chain_devices(devices: Devices, chains: int) -> list[jax.Device]:
     """The devices ``chains`` chains run on: each device gets the same number of chains.
 
-    ``devices=None`` takes the largest number of local devices that divides ``chains``;
-    explicitly named devices must divide ``chains`` evenly (``ValueError`` otherwise).
+    ``devices=None`` takes the largest number of the default devices (:func:`resolve_devices`)
+    that divides ``chains``; explicitly named devices must divide ``chains`` evenly
+    (``ValueError`` otherwise).
     """
     available = resolve_devices(devices)
     if devices is None:
-        count = max(n for n in range(1, len(available) + 1) if chains % n == 0)
-        return available[:count]
+        return _even_split(available, chains)
     if chains % len(available):
         raise ValueError(
             f"chains={chains} cannot be split evenly across {len(available)} devices; "
             "pick a number of chains that is a multiple of the device count"
         )
     return available
+
+
+def _even_split(available: list, chains: int) -> list:
+    """The longest prefix of ``available`` whose length divides ``chains``."""
+    count = max(n for n in range(1, len(available) + 1) if chains % n == 0)
+    return available[:count]
 
 
 def chain_map(devices: Devices = None, chains: int | None = None) -> Callable[[Callable], Callable]:

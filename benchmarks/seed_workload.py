@@ -465,13 +465,14 @@ def run_row(name: str, settings: Settings) -> dict:
     from jaxbridge.datasets import seed_page_data
 
     data = seed_page_data()
-    if name == "numpyro_native":
-        return row_numpyro_native(data, settings)
-    if name == "numpyro_native_parallel":
+    if name.startswith("numpyro_native"):
         import jax
 
-        jax.config.update("jax_num_cpu_devices", settings.chains)  # before any computation
-        return row_numpyro_native(data, settings, chain_method="parallel")
+        # `import jaxbridge` imports pymc.sampling.jax, which sets XLA_FLAGS to 100 host
+        # devices; a plain NumPyro user has one (vectorized) or one per chain (parallel).
+        parallel = name == "numpyro_native_parallel"
+        jax.config.update("jax_num_cpu_devices", settings.chains if parallel else 1)
+        return row_numpyro_native(data, settings, "parallel" if parallel else "vectorized")
     if name == PAGE_ROW:
         return _pymc_row(_page_build(data), settings, _pm_sample(settings), "pymc")
     if name == "page_ops_numpyro":

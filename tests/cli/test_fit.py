@@ -31,33 +31,20 @@ def _check_run_folder(folder, n_draws=30):
     return table
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory, cli_env):
-    """One ``python -m jaxbridge demo`` run with few draws, shared by the demo and report tests."""
-    import subprocess
-    import sys
+def test_demo_then_report(run_cli, tmp_path):
+    """``python -m jaxbridge demo`` writes the run folder; the ``jaxbridge report`` script redraws it.
 
-    folder = tmp_path_factory.mktemp("demo") / "run"
-    result = subprocess.run(
-        [sys.executable, "-m", "jaxbridge", "demo", "--out", folder, *map(str, FEW_DRAWS)],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return folder, result
-
-
-def test_demo_writes_the_run_folder(demo_run):
-    folder, result = demo_run
+    One test, so that pytest-xdist never runs the demo twice.
+    """
+    result = run_cli("demo", "--out", "run", *FEW_DRAWS)
     assert result.returncode == 0, result.stderr
     # a one-line summary of each stage on stderr; the table and the file list on stdout
     for stage in ("simulated the example page's data", "sampling with NUTS", "writing"):
         assert f"jaxbridge: {stage}" in result.stderr
     assert result.stdout.split("\n", 1)[0].split() == COLUMNS
-    assert f"wrote {folder}/\n  data.nc " in result.stdout
     assert all(f"\n  {name} " in result.stdout for name in RUN_FILES)
 
+    folder = tmp_path / "run"
     table = _check_run_folder(folder)
     page = seed_page_data()
     data = xr.load_dataset(folder / "data.nc")
@@ -70,21 +57,16 @@ def test_demo_writes_the_run_folder(demo_run):
     for label, value in truth.items():
         assert table.loc[label, "true"] == pytest.approx(value)
     assert table["in_hdi"].isin([True, False]).all()
-    # run.json records the settings report needs
     info = json.loads((folder / "run.json").read_text())
     assert info["settings"]["draws"] == 30 and info["settings"]["states"] == 3
 
-
-def test_report_redraws_the_same_summary(demo_run, run_cli):
-    folder, result = demo_run
-    assert result.returncode == 0, result.stderr
-    before = pd.read_csv(folder / "summary.csv")
+    # report: the same summary again, the deleted figures back
     for name in ("summary.csv", "states.png", "posterior.png"):
         (folder / name).unlink()
-    report = run_cli("report", folder, script=True)  # the console script
+    report = run_cli("report", folder, script=True)
     assert report.returncode == 0, report.stderr
     _check_run_folder(folder)
-    pd.testing.assert_frame_equal(pd.read_csv(folder / "summary.csv"), before)
+    pd.testing.assert_frame_equal(pd.read_csv(folder / "summary.csv", index_col="parameter"), table)
     assert report.stdout.split("\n", 1)[0].split() == COLUMNS
 
 

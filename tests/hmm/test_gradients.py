@@ -123,3 +123,30 @@ def test_second_derivatives_by_differentiating_the_vjp(rng):
     got = jax.hessian(lambda a: hmm.log_likelihood(log_emission, init, a))(trans)
     expected = jax.jit(jax.hessian(lambda a: ref.log_likelihood(log_emission, init, a)))(trans)
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("time_varying", [False, True])
+def test_grad_with_broadcast_batch_dims(rng, time_varying):
+    """Cotangents of broadcast init/trans are summed over exactly the broadcast dims."""
+    num_states, num_steps = 3, 4
+    log_emission = rng.normal(size=(2, 3, num_steps, num_states))
+    init = rng.dirichlet(np.ones(num_states), size=(2, 1))  # [2, 1, K]
+    shape = (3, num_steps - 1, num_states) if time_varying else (3, num_states)
+    trans = rng.dirichlet(np.ones(num_states), size=shape)  # [3, (T-1,) K, K]
+    weights = rng.normal(size=(2, 3))
+
+    def ours(le, p0, a):
+        return jnp.sum(weights * hmm.log_likelihood(le, p0, a, time_varying=time_varying))
+
+    def reference(le, p0, a):
+        return sum(
+            weights[i, j] * ref.log_likelihood(le[i, j], p0[i, 0], a[j], time_varying=time_varying)
+            for i in range(2)
+            for j in range(3)
+        )
+
+    got = jax.grad(ours, ARGNUMS)(log_emission, init, trans)
+    expected = jax.jit(jax.grad(reference, ARGNUMS))(log_emission, init, trans)
+    for g, e in zip(got, expected, strict=True):
+        assert g.shape == e.shape
+        np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from jaxbridge import __version__
 from jaxbridge.cli._errors import CLIError
+from jaxbridge.datasets import SEED_NOISE, SEED_SIGNAL
 
 #: ``jaxbridge.sample``'s samplers (kept in step with ``jaxbridge.pymc._sample.Sampler`` by a test).
 SAMPLERS = ("auto", "pymc", "numpyro", "blackjax", "nutpie")
@@ -182,10 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
         "spread evenly)",
     )
     simulate.add_argument(
-        "--signal", metavar="X", type=_finite, default=1.15, help="emission signal"
+        "--signal", metavar="X", type=_finite, default=SEED_SIGNAL, help="emission signal"
     )
     simulate.add_argument(
-        "--noise", metavar="X", type=_positive, default=0.15, help="emission noise (sd)"
+        "--noise", metavar="X", type=_positive, default=SEED_NOISE, help="emission noise (sd)"
     )
     simulate.add_argument(
         "--seed", metavar="N", type=_at_least(0), default=DEFAULT_SEED, help="random seed"

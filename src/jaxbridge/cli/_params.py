@@ -15,7 +15,7 @@ import numpy as np
 
 from jaxbridge import _validation
 from jaxbridge.cli._errors import CLIError
-from jaxbridge.datasets import SEED_INIT, SEED_NOISE, SEED_SIGNAL, SEED_TRANS
+from jaxbridge.datasets import SEED_INIT, SEED_TRANS
 
 #: Diagonal of the default transition matrix when ``K != 3``.
 STAY = 0.9
@@ -44,10 +44,6 @@ def default_trans(k: int) -> np.ndarray:
     trans = np.full((k, k), (1 - STAY) / (k - 1))
     np.fill_diagonal(trans, STAY)
     return trans
-
-
-DEFAULT_SIGNAL = SEED_SIGNAL
-DEFAULT_NOISE = SEED_NOISE
 
 
 def parse_vector(text: str, name: str) -> np.ndarray:

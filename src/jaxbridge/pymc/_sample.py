@@ -214,7 +214,7 @@ def _sample_blackjax(
         )
     with _Progress(draws, "BlackJAX sampling", enabled=progressbar) as bar:
         samples, stats = _nuts_draws(
-            draw_key, states, params, logp_fn, draws, bar.tick, max_num_doublings, map_chains
+            draw_key, states, params, logp_fn, draws, bar.callback, max_num_doublings, map_chains
         )
     sampling_time = time.perf_counter() - start
 
@@ -230,7 +230,7 @@ def _nuts_draws(
     params: dict[str, jax.Array],
     logp_fn: Callable,
     draws: int,
-    tick: Callable,
+    tick: Callable | None,
     max_num_doublings: int,
     map_chains: Callable[[Callable], Callable] = jax.vmap,
 ) -> tuple[list[jax.Array], dict[str, jax.Array]]:
@@ -250,7 +250,8 @@ def _nuts_draws(
         def _step(states, step_key):
             keys = jax.random.split(step_key, chains)
             states, info = map_chains(chain_step)(keys, states, step_size, inverse_mass_matrix)
-            jax.debug.callback(tick, ordered=False)
+            if tick is not None:
+                jax.debug.callback(tick, ordered=False)
             stats = {
                 "lp": states.logdensity,
                 "diverging": info.is_divergent,
@@ -327,7 +328,13 @@ class _Progress:
         if self._bar is not None and self._calls % self.calls_per_step == 0:
             self._bar.update(1)
 
+    @property
+    def callback(self) -> Callable | None:
+        """:meth:`tick` when the bar is shown, else ``None`` (no host callback in the loop)."""
+        return self.tick if self.enabled else None
+
     def adaptation_info_fn(self, state: Any, info: Any, adaptation_state: Any) -> tuple:
         """BlackJAX ``adaptation_info_fn`` that keeps no info and advances the bar."""
-        jax.debug.callback(self.tick, state.logdensity, ordered=False)
+        if self.enabled:
+            jax.debug.callback(self.tick, state.logdensity, ordered=False)
         return ()

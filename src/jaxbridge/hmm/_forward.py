@@ -26,7 +26,15 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["backward_scan", "forward_scan", "matvec", "safe_norm", "sum_states", "vecmat"]
+__all__ = [
+    "backward_scan",
+    "forward_scan",
+    "matvec",
+    "posterior_weights_scan",
+    "safe_norm",
+    "sum_states",
+    "vecmat",
+]
 
 # Up to this many states the products are written out as K whole-batch vector operations,
 # which XLA fuses into one loop; above it a matrix product wins (benchmarks/kernel_scaling.py).
@@ -110,6 +118,34 @@ def forward_scan(
     return alpha, norm
 
 
+def _backward(
+    trans: jax.Array,
+    emission: jax.Array,
+    norm: jax.Array,
+    alpha: jax.Array | None,
+    *,
+    time_varying: bool,
+):
+    """Backward recursion; per step it emits ``beta_t``, or with ``alpha`` the pair
+    ``(alpha_t * beta_t, w_t)`` with ``w_t = e_t * beta_t / c_t``.
+
+    ``e_t / c_t`` is formed inside the step rather than as a separate ``[T, K, ...]`` array,
+    and the gradient's per-step quantities come out of the loop that computes them: each
+    full-size pass saved outside the loop was worth more than a kernel inside it on CPU.
+    """
+
+    def _step(beta, xs):
+        # beta = beta_t; returns beta_{t-1} = trans_t @ w_t
+        emission_t, norm_t, trans_t, alpha_t = xs
+        weight = emission_t * beta / safe_norm(norm_t)[None]
+        out = beta if alpha_t is None else (alpha_t * beta, weight)
+        return matvec(trans if trans_t is None else trans_t, weight), out
+
+    xs = (emission, norm, _padded(trans, at_end=False) if time_varying else None, alpha)
+    _, out = lax.scan(_step, jnp.ones_like(emission[0]), xs, reverse=True)
+    return out
+
+
 def backward_scan(
     trans: jax.Array, emission: jax.Array, norm: jax.Array, *, time_varying: bool
 ) -> jax.Array:
@@ -128,13 +164,31 @@ def backward_scan(
         ``p(y_{t+1:T} | z_t) / p(y_{t+1:T} | y_{1:t})``; ``alpha * beta`` are the
         smoothed marginals.
     """
-    scaled = emission / safe_norm(norm)[:, None]
+    return _backward(trans, emission, norm, None, time_varying=time_varying)
 
-    def _step(beta, xs):
-        # beta = beta_t; returns beta_{t-1} = trans_t @ (e_t beta_t / c_t)
-        scaled_t, trans_t = xs
-        return matvec(trans if trans_t is None else trans_t, scaled_t * beta), beta
 
-    xs = (scaled, _padded(trans, at_end=False) if time_varying else None)
-    _, beta = lax.scan(_step, jnp.ones_like(emission[0]), xs, reverse=True)
-    return beta
+def posterior_weights_scan(
+    trans: jax.Array,
+    emission: jax.Array,
+    norm: jax.Array,
+    alpha: jax.Array,
+    *,
+    time_varying: bool,
+) -> tuple[jax.Array, jax.Array]:
+    """Backward pass returning what the likelihood gradient needs instead of ``beta``.
+
+    Parameters
+    ----------
+    trans, emission, norm
+        As :func:`backward_scan`.
+    alpha : [T, K, ...]
+        Filtered probabilities from :func:`forward_scan`.
+
+    Returns
+    -------
+    posterior : [T, K, ...]
+        Smoothed marginals ``alpha_t * beta_t``.
+    weight : [T, K, ...]
+        ``w_t = e_t * beta_t / c_t``.
+    """
+    return _backward(trans, emission, norm, alpha, time_varying=time_varying)

@@ -29,7 +29,12 @@ import jax
 import jax.numpy as jnp
 
 from jaxbridge._validation import check_hmm_inputs
-from jaxbridge.hmm._forward import backward_scan, forward_scan, safe_norm
+from jaxbridge.hmm._forward import (
+    backward_scan,
+    forward_scan,
+    posterior_weights_scan,
+    safe_norm,
+)
 from jaxbridge.hmm._inputs import prepare, scale_emissions, to_batch_major
 from jaxbridge.hmm._parallel import parallel_backward, parallel_forward
 from jaxbridge.hmm._types import FilterResult, SmoothResult
@@ -99,9 +104,15 @@ def _log_likelihood_fwd(log_emission, init, trans, time_varying, method):
 
 def _log_likelihood_bwd(time_varying, method, residuals, cotangent):
     emission, alpha, norm, init, trans = residuals
-    beta = _backward(method, trans, emission, alpha, norm, time_varying)
-    d_log_emission = alpha * beta * cotangent[None, None]
-    weight = emission * beta * (cotangent / safe_norm(norm))[:, None]
+    if method == "parallel":
+        beta = parallel_backward(trans, emission, alpha, time_varying=time_varying)
+        posterior, weight = alpha * beta, emission * beta / safe_norm(norm)[:, None]
+    else:
+        posterior, weight = posterior_weights_scan(
+            trans, emission, norm, alpha, time_varying=time_varying
+        )
+    d_log_emission = posterior * cotangent[None, None]
+    weight = weight * cotangent[None, None]
     d_init = _sum_to(weight[0], init.shape)
     d_trans = _expected_transitions(alpha[:-1], weight[1:], trans.shape, time_varying)
     return d_log_emission, d_init, d_trans

@@ -16,6 +16,8 @@ row inherits another's compiled programs), and reports
 * ``CPU``: CPU seconds of the row's process (all threads) over the same span -- less
   sensitive than ``wall`` to other processes on a shared machine;
 * ``min ESS``: the smaller bulk ESS of ``emission_signal`` and ``emission_noise``;
+* ``steps/draw``: mean leapfrog steps (gradient evaluations) per post-warm-up draw, a
+  load-independent measure of the sampler's efficiency;
 * ``ESS/s``: min ESS / wall, and both speed-ups relative to the page's Ops under PyMC NUTS.
 
 Rows (``--rows`` picks a subset; the default is ``DEFAULT_ROWS``):
@@ -306,17 +308,24 @@ def pymc_jax_eval(model, settings: Settings) -> tuple[float, float]:
     return jax_eval(get_jaxified_logp(model, negative_logp=False), values, settings)
 
 
-def min_bulk_ess(idata) -> tuple[float, float, float]:
-    """(min bulk ESS of ESS_VARS, posterior mean signal, posterior mean noise)."""
+def posterior_summary(idata) -> dict:
+    """Min bulk ESS of ``ESS_VARS``, posterior means, and mean leapfrog steps per draw.
+
+    ``steps`` (post-warm-up ``n_steps``, i.e. gradient evaluations per draw) does not depend
+    on the machine's load, so ``ess / steps`` compares samplers' efficiency per gradient.
+    """
     import arviz as az
 
     ess = az.ess(idata, var_names=list(ESS_VARS), method="bulk")
     post = idata.posterior
-    return (
-        float(min(ess[v].item() for v in ESS_VARS)),
-        float(post["emission_signal"].mean()),
-        float(post["emission_noise"].mean()),
-    )
+    stats = getattr(idata, "sample_stats", None)
+    steps = float(stats["n_steps"].mean()) if stats is not None and "n_steps" in stats else None
+    return {
+        "ess": float(min(ess[v].item() for v in ESS_VARS)),
+        "signal": float(post["emission_signal"].mean()),
+        "noise": float(post["emission_noise"].mean()),
+        "steps": steps,
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -340,7 +349,6 @@ def _pymc_row(build: Callable, settings: Settings, sample: Callable, eval_kind: 
     _clear_jax_caches()
     recorder.reset()
     idata, sample_s, sample_cpu_s = _timed(lambda: sample(model))
-    ess, signal, noise = min_bulk_ess(idata)
     return {
         "eval": eval_kind,
         "eval_s": eval_s,
@@ -348,9 +356,7 @@ def _pymc_row(build: Callable, settings: Settings, sample: Callable, eval_kind: 
         "wall_s": build_s + sample_s,
         "cpu_s": build_cpu_s + sample_cpu_s,
         "jax_compile_s": recorder.total(),
-        "ess": ess,
-        "signal": signal,
-        "noise": noise,
+        **posterior_summary(idata),
     }
 
 
@@ -433,12 +439,11 @@ def row_numpyro_native(data, settings: Settings, chain_method: str = "vectorized
             chain_method=chain_method,
             progress_bar=False,
         )
-        mcmc.run(jax.random.PRNGKey(settings.seed), emissions)
+        mcmc.run(jax.random.PRNGKey(settings.seed), emissions, extra_fields=("num_steps",))
         jax.block_until_ready(mcmc.get_samples())  # run() returns before XLA has finished
         return mcmc
 
     mcmc, wall_s, cpu_s = _timed(sample)
-    ess, signal, noise = min_bulk_ess(_numpyro_idata(mcmc))
     return {
         "eval": "jax",
         "eval_s": eval_s,
@@ -446,9 +451,7 @@ def row_numpyro_native(data, settings: Settings, chain_method: str = "vectorized
         "wall_s": wall_s,
         "cpu_s": cpu_s,
         "jax_compile_s": recorder.total(),
-        "ess": ess,
-        "signal": signal,
-        "noise": noise,
+        **posterior_summary(_numpyro_idata(mcmc)),
     }
 
 
@@ -457,7 +460,11 @@ def _numpyro_idata(mcmc):
     import numpy as np
 
     samples = mcmc.get_samples(group_by_chain=True)
-    return az.from_dict(posterior={v: np.asarray(samples[v]) for v in ESS_VARS})
+    steps = mcmc.get_extra_fields(group_by_chain=True)["num_steps"]
+    return az.from_dict(
+        posterior={v: np.asarray(samples[v]) for v in ESS_VARS},
+        sample_stats={"n_steps": np.asarray(steps)},
+    )
 
 
 def run_row(name: str, settings: Settings) -> dict:
@@ -545,6 +552,7 @@ def format_table(results: dict[str, dict]) -> str:
         "JAX compile in wall (s)",
         "CPU (s)",
         "min bulk ESS",
+        "steps/draw",
         "ESS/s",
         "ESS/s × page",
         "mean signal / noise",
@@ -571,6 +579,7 @@ def format_table(results: dict[str, dict]) -> str:
                 f"{r['jax_compile_s']:.1f}",
                 f"{r['cpu_s']:.1f}",
                 f"{r['ess']:.0f}",
+                "—" if r.get("steps") is None else f"{r['steps']:.1f}",
                 f"{ess_per_s:.1f}",
                 ess_x,
                 f"{r['signal']:.3f} / {r['noise']:.3f}",

@@ -21,18 +21,21 @@ from __future__ import annotations
 
 from functools import reduce
 from operator import add
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 __all__ = [
+    "Gradients",
     "backward_scan",
     "forward_scan",
+    "gradient_scan",
     "matvec",
-    "posterior_weights_scan",
     "safe_norm",
     "sum_states",
+    "sum_to",
     "vecmat",
 ]
 
@@ -118,32 +121,17 @@ def forward_scan(
     return alpha, norm
 
 
-def _backward(
-    trans: jax.Array,
-    emission: jax.Array,
-    norm: jax.Array,
-    alpha: jax.Array | None,
-    *,
-    time_varying: bool,
-):
-    """Backward recursion; per step it emits ``beta_t``, or with ``alpha`` the pair
-    ``(alpha_t * beta_t, w_t)`` with ``w_t = e_t * beta_t / c_t``.
+def sum_to(x: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """Sum ``x`` over the axes where ``shape`` (same rank) broadcasts with size 1."""
+    axes = tuple(
+        i for i, (s, n) in enumerate(zip(shape, x.shape, strict=True)) if s == 1 and n != 1
+    )
+    return jnp.sum(x, axis=axes, keepdims=True) if axes else x
 
-    ``e_t / c_t`` is formed inside the step rather than as a separate ``[T, K, ...]`` array,
-    and the gradient's per-step quantities come out of the loop that computes them: each
-    full-size pass saved outside the loop was worth more than a kernel inside it on CPU.
-    """
 
-    def _step(beta, xs):
-        # beta = beta_t; returns beta_{t-1} = trans_t @ w_t
-        emission_t, norm_t, trans_t, alpha_t = xs
-        weight = emission_t * beta / safe_norm(norm_t)[None]
-        out = beta if alpha_t is None else (alpha_t * beta, weight)
-        return matvec(trans if trans_t is None else trans_t, weight), out
-
-    xs = (emission, norm, _padded(trans, at_end=False) if time_varying else None, alpha)
-    _, out = lax.scan(_step, jnp.ones_like(emission[0]), xs, reverse=True)
-    return out
+def _weight(emission_t: jax.Array, beta: jax.Array, norm_t: jax.Array) -> jax.Array:
+    """``w_t = e_t * beta_t / c_t`` (formed in the step: no extra ``[T, K, ...]`` array)."""
+    return emission_t * beta / safe_norm(norm_t)[None]
 
 
 def backward_scan(
@@ -164,18 +152,43 @@ def backward_scan(
         ``p(y_{t+1:T} | z_t) / p(y_{t+1:T} | y_{1:t})``; ``alpha * beta`` are the
         smoothed marginals.
     """
-    return _backward(trans, emission, norm, None, time_varying=time_varying)
+
+    def _step(beta, xs):
+        # beta = beta_t; returns beta_{t-1} = trans_t @ w_t
+        emission_t, norm_t, trans_t = xs
+        weight = _weight(emission_t, beta, norm_t)
+        return matvec(trans if trans_t is None else trans_t, weight), beta
+
+    xs = (emission, norm, _padded(trans, at_end=False) if time_varying else None)
+    _, beta = lax.scan(_step, jnp.ones_like(emission[0]), xs, reverse=True)
+    return beta
 
 
-def posterior_weights_scan(
+class Gradients(NamedTuple):
+    """What the backward pass hands the likelihood gradient (see :func:`gradient_scan`)."""
+
+    posterior: jax.Array  # [T, K, ...]  alpha_t * beta_t
+    first_weight: jax.Array  # [K, ...]  w_1
+    transitions: jax.Array  # trans.shape  Σ_t alpha_{t-1}(i) w_t(j)
+
+
+def gradient_scan(
     trans: jax.Array,
     emission: jax.Array,
     norm: jax.Array,
     alpha: jax.Array,
+    cotangent: jax.Array,
     *,
     time_varying: bool,
-) -> tuple[jax.Array, jax.Array]:
-    """Backward pass returning what the likelihood gradient needs instead of ``beta``.
+) -> Gradients:
+    """Backward pass that returns the gradient's ingredients instead of ``beta``.
+
+    With ``w_t = e_t * beta_t / c_t``, step ``t`` (running backwards) emits the smoothed
+    marginal ``alpha_t * beta_t`` and adds ``alpha_t(i) w_{t+1}(j)`` (``w_{t+1}`` carried
+    from the previous step) to the expected transition counts: summed in the carry for a
+    shared ``trans``, emitted per step (summed over its broadcast dims) when time varying.
+    Everything comes out of the loop that computes it: on CPU each full ``[T, K, ...]``
+    pass saved outside the loop was worth more than the extra work inside it.
 
     Parameters
     ----------
@@ -183,12 +196,35 @@ def posterior_weights_scan(
         As :func:`backward_scan`.
     alpha : [T, K, ...]
         Filtered probabilities from :func:`forward_scan`.
+    cotangent : [...]
+        Weight of each sequence's log-likelihood. The recursion is linear in ``beta``, so
+        starting it from ``beta_T = cotangent`` instead of one weights every output,
+        before the counts are summed over sequences.
 
     Returns
     -------
-    posterior : [T, K, ...]
-        Smoothed marginals ``alpha_t * beta_t``.
-    weight : [T, K, ...]
-        ``w_t = e_t * beta_t / c_t``.
+    Gradients
+        ``posterior [T, K, ...]``, ``first_weight [K, ...]`` and ``transitions`` with
+        the shape of ``trans``.
     """
-    return _backward(trans, emission, norm, alpha, time_varying=time_varying)
+
+    def _step(carry, xs):
+        # carry: beta_t, w_{t+1}, counts; returns beta_{t-1}, w_t
+        beta, weight_next, counts = carry
+        emission_t, norm_t, trans_t, alpha_t = xs
+        weight = _weight(emission_t, beta, norm_t)
+        outer = alpha_t[:, None] * weight_next[None]
+        if time_varying:
+            out = (alpha_t * beta, sum_to(outer, trans_t.shape))
+        else:
+            out, counts, trans_t = (alpha_t * beta, None), counts + outer, trans
+        return (matvec(trans_t, weight), weight, counts), out
+
+    beta_last = jnp.broadcast_to(cotangent[None], emission.shape[1:]).astype(emission.dtype)
+    counts_shape = (emission.shape[1], *emission.shape[1:])  # [K, K, ...]
+    counts = None if time_varying else jnp.zeros(counts_shape, emission.dtype)
+    init = (beta_last, jnp.zeros_like(beta_last), counts)
+    xs = (emission, norm, _padded(trans, at_end=False) if time_varying else None, alpha)
+    (_, first_weight, counts), (posterior, per_step) = lax.scan(_step, init, xs, reverse=True)
+    transitions = per_step[:-1] if time_varying else sum_to(counts, trans.shape)
+    return Gradients(posterior, first_weight, transitions)

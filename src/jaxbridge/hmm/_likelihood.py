@@ -30,10 +30,12 @@ import jax.numpy as jnp
 
 from jaxbridge._validation import check_hmm_inputs
 from jaxbridge.hmm._forward import (
+    Gradients,
     backward_scan,
     forward_scan,
-    posterior_weights_scan,
+    gradient_scan,
     safe_norm,
+    sum_to,
 )
 from jaxbridge.hmm._inputs import prepare, scale_emissions, to_batch_major
 from jaxbridge.hmm._parallel import parallel_backward, parallel_forward
@@ -59,14 +61,6 @@ def _backward(method: Method, trans, emission, alpha, norm, time_varying: bool):
 def _total(norm: jax.Array, shift: jax.Array) -> jax.Array:
     """``log p(y_{1:T}) = Σ_t log c_t + shift_t``, one log after the loop: ``[T, ...] -> [...]``."""
     return jnp.sum(jnp.log(norm) + shift, axis=0)
-
-
-def _sum_to(x: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    """Sum ``x`` over the axes where ``shape`` (same rank) broadcasts with size 1."""
-    axes = tuple(
-        i for i, (s, n) in enumerate(zip(shape, x.shape, strict=True)) if s == 1 and n != 1
-    )
-    return jnp.sum(x, axis=axes, keepdims=True) if axes else x
 
 
 def _expected_transitions(
@@ -102,20 +96,23 @@ def _log_likelihood_fwd(log_emission, init, trans, time_varying, method):
     return _total(norm, shift), (emission, alpha, norm, init, trans)
 
 
+def _parallel_gradients(trans, emission, norm, alpha, cotangent, time_varying) -> Gradients:
+    """:func:`~jaxbridge.hmm._forward.gradient_scan`'s result from the parallel ``beta``."""
+    beta = parallel_backward(trans, emission, alpha, time_varying=time_varying) * cotangent[None]
+    weight = emission * beta / safe_norm(norm)[:, None]
+    transitions = _expected_transitions(alpha[:-1], weight[1:], trans.shape, time_varying)
+    return Gradients(alpha * beta, weight[0], transitions)
+
+
 def _log_likelihood_bwd(time_varying, method, residuals, cotangent):
     emission, alpha, norm, init, trans = residuals
-    if method == "parallel":
-        beta = parallel_backward(trans, emission, alpha, time_varying=time_varying)
-        posterior, weight = alpha * beta, emission * beta / safe_norm(norm)[:, None]
-    else:
-        posterior, weight = posterior_weights_scan(
-            trans, emission, norm, alpha, time_varying=time_varying
-        )
-    d_log_emission = posterior * cotangent[None, None]
-    weight = weight * cotangent[None, None]
-    d_init = _sum_to(weight[0], init.shape)
-    d_trans = _expected_transitions(alpha[:-1], weight[1:], trans.shape, time_varying)
-    return d_log_emission, d_init, d_trans
+    gradients = _parallel_gradients if method == "parallel" else _sequential_gradients
+    grads = gradients(trans, emission, norm, alpha, cotangent, time_varying)
+    return grads.posterior, sum_to(grads.first_weight, init.shape), grads.transitions
+
+
+def _sequential_gradients(trans, emission, norm, alpha, cotangent, time_varying) -> Gradients:
+    return gradient_scan(trans, emission, norm, alpha, cotangent, time_varying=time_varying)
 
 
 _log_likelihood_vjp.defvjp(_log_likelihood_fwd, _log_likelihood_bwd)

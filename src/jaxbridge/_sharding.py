@@ -215,24 +215,15 @@ def _sharded(log_emission, init, trans, mask, *, mesh, num_devices, **options):
         sharded.append(always or math.prod(x.shape[:-core]) > 1)
         args.append(_flat_batch(x, batch_shape, core, padding, fill, sharded[-1]))
 
-    local = partial(_local_log_likelihood, tuple(sharded), options)
+    local = partial(hmm.log_likelihood, **options)
     specs = tuple(PartitionSpec(SEQ_AXIS) if s else PartitionSpec() for s in sharded)
-    out_spec = PartitionSpec(SEQ_AXIS)
-    out = jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=out_spec)(*args)
+    # check_vma=False: the kernels' scans start from fresh (device-invariant) carries that
+    # the per-device data makes device-varying, which the varying-axis check rejects.
+    # Without it, shard_map's transpose sums the cotangents of replicated inputs over devices.
+    out = jax.shard_map(
+        local, mesh=mesh, in_specs=specs, out_specs=PartitionSpec(SEQ_AXIS), check_vma=False
+    )(*args)
     return out[:size].reshape(batch_shape)
-
-
-def _local_log_likelihood(sharded: tuple[bool, ...], options: dict, *args) -> jax.Array:
-    """Per-device log-likelihoods of the local sequences.
-
-    Replicated arguments are cast to device-varying first: their cotangents from the
-    forward–backward VJP differ per device, and the transpose of the cast sums them.
-    """
-    args = [
-        x if s else jax.lax.pcast(x, SEQ_AXIS, to="varying")
-        for x, s in zip(args, sharded, strict=True)
-    ]
-    return hmm.log_likelihood(*args, **options)
 
 
 def _flat_batch(x, batch_shape, core: int, padding: int, fill, sharded: bool) -> jax.Array:
@@ -278,8 +269,9 @@ def chain_map(devices: Devices = None, chains: int | None = None) -> Callable[[C
 
     ``chain_map(devices, chains)(fn)(*args)`` equals ``jax.vmap(fn)(*args)`` (every leaf of
     ``args`` has a leading chain axis), computed as ``jax.vmap`` over each device's share
-    of the chains inside ``jax.shard_map`` over the devices of :func:`chain_devices`. With
-    one device it is ``jax.vmap(fn)``. Usable as NumPyro's ``chain_method``.
+    of the chains inside a jitted ``jax.shard_map`` over the devices of
+    :func:`chain_devices`. With one device it is ``jax.vmap(fn)``. Usable as NumPyro's
+    ``chain_method``.
     """
     chosen = resolve_devices(devices) if chains is None else chain_devices(devices, chains)
 
@@ -289,8 +281,12 @@ def chain_map(devices: Devices = None, chains: int | None = None) -> Callable[[C
             return batched
         mesh = Mesh(np.asarray(chosen), (CHAIN_AXIS,))
         spec = PartitionSpec(CHAIN_AXIS)
-        # check_vma=False: samplers call jax.debug.callback, whose outputs carry no axis info
-        return jax.shard_map(batched, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+        # check_vma=False: samplers call jax.debug.callback, whose outputs carry no axis info.
+        # jit: NumPyro applies chain_method outside jit, and an eager shard_map would compile
+        # and dispatch one program per primitive.
+        return jax.jit(
+            jax.shard_map(batched, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+        )
 
     return transform
 

@@ -10,6 +10,8 @@ cache off (``JAXBRIDGE_CACHE_DIR=off``). Each process measures
 * ``sample``: a short ``jaxbridge.sample`` run (default 2 chains x (50 tune + 50 draws), so
   that compilation dominates);
 * ``process``: the whole process, imports included;
+* with ``--cli``: a whole ``jaxbridge <command>`` run (``jaxbridge.cli.main``), in a fresh
+  process and an empty folder, with the same cache directories;
 
 and splits JAX's own compile cost by phase with :mod:`jax.monitoring` events: tracing to a
 jaxpr, lowering to StableHLO, XLA backend compilation (the only phase the persistent cache
@@ -20,7 +22,8 @@ Usage, from the repository root with the project venv::
     python benchmarks/compile_cache.py                 # jaxbridge model, sampler="auto"
     python benchmarks/compile_cache.py --model page    # the page's Ops (no jaxbridge.sample needed)
     python benchmarks/compile_cache.py --min-compile-secs 0   # cache every program
-    python benchmarks/compile_cache.py --cli "demo"    # also time `python -m jaxbridge demo` twice
+    python benchmarks/compile_cache.py --cli "demo --draws 100 --tune 100"  # also the CLI
+    python benchmarks/compile_cache.py --cli-only --cli "demo --draws 100 --tune 100"
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -37,6 +39,8 @@ import time
 from pathlib import Path
 
 import _common
+
+PHASES = ("logp_grad", "sample")
 
 
 def build_model(kind: str):
@@ -108,41 +112,51 @@ def run_child(args: argparse.Namespace, cache: str) -> dict:
         return result
 
 
-def run_cli(command: str, cache: str) -> str:
-    """``python -m jaxbridge <command>`` with ``JAXBRIDGE_CACHE_DIR=cache``: timings as text.
+def cli_child(args: argparse.Namespace) -> dict:
+    """Run ``jaxbridge <args.cli>`` in this process (the subprocess), recording JAX compiles."""
+    import jax
 
-    Reports the whole process and the CLI's own "sampled ... in X s (compilation included)".
-    """
-    env = {**os.environ, "JAXBRIDGE_CACHE_DIR": cache}
+    from jaxbridge.cli import main as jaxbridge_main
+
+    if args.min_compile_secs is not None:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", args.min_compile_secs)
+    recorder = _common.CompileRecorder()
+    start = time.perf_counter()
+    code = jaxbridge_main(shlex.split(args.cli))
+    if code:
+        raise RuntimeError(f"jaxbridge {args.cli} exited with {code}")
+    return {"cli": recorder.snapshot(time.perf_counter() - start)}
+
+
+def run_cli(args: argparse.Namespace, cache: str) -> dict:
+    """:func:`cli_child` in a fresh interpreter, in a temporary folder, with ``cache``."""
     with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "child.json"
+        cmd = [sys.executable, __file__, "--cli-child", str(out), "--cli", args.cli]
+        if args.min_compile_secs is not None:
+            cmd += ["--min-compile-secs", str(args.min_compile_secs)]
+        env = {**os.environ, "JAXBRIDGE_CACHE_DIR": cache, "PYTHONPATH": str(_common.BENCH_DIR)}
         start = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "jaxbridge", *shlex.split(command)],
-            env=env,
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-        )
-        process_s = time.perf_counter() - start
-    if proc.returncode != 0:
-        return f"failed ({proc.stderr.strip().splitlines()[-1:]})"
-    found = re.search(r"in ([0-9.]+) s \(compilation included\)", proc.stdout + proc.stderr)
-    sampling = f"sampling {found.group(1)} s, " if found else ""
-    return f"{sampling}process {process_s:.1f} s"
+        proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"CLI child failed:\n{proc.stderr[-3000:]}")
+        result = json.loads(out.read_text())
+        result["process_s"] = time.perf_counter() - start
+        return result
 
 
-def _cache_listing(cache_dir: Path) -> list[str]:
-    return sorted(p.name for p in cache_dir.iterdir()) if cache_dir.exists() else []
+def _cached_programs(cache_dir: Path) -> set[str]:
+    """Names of the programs in a JAX cache directory (files are ``<name>-<hash>[-atime]``)."""
+    return {p.name.split("-", 1)[0] for p in cache_dir.iterdir()} if cache_dir.exists() else set()
 
 
 def _row(label: str, r: dict, phase: str) -> list[str]:
-    p = r.get(phase)
-    if p is None:
-        return [label, phase, *["—"] * 8]
+    p = r[phase]
     return [
         label,
         phase,
         f"{p['wall_s']:.2f}",
+        f"{_compile_total(p):.2f}",
         f"{p.get('trace_s', 0):.2f}",
         f"{p.get('lower_s', 0):.2f}",
         f"{p.get('backend_s', 0):.2f}",
@@ -159,71 +173,82 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sampler", default="auto", help="jaxbridge.sample sampler")
     parser.add_argument("--draws", type=int, default=50, help="tune = draws; 0 skips sampling")
     parser.add_argument("--min-compile-secs", type=float, default=None)
-    parser.add_argument("--cli", default=None, help="also time `python -m jaxbridge CLI`")
+    parser.add_argument("--cli", default=None, help="also time `jaxbridge CLI` (e.g. 'demo')")
+    parser.add_argument("--cli-only", action="store_true", help="only the --cli measurement")
     parser.add_argument("--no-append", action="store_true")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--cli-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         Path(args.child).write_text(json.dumps(child(args)))
         return
 
-    results: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory() as cache_dir:
-        for label, cache in [
-            ("cache empty", cache_dir),
-            ("cache warm", cache_dir),
-            ("cache off #1", "off"),
-            ("cache off #2", "off"),
-        ]:
-            print(f"[compile_cache] {label} ...", file=sys.stderr, flush=True)
-            results[label] = run_child(args, cache)
-        cached = _cache_listing(Path(cache_dir))
-        cli = {}
-        if args.cli:
-            with tempfile.TemporaryDirectory() as cli_cache:
-                for label in ("first run, empty cache", "second run, warm cache"):
-                    cli[label] = run_cli(args.cli, cli_cache)
-            cli["cache off"] = run_cli(args.cli, "off")
+    if args.cli_child:
+        Path(args.cli_child).write_text(json.dumps(cli_child(args)))
+        return
 
-    header = ["run", "phase", "wall (s)", "trace", "lower", "XLA compile/load", "hits", "misses"]
-    header += ["programs", "process (s)"]
-    rows = [
-        _row(label, r, phase) for phase in ("logp_grad", "sample") for label, r in results.items()
-    ]
+    scenarios = [("cache empty", True), ("cache warm", True), ("cache off #1", False)]
+    scenarios.append(("cache off #2", False))
+    results: dict[str, dict] = {}
+    cli: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as cache_dir, tempfile.TemporaryDirectory() as cli_dir:
+        for label, cached in scenarios:
+            if not args.cli_only:
+                print(f"[compile_cache] {label} ...", file=sys.stderr, flush=True)
+                results[label] = run_child(args, cache_dir if cached else "off")
+            if args.cli:
+                print(f"[compile_cache] jaxbridge {args.cli}: {label} ...", file=sys.stderr)
+                cli[label] = run_cli(args, cli_dir if cached else "off")
+        cached_programs = _cached_programs(Path(cache_dir if results else cli_dir))
+
+    runs = [(label, phase, r) for phase in PHASES for label, r in results.items()]
+    runs += [(label, "cli", r) for label, r in cli.items()]
+    header = ["run", "phase", "wall (s)", "JAX compile (s)", "trace", "lower", "XLA compile/load"]
+    header += ["hits", "misses", "programs", "process (s)"]
+    rows = [_row(label, r, phase) for label, phase, r in runs if phase in r]
     ratios = []
-    for phase in ("logp_grad", "sample"):
-        if phase in results["cache empty"]:
-            first = results["cache empty"][phase]["wall_s"]
-            warm = results["cache warm"][phase]["wall_s"]
-            ratios.append(f"- {phase}: empty/warm cache = {first / warm:.2f}x")
-    first_p, warm_p = results["cache empty"]["process_s"], results["cache warm"]["process_s"]
-    ratios.append(f"- whole process: empty/warm cache = {first_p / warm_p:.2f}x")
-    programs = "\n".join(
-        f"  - {phase}: "
-        + ", ".join(f"{n} {s:.2f}s" for n, s in results["cache empty"][phase]["programs"][:8])
-        for phase in ("logp_grad", "sample")
-        if phase in results["cache empty"]
+    for label, phase, r in runs:
+        if label == "cache empty" and phase in r:
+            warm = (cli if phase == "cli" else results)["cache warm"][phase]
+            what = f"`jaxbridge {args.cli}`" if phase == "cli" else phase
+            ratios.append(
+                f"- {what}: empty/warm cache = {r[phase]['wall_s'] / warm['wall_s']:.2f}x wall, "
+                f"{_compile_total(r[phase]) / _compile_total(warm):.2f}x JAX compile"
+            )
+    first = (results or cli)["cache empty"]
+    slowest = "; ".join(
+        f"{phase}: " + ", ".join(f"{n} {t:.2f}s" for n, t in first[phase]["programs"][:6])
+        for phase in ("cli", *PHASES)
+        if phase in first
     )
+    title = f"compile_cache (model={args.model}, sampler={args.sampler}"
+    title += f", cli={args.cli!r})" if args.cli else ")"
     section = "\n".join(
         [
-            _common.machine_header(f"compile_cache (model={args.model}, sampler={args.sampler})"),
-            f"- short run: 2 chains x ({args.draws} tune + {args.draws} draws); "
-            f"min compile secs override: {args.min_compile_secs}",
+            _common.machine_header(title),
+            *(
+                [f"- short run: 2 chains x ({args.draws} tune + {args.draws} draws)"]
+                if results
+                else []
+            ),
+            f"- jax_persistent_cache_min_compile_time_secs override: {args.min_compile_secs}",
             f"- load average (1/5/15 min): {_common.load_average()}",
             "",
             _common.markdown_table(header, rows),
             "",
             *ratios,
-            *(f"- `jaxbridge {args.cli}` {k}: {v}" for k, v in cli.items()),
-            f"- files in the cache after the warm run: {len(cached)} "
-            f"({', '.join(sorted({c.split('-')[0] for c in cached}))})",
-            "- slowest programs compiled with an empty cache (XLA s):",
-            programs,
+            f"- programs in the cache after the warm run: {len(cached_programs)} "
+            f"({', '.join(sorted(cached_programs))})",
+            f"- slowest programs compiled with an empty cache (XLA s): {slowest}",
         ]
     )
     print(section)
     if not args.no_append:
         _common.append_results(section)
+
+
+def _compile_total(phase: dict) -> float:
+    return sum(phase.get(f"{k}_s", 0.0) for k in ("trace", "lower", "backend"))
 
 
 if __name__ == "__main__":

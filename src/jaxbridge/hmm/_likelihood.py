@@ -96,9 +96,14 @@ def _log_likelihood_fwd(log_emission, init, trans, time_varying, method):
     return _total(norm, shift), (emission, alpha, norm, init, trans)
 
 
+def _sequential_gradients(trans, emission, norm, alpha, cotangent, time_varying) -> Gradients:
+    return gradient_scan(trans, emission, norm, alpha, cotangent, time_varying=time_varying)
+
+
 def _parallel_gradients(trans, emission, norm, alpha, cotangent, time_varying) -> Gradients:
     """:func:`~jaxbridge.hmm._forward.gradient_scan`'s result from the parallel ``beta``."""
-    beta = parallel_backward(trans, emission, alpha, time_varying=time_varying) * cotangent[None]
+    beta = parallel_backward(trans, emission, alpha, time_varying=time_varying)
+    beta = beta * cotangent[None, None]
     weight = emission * beta / safe_norm(norm)[:, None]
     transitions = _expected_transitions(alpha[:-1], weight[1:], trans.shape, time_varying)
     return Gradients(alpha * beta, weight[0], transitions)
@@ -109,10 +114,6 @@ def _log_likelihood_bwd(time_varying, method, residuals, cotangent):
     gradients = _parallel_gradients if method == "parallel" else _sequential_gradients
     grads = gradients(trans, emission, norm, alpha, cotangent, time_varying)
     return grads.posterior, sum_to(grads.first_weight, init.shape), grads.transitions
-
-
-def _sequential_gradients(trans, emission, norm, alpha, cotangent, time_varying) -> Gradients:
-    return gradient_scan(trans, emission, norm, alpha, cotangent, time_varying=time_varying)
 
 
 _log_likelihood_vjp.defvjp(_log_likelihood_fwd, _log_likelihood_bwd)

@@ -9,6 +9,7 @@ from jaxbridge._config import enable_compilation_cache, enable_x64
 enable_x64()
 enable_compilation_cache()
 
+from jaxbridge import datasets, hmm  # noqa: E402
 from jaxbridge.pymc import MarginalHMM, decode, hmm_logp, sample  # noqa: E402
 from jaxbridge.wrap import wrap  # noqa: E402  (after enable_x64)
 
@@ -17,8 +18,10 @@ __version__ = "0.1.0"
 __all__ = [
     "MarginalHMM",
     "__version__",
+    "datasets",
     "decode",
     "enable_compilation_cache",
+    "hmm",
     "hmm_logp",
     "sample",
     "wrap",

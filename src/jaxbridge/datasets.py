@@ -3,13 +3,17 @@
 The page ("How to wrap a JAX function for use in PyMC", Vieira 2022) simulates 70 Normal-emission
 HMM sequences of 1 + 50 steps with NumPy's ``default_rng(104109109)``, after first drawing one
 throw-away sequence. :func:`seed_page_data` repeats exactly those draws, so its arrays equal the
-page's ``hidden_state`` and ``emission_observed``.
+page's ``hidden_state`` and ``emission_observed``. :func:`seed_page_vec_hmm_logp` is the page's own
+JAX log-likelihood, verbatim, kept as a reference.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
+import jax.numpy as jnp
+import jax.scipy as jsp
 import numpy as np
 
 SEED_PAGE_RANDOM_SEED = 104109109
@@ -84,3 +88,49 @@ def seed_page_data(n_series: int = 70, n_steps: int = 50) -> HMMData:
     simulate_normal_hmm(rng, *args, n_series=1, n_steps=n_steps)  # the page's throw-away draw
     states, emissions = simulate_normal_hmm(rng, *args, n_series=n_series, n_steps=n_steps)
     return HMMData(states, emissions, SEED_INIT.copy(), SEED_TRANS.copy(), SEED_SIGNAL, SEED_NOISE)
+
+
+def seed_page_hmm_logp(
+    emission_observed,
+    emission_signal,
+    emission_noise,
+    logp_initial_state,
+    logp_transition,
+):
+    """The page's ``hmm_logp``, verbatim: the marginal log-likelihood of a single HMM process.
+
+    Kept as the independent reference (log-space ``logsumexp`` forward recursion, autodiff
+    gradients) that tests and benchmarks compare jaxbridge against.
+    """
+    hidden_states = np.array([0, 1, 2])
+
+    # Compute log-likelihood of observed emissions for each (step x possible hidden state)
+    logp_emission = jsp.stats.norm.logpdf(
+        emission_observed[:, None],
+        (hidden_states + 1) * emission_signal,
+        emission_noise,
+    )
+
+    # We use the forward_algorithm to compute log_alpha(x_t) = logp(x_t, y_1:t)
+    log_alpha = logp_initial_state + logp_emission[0]
+    log_alpha, _ = jax.lax.scan(
+        f=lambda log_alpha_prev, logp_emission: (
+            jsp.special.logsumexp(log_alpha_prev + logp_transition.T, axis=-1) + logp_emission,
+            None,
+        ),
+        init=log_alpha,
+        xs=logp_emission[1:],
+    )
+
+    return jsp.special.logsumexp(log_alpha)
+
+
+def seed_page_vec_hmm_logp(*args):
+    """The page's ``vec_hmm_logp``: :func:`seed_page_hmm_logp` vmapped over sequences, summed."""
+    vmap = jax.vmap(
+        seed_page_hmm_logp,
+        # Only the first argument, needs to be vectorized
+        in_axes=(0, None, None, None, None),
+    )
+    # For simplicity we sum across all the HMM processes
+    return jnp.sum(vmap(*args))

@@ -2,9 +2,6 @@
 
 import itertools
 
-import jax
-import jax.numpy as jnp
-import jax.scipy as jsp
 import numpy as np
 import pymc as pm
 import pytensor
@@ -12,29 +9,11 @@ import pytensor.tensor as pt
 import pytest
 import scipy.stats as st
 
-from jaxbridge.datasets import seed_page_data
+from jaxbridge.datasets import seed_page_data, seed_page_vec_hmm_logp
 from jaxbridge.pymc import MarginalHMM, hmm_logp
 from jaxbridge.wrap import JaxOp, wrap
 
 # ----------------------------------------------------------------------------- the page
-
-
-def _page_single_logp(y, signal, noise, logp_init, logp_trans):
-    """The example page's forward algorithm for one sequence, verbatim (log space)."""
-    hidden_states = np.array([0, 1, 2])
-    logp_emission = jsp.stats.norm.logpdf(y[:, None], (hidden_states + 1) * signal, noise)
-    log_alpha = logp_init + logp_emission[0]
-    log_alpha, _ = jax.lax.scan(
-        f=lambda prev, le: (jsp.special.logsumexp(prev + logp_trans.T, axis=-1) + le, None),
-        init=log_alpha,
-        xs=logp_emission[1:],
-    )
-    return jsp.special.logsumexp(log_alpha)
-
-
-def _page_vec_logp(y, signal, noise, logp_init, logp_trans):
-    vmapped = jax.vmap(_page_single_logp, in_axes=(0, None, None, None, None))
-    return jnp.sum(vmapped(y, signal, noise, logp_init, logp_trans))
 
 
 def _priors():
@@ -51,7 +30,7 @@ def page_models():
     y = seed_page_data().emissions
     with pm.Model() as page:
         signal, noise, init, trans = _priors()
-        page_op = wrap(_page_vec_logp)
+        page_op = wrap(seed_page_vec_hmm_logp)
         pm.Potential("hmm", page_op(y, signal, noise, pt.log(init), pt.log(trans)))
     with pm.Model() as marginal:
         signal, noise, init, trans = _priors()

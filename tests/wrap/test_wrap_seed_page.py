@@ -7,10 +7,10 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 from wrap_helpers import jax_op_nodes
-from wrap_seed_page import vec_hmm_logp
 
 from jaxbridge import wrap
 from jaxbridge.datasets import seed_page_data
+from jaxbridge.datasets import seed_page_vec_hmm_logp as vec_hmm_logp
 
 hmm_logp_op = wrap(vec_hmm_logp)
 

@@ -57,6 +57,23 @@ def test_sampler_matches_conjugate_posterior_and_is_reproducible(conjugate_model
     np.testing.assert_array_equal(again.posterior["mu"].values, mu.values)
 
 
+@pytest.mark.slow
+def test_pymc_parallel_chains_start_from_a_fork_server(conjugate_model):
+    model, post_mean, post_sd = conjugate_model
+    idata = sample(
+        model,
+        sampler="pymc",
+        draws=200,
+        tune=200,
+        chains=2,
+        cores=2,
+        random_seed=5,
+        progressbar=False,
+    )
+    assert idata.posterior["mu"].shape == (2, 200)
+    assert abs(float(idata.posterior["mu"].mean()) - post_mean) < 0.35 * post_sd
+
+
 def test_blackjax_single_chain_and_progressbar(conjugate_model, capsys):
     model, post_mean, post_sd = conjugate_model
     idata = sample(model, sampler="blackjax", draws=60, tune=60, chains=1, random_seed=1)

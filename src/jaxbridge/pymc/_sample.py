@@ -5,7 +5,9 @@ models that contain wrapped JAX functions (:func:`jaxbridge.wrap`), and returns
 :class:`arviz.InferenceData` with the model's transforms undone.
 
 * ``"pymc"``: :func:`pymc.sample`. Models with JAX ops run on one process by default
-  (``cores=1``): forking a process that already runs JAX's thread pool may deadlock.
+  (``cores=1``): forking a process that already runs JAX's thread pool may deadlock. With
+  ``cores > 1`` the chains' processes start from a fork server (``mp_ctx="forkserver"``), so
+  the model is pickled instead of forked: wrap module-level (importable) JAX functions.
 * ``"numpyro"``: :func:`pymc.sample` with ``nuts_sampler="numpyro"`` and
   ``chain_method="vectorized"``: all chains in one XLA program, which amortises XLA's
   per-operation cost and compiles once.
@@ -109,6 +111,8 @@ def sample(
     has_jax_ops = _has_jax_ops(model)
     if name == "pymc" and has_jax_ops:
         kwargs.setdefault("cores", 1)
+        if kwargs["cores"] > 1:  # never fork a process running JAX's thread pool
+            kwargs.setdefault("mp_ctx", "forkserver")
     elif name in ("numpyro", "nutpie"):
         nuts_kwargs = dict(kwargs.pop("nuts_sampler_kwargs", None) or {})
         if name == "numpyro":

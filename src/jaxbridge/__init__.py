@@ -10,6 +10,7 @@ enable_x64()
 enable_compilation_cache()
 
 from jaxbridge import datasets, hmm  # noqa: E402
+from jaxbridge._sharding import shard_sequences, sharded_log_likelihood  # noqa: E402
 from jaxbridge.pymc import MarginalHMM, decode, hmm_logp, sample  # noqa: E402
 from jaxbridge.wrap import wrap  # noqa: E402  (after enable_x64)
 
@@ -24,5 +25,7 @@ __all__ = [
     "hmm",
     "hmm_logp",
     "sample",
+    "shard_sequences",
+    "sharded_log_likelihood",
     "wrap",
 ]

@@ -13,13 +13,18 @@ from typing import Any
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from jaxbridge import hmm
+from jaxbridge._sharding import sharded_log_likelihood
 from jaxbridge.wrap import wrap
 
 
 def _log_likelihood(log_emission, init, trans, mask, time_varying, log_probs):
-    """Module-level (picklable) JAX function behind :func:`hmm_logp`."""
-    return hmm.log_likelihood(
+    """Module-level (picklable) JAX function behind :func:`hmm_logp`.
+
+    Inside :func:`jaxbridge.shard_sequences` (``jaxbridge.sample(..., shard="sequences")``) the
+    sequences are split across the context's devices; elsewhere this is
+    :func:`jaxbridge.hmm.log_likelihood` itself.
+    """
+    return sharded_log_likelihood(
         log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs
     )
 

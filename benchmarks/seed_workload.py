@@ -87,34 +87,13 @@ def page_ops():
     imports happen only in the row processes that need them.
     """
     import jax
-    import jax.numpy as jnp
-    import jax.scipy as jsp
     import numpy as np
     import pytensor.tensor as pt
     from pytensor.graph import Apply, Op
     from pytensor.link.jax.dispatch import jax_funcify
 
-    def hmm_logp(
-        emission_observed, emission_signal, emission_noise, logp_initial_state, logp_transition
-    ):
-        hidden_states = np.array([0, 1, 2])
-        logp_emission = jsp.stats.norm.logpdf(
-            emission_observed[:, None], (hidden_states + 1) * emission_signal, emission_noise
-        )
-        log_alpha = logp_initial_state + logp_emission[0]
-        log_alpha, _ = jax.lax.scan(
-            f=lambda log_alpha_prev, logp_emission: (
-                jsp.special.logsumexp(log_alpha_prev + logp_transition.T, axis=-1) + logp_emission,
-                None,
-            ),
-            init=log_alpha,
-            xs=logp_emission[1:],
-        )
-        return jsp.special.logsumexp(log_alpha)
-
-    def vec_hmm_logp(*args):
-        vmap = jax.vmap(hmm_logp, in_axes=(0, None, None, None, None))
-        return jnp.sum(vmap(*args))
+    # the page's JAX log-likelihood, verbatim (one shared copy)
+    from jaxbridge.datasets import seed_page_vec_hmm_logp as vec_hmm_logp
 
     jitted_vec_hmm_logp = jax.jit(vec_hmm_logp)
     jitted_vec_hmm_logp_grad = jax.jit(jax.grad(vec_hmm_logp, argnums=list(range(5))))

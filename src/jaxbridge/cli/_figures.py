@@ -117,7 +117,7 @@ def states_figure(decoded: xr.Dataset, states: np.ndarray | None) -> Figure:
             interpolation="nearest",
         )
         if states is not None:
-            ax.plot(states[i], color="white", lw=2, drawstyle="steps-mid", label="true state")
+            ax.plot(states[i], color="C1", lw=3, drawstyle="steps-mid", label="true state")
         ax.plot(
             decoded["viterbi"].values[i],
             "--",
@@ -131,6 +131,13 @@ def states_figure(decoded: xr.Dataset, states: np.ndarray | None) -> Figure:
         ax.grid(False)
     axes[-1, 0].set_xlabel("step")
     figure.colorbar(image, ax=axes[:, 0], label="p(state | data)", shrink=0.9)
-    figure.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper left", ncols=2, fontsize=9)
     figure.suptitle("Posterior hidden-state probabilities")
+    figure.legend(
+        *axes[0, 0].get_legend_handles_labels(),
+        loc="lower left",
+        bbox_to_anchor=(0.0, 0.0),
+        ncols=2,
+        fontsize=9,
+        frameon=False,
+    )
     return figure

@@ -122,13 +122,13 @@ _log_likelihood_vjp.defvjp(_log_likelihood_fwd, _log_likelihood_bwd)
 _STATIC = ("time_varying", "log_probs", "method")
 
 
-def _check(log_emission, init, trans, mask, time_varying, log_probs, method) -> None:
-    """Validate in Python, before the jitted computation (free when already traced)."""
+def _checked(jitted, log_emission, init, trans, mask, time_varying, log_probs, method):
+    """Validate in Python (free when already traced), then run the jitted computation."""
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}; got {method!r}")
-    check_hmm_inputs(
-        log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs
-    )
+    options = dict(time_varying=time_varying, log_probs=log_probs)
+    check_hmm_inputs(log_emission, init, trans, mask, **options)
+    return jitted(log_emission, init, trans, mask, method=method, **options)
 
 
 @partial(jax.jit, static_argnames=(*_STATIC, "gradient"))
@@ -206,15 +206,8 @@ def log_likelihood(
     (``y = jnp.where(mask, y, 0.0)``): a NaN produced *before* this function still poisons
     your own chain rule (``0 * NaN``), which no kernel can undo.
     """
-    _check(log_emission, init, trans, mask, time_varying, log_probs, method)
-    return _log_likelihood_jit(
-        log_emission,
-        init,
-        trans,
-        mask,
-        time_varying=time_varying,
-        log_probs=log_probs,
-        method=method,
+    return _checked(
+        _log_likelihood_jit, log_emission, init, trans, mask, time_varying, log_probs, method
     )
 
 
@@ -233,16 +226,7 @@ def filter(
     Arguments as :func:`log_likelihood`. Returns :class:`FilterResult` with
     ``filtered_probs [..., T, K]`` and ``log_likelihood [...]``.
     """
-    _check(log_emission, init, trans, mask, time_varying, log_probs, method)
-    return _filter_jit(
-        log_emission,
-        init,
-        trans,
-        mask,
-        time_varying=time_varying,
-        log_probs=log_probs,
-        method=method,
-    )
+    return _checked(_filter_jit, log_emission, init, trans, mask, time_varying, log_probs, method)
 
 
 def smooth(
@@ -260,13 +244,4 @@ def smooth(
     Arguments as :func:`log_likelihood`. Returns :class:`SmoothResult` with
     ``smoothed_probs [..., T, K]`` and ``log_likelihood [...]``. Differentiable by autodiff.
     """
-    _check(log_emission, init, trans, mask, time_varying, log_probs, method)
-    return _smooth_jit(
-        log_emission,
-        init,
-        trans,
-        mask,
-        time_varying=time_varying,
-        log_probs=log_probs,
-        method=method,
-    )
+    return _checked(_smooth_jit, log_emission, init, trans, mask, time_varying, log_probs, method)

@@ -16,9 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import jaxbridge  # noqa: F401  (x64)
-from jaxbridge import hmm
-from jaxbridge._sharding import (
+jax.config.update("jax_enable_x64", True)  # float64 references, as in conftest.py
+from jaxbridge import hmm  # noqa: E402
+from jaxbridge._sharding import (  # noqa: E402
     SEQ_AXIS,
     _even_split,
     chain_devices,

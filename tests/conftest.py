@@ -9,7 +9,9 @@ import jax
 import numpy as np
 import pytest
 
-import jaxbridge  # noqa: F401  (enables x64 before any array is created)
+# The test process computes its references in float64. jaxbridge itself never sets this flag
+# (tests/test_import_hygiene.py checks that in fresh processes).
+jax.config.update("jax_enable_x64", True)
 
 
 @pytest.fixture

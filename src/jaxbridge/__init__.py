@@ -1,31 +1,68 @@
 """jaxbridge: JAX functions as first-class PyMC/PyTensor citizens, and a fast marginal HMM.
 
-Importing jaxbridge enables JAX float64 (x64) and JAX's persistent compilation cache;
-see :mod:`jaxbridge._config` for how to opt out.
+Importing jaxbridge changes no global state: no JAX configuration, no environment
+variables, no compilation cache. Each layer is imported when first used, so
+``import jaxbridge.hmm`` needs only JAX and ``import jaxbridge.wrap`` JAX and PyTensor.
 """
 
-from jaxbridge._config import enable_compilation_cache, enable_x64
+from __future__ import annotations
 
-enable_x64()
-enable_compilation_cache()
-
-from jaxbridge import datasets, hmm  # noqa: E402
-from jaxbridge._sharding import shard_sequences, sharded_log_likelihood  # noqa: E402
-from jaxbridge.pymc import MarginalHMM, decode, hmm_logp, sample  # noqa: E402
-from jaxbridge.wrap import wrap  # noqa: E402  (after enable_x64)
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "MarginalHMM",
-    "__version__",
-    "datasets",
-    "decode",
-    "enable_compilation_cache",
-    "hmm",
-    "hmm_logp",
-    "sample",
-    "shard_sequences",
-    "sharded_log_likelihood",
-    "wrap",
-]
+#: Public name -> module that defines it (imported on first access).
+_EXPORTS = {
+    "MarginalHMM": "jaxbridge.pymc",
+    "decode": "jaxbridge.pymc",
+    "hmm_logp": "jaxbridge.pymc",
+    "sample": "jaxbridge.pymc",
+    "wrap": "jaxbridge.wrap",
+    "shard_sequences": "jaxbridge._sharding",
+    "sharded_log_likelihood": "jaxbridge._sharding",
+    "enable_compilation_cache": "jaxbridge._config",
+}
+_SUBMODULES = ("datasets", "hmm")
+
+__all__ = ["__version__", *_SUBMODULES, *_EXPORTS]
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on first use
+    from jaxbridge import datasets, hmm  # noqa: F401
+    from jaxbridge._config import enable_compilation_cache  # noqa: F401
+    from jaxbridge._sharding import shard_sequences, sharded_log_likelihood  # noqa: F401
+    from jaxbridge.pymc import MarginalHMM, decode, hmm_logp, sample  # noqa: F401
+    from jaxbridge.wrap import wrap  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"jaxbridge.{name}")
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'jaxbridge' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """``jaxbridge.wrap`` is the function, also once the subpackage of that name is imported.
+
+    Importing a submodule binds it as an attribute of its package; for ``jaxbridge.wrap``
+    the function the subpackage defines is bound instead. The subpackage stays importable
+    (``from jaxbridge.wrap import JaxOp``).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "wrap" and isinstance(value, types.ModuleType):
+            value = value.wrap
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
-import jax.scipy as jsp
 import numpy as np
 
 SEED_PAGE_RANDOM_SEED = 104109109
@@ -102,6 +99,9 @@ def seed_page_hmm_logp(
     Kept as the independent reference (log-space ``logsumexp`` forward recursion, autodiff
     gradients) that tests and benchmarks compare jaxbridge against.
     """
+    import jax
+    import jax.scipy as jsp
+
     hidden_states = np.array([0, 1, 2])
 
     # Compute log-likelihood of observed emissions for each (step x possible hidden state)
@@ -127,6 +127,9 @@ def seed_page_hmm_logp(
 
 def seed_page_vec_hmm_logp(*args):
     """The page's ``vec_hmm_logp``: :func:`seed_page_hmm_logp` vmapped over sequences, summed."""
+    import jax
+    import jax.numpy as jnp
+
     vmap = jax.vmap(
         seed_page_hmm_logp,
         # Only the first argument, needs to be vectorized

@@ -251,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from jaxbridge._config import enable_compilation_cache
     from jaxbridge.cli import _commands
 
+    # an application's choice, made here and not on import: JAX's persistent compilation
+    # cache (JAXBRIDGE_CACHE_DIR moves it or turns it off)
+    enable_compilation_cache()
     return getattr(_commands, args.command)(args)

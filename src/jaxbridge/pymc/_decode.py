@@ -14,9 +14,8 @@ parameters are evaluated from the model's own graph; then, with :mod:`jaxbridge.
 from __future__ import annotations
 
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
-import arviz as az
 import jax
 import numpy as np
 import pymc as pm
@@ -26,14 +25,14 @@ import xarray as xr
 from pytensor.graph.replace import vectorize_graph
 from pytensor.tensor.variable import TensorVariable
 
-from jaxbridge import hmm
+from jaxbridge import _compat, hmm
 from jaxbridge.pymc._distribution import MarginalHMMRV, emission_log_density
 
 _CHUNK = 128  # posterior draws decoded per vectorised call
 
 
 def decode(
-    idata: az.InferenceData,
+    idata: Any,
     model: pm.Model | None = None,
     var_name: str | None = None,
     *,
@@ -47,7 +46,8 @@ def decode(
     Parameters
     ----------
     idata
-        Posterior of ``model`` (its ``posterior`` group must hold every free variable).
+        Posterior of ``model``, :class:`arviz.InferenceData` or :class:`xarray.DataTree`
+        (its ``posterior`` group must hold every free variable).
     model
         The model; the one of the enclosing ``with`` block when ``None``.
     var_name
@@ -75,18 +75,52 @@ def decode(
     model = pm.modelcontext(model)
     rv = _marginal_hmm_variable(model, var_name)
     names = [v.name for v in model.free_RVs]
-    absent = [n for n in names if n not in idata.posterior]
+    posterior = _compat.get_group(idata, "posterior")
+    absent = [n for n in names if n not in posterior]
     if absent:
         raise ValueError(f"idata.posterior lacks the model's free variables {absent}")
-    draws = idata.posterior[names].stack(sample=("chain", "draw"))
+    draws = posterior[names].stack(sample=("chain", "draw"))
     values = [draws[n].transpose("sample", ...).values for n in names]
-    num_samples = draws.sizes["sample"]
     terms = _Terms(model, rv)
+    obs_dims = _observed_dims(model, rv)
+    with _compat.x64():  # the model's float64 values stay float64
+        data = _decode_draws(
+            terms,
+            values,
+            posterior,
+            obs_dims,
+            time_varying=rv.owner.op.time_varying,
+            sample_paths=sample_paths,
+            viterbi=viterbi,
+            random_seed=random_seed,
+        )
+    coords = {d: list(model.coords[d]) for d in obs_dims if model.coords.get(d) is not None}
+    coords |= {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
+    coords["state"] = np.arange(data["state_probs"][1].shape[-1])
+    result = xr.Dataset(data, coords={k: v for k, v in coords.items() if k in _dims_of(data)})
+    if group is not None:
+        _compat.set_group(idata, group, result)
+    return result
+
+
+def _decode_draws(
+    terms: _Terms,
+    values: list[np.ndarray],
+    posterior: xr.Dataset,
+    obs_dims: tuple[str, ...],
+    *,
+    time_varying: bool,
+    sample_paths: bool,
+    viterbi: str,
+    random_seed: int | None,
+) -> dict:
+    """The decoded arrays, ``{name: (dims, values)}``, chunk by chunk of posterior draws."""
+    num_samples = posterior.sizes["chain"] * posterior.sizes["draw"]
     decode_chunk = jax.jit(
         jax.vmap(
             partial(
                 _decode_draw,
-                time_varying=rv.owner.op.time_varying,
+                time_varying=time_varying,
                 with_path=sample_paths,
                 with_viterbi=viterbi == "draws",
             ),
@@ -102,7 +136,6 @@ def decode(
         paths.append(path)
         viterbi_paths.append(best)
 
-    obs_dims = _observed_dims(model, rv)
     per_draw = ("chain", "draw", *obs_dims)
     state_probs = prob_sum / num_samples
     data = {
@@ -114,20 +147,12 @@ def decode(
         args = [
             a if axis is None else a[0] for a, axis in zip(terms(point), terms.in_axes, strict=True)
         ]
-        data["viterbi"] = (obs_dims, np.asarray(_viterbi(*args, rv.owner.op.time_varying)))
+        data["viterbi"] = (obs_dims, np.asarray(_viterbi(*args, time_varying)))
     else:
-        data["viterbi"] = (per_draw, _unstack(viterbi_paths, idata.posterior))
+        data["viterbi"] = (per_draw, _unstack(viterbi_paths, posterior))
     if sample_paths:
-        data["paths"] = (per_draw, _unstack(paths, idata.posterior))
-    coords = {d: list(model.coords[d]) for d in obs_dims if model.coords.get(d) is not None}
-    coords |= {"chain": idata.posterior["chain"].values, "draw": idata.posterior["draw"].values}
-    coords["state"] = np.arange(state_probs.shape[-1])
-    result = xr.Dataset(data, coords={k: v for k, v in coords.items() if k in _dims_of(data)})
-    if group is not None:
-        if group in idata.groups():
-            del idata[group]
-        idata.add_groups({group: result})
-    return result
+        data["paths"] = (per_draw, _unstack(paths, posterior))
+    return data
 
 
 def _marginal_hmm_variable(model: pm.Model, var_name: str | None) -> TensorVariable:

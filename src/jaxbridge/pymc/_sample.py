@@ -31,21 +31,14 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-import arviz as az
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pymc as pm
-from arviz.data.base import make_attrs
 from pymc.backends.arviz import coords_and_dims_for_inferencedata, find_constants, find_observations
-from pymc.sampling.jax import (
-    _get_batched_jittered_initial_points,
-    _postprocess_samples,
-    get_jaxified_graph,
-    get_jaxified_logp,
-)
 from pymc.util import _get_seeds_per_chain, get_default_varnames
 
+from jaxbridge import _compat
 from jaxbridge._sharding import Devices, Shard, plan_devices
 
 Sampler = Literal["auto", "pymc", "numpyro", "blackjax", "nutpie"]
@@ -68,7 +61,7 @@ def sample(
     devices: Devices = None,
     shard: Shard = "chains",
     **kwargs: Any,
-) -> az.InferenceData:
+) -> Any:
     """Draw posterior samples of a PyMC model with NUTS from the chosen library.
 
     Parameters
@@ -95,20 +88,31 @@ def sample(
 
     Returns
     -------
-    arviz.InferenceData
-        ``posterior`` (constrained values), ``sample_stats``, ``observed_data`` and
-        ``constant_data``.
+    arviz.InferenceData or xarray.DataTree
+        What PyMC's own ``pm.sample`` returns on the installed generation (InferenceData with
+        ArviZ 0.x, DataTree with ArviZ 1.x): ``posterior`` (constrained values),
+        ``sample_stats``, ``observed_data`` and ``constant_data``.
+
+    Notes
+    -----
+    The JAX samplers (``"numpyro"``, ``"blackjax"``, ``"nutpie"`` on a model with JAX ops)
+    compile the model with PyTensor's JAX linker, which needs JAX's global float64 mode;
+    it is switched on for them (logged once), never on import.
     """
     model = pm.modelcontext(model)
     name = _resolve_sampler(sampler)
     plan = plan_devices(name, devices, shard, chains)
+    has_jax_ops = _has_jax_ops(model)
+    if name in ("numpyro", "blackjax") or (name == "nutpie" and has_jax_ops):
+        _compat.enable_global_x64(f"the {name} sampler (the model compiles to JAX in float64)")
+    if name in ("numpyro", "blackjax"):
+        _compat.pymc_sampling_jax()  # pm.sample's own import would set XLA_FLAGS
     common = dict(draws=draws, tune=tune, chains=chains, random_seed=random_seed)
     if name == "blackjax":
         with plan.context:
             return _sample_blackjax(
                 model, progressbar=progressbar, map_chains=plan.map_chains, **common, **kwargs
             )
-    has_jax_ops = _has_jax_ops(model)
     if name == "pymc" and has_jax_ops:
         kwargs.setdefault("cores", 1)
         if kwargs["cores"] > 1:  # never fork a process running JAX's thread pool
@@ -129,15 +133,15 @@ def sample(
     return _drop_transformed(idata, model) if name == "nutpie" else idata
 
 
-def _drop_transformed(idata: az.InferenceData, model: pm.Model) -> az.InferenceData:
+def _drop_transformed(idata: Any, model: pm.Model) -> Any:
     """Remove the unconstrained values (``sigma_log__``) nutpie stores next to the draws."""
     transformed = {
         model.rvs_to_values[rv].name for rv in model.free_RVs if model.rvs_to_transforms.get(rv)
     }
     for group in ("posterior", "warmup_posterior"):
-        if group in idata.groups():
-            dataset = getattr(idata, group)
-            setattr(idata, group, dataset.drop_vars(transformed & set(dataset.data_vars)))
+        if group in _compat.group_names(idata):
+            dataset = _compat.get_group(idata, group)
+            _compat.set_group(idata, group, dataset.drop_vars(transformed & set(dataset.data_vars)))
     return idata
 
 
@@ -164,12 +168,10 @@ def _resolve_sampler(sampler: str) -> str:
 def _has_jax_ops(model: pm.Model) -> bool:
     """Whether the model's log-density graph contains an op that runs JAX code."""
     from pytensor.graph.traversal import ancestors
-    from pytensor.link.jax.ops import JAXOp
-
-    from jaxbridge.wrap import JaxOp
+    from pytensor.link.jax.ops import JAXOp  # jaxbridge's JaxOp is one too
 
     return any(
-        var.owner is not None and isinstance(var.owner.op, JaxOp | JAXOp)
+        var.owner is not None and isinstance(var.owner.op, JAXOp)
         for var in ancestors([model.logp()])
     )
 
@@ -190,7 +192,7 @@ def _sample_blackjax(
     var_names: list[str] | None = None,
     max_num_doublings: int = 10,
     map_chains: Callable[[Callable], Callable] = jax.vmap,
-) -> az.InferenceData:
+) -> Any:
     """NUTS from BlackJAX on PyMC's jaxified log-density, chains vectorised with ``vmap``.
 
     Each chain runs its own Stan-style window adaptation (step size by dual averaging, diagonal
@@ -199,9 +201,12 @@ def _sample_blackjax(
     """
     import blackjax
 
-    logp_fn = get_jaxified_logp(model, negative_logp=True)  # (sic) returns +log p
+    pymc_jax = _compat.pymc_sampling_jax()
+    logp_fn = pymc_jax.get_jaxified_logp(model, negative_logp=True)  # (sic) returns +log p
     (seed,) = _get_seeds_per_chain(random_seed, 1)
-    positions = _get_batched_jittered_initial_points(model, chains, initvals, seed, logp_fn=logp_fn)
+    positions = pymc_jax._get_batched_jittered_initial_points(
+        model, chains, initvals, seed, logp_fn=logp_fn
+    )
     if chains == 1:
         positions = [np.asarray(p)[None] for p in positions]
     warmup_key, draw_key = jax.random.split(jax.random.key(seed))
@@ -283,26 +288,28 @@ def _to_inference_data(
     var_names: list[str] | None,
     library: Any,
     **attrs: Any,
-) -> az.InferenceData:
-    """InferenceData from unconstrained draws ``[chains, draws, ...]`` (one per value var)."""
+) -> Any:
+    """InferenceData/DataTree from unconstrained draws ``[chains, draws, ...]`` (one per value var)."""
     value_vars = model.unobserved_value_vars
     if var_names is not None:
         value_vars = [v for v in value_vars if v.name in var_names]
     outputs = list(get_default_varnames(value_vars, include_transformed=False))
-    constrain = get_jaxified_graph(inputs=model.value_vars, outputs=outputs)
-    posterior = _postprocess_samples(constrain, samples, postprocessing_vectorize="vmap")
+    pymc_jax = _compat.pymc_sampling_jax()
+    constrain = pymc_jax.get_jaxified_graph(inputs=model.value_vars, outputs=outputs)
+    posterior = pymc_jax._postprocess_samples(constrain, samples, postprocessing_vectorize="vmap")
     coords, dims = coords_and_dims_for_inferencedata(model)
-    attrs = make_attrs(attrs, library=library)
-    return az.from_dict(
-        posterior={v.name: np.asarray(x) for v, x in zip(outputs, posterior, strict=True)},
-        sample_stats={k: np.asarray(v) for k, v in stats.items()},
-        observed_data=find_observations(model),
-        constant_data=find_constants(model),
-        coords=coords,
-        dims=dims,
-        attrs=attrs,
-        posterior_attrs=attrs,
-    )
+    attrs = {
+        **attrs,
+        "inference_library": library.__name__,
+        "inference_library_version": getattr(library, "__version__", "unknown"),
+    }
+    groups = {
+        "posterior": {v.name: np.asarray(x) for v, x in zip(outputs, posterior, strict=True)},
+        "sample_stats": {k: np.asarray(v) for k, v in stats.items()},
+        "observed_data": find_observations(model),
+        "constant_data": find_constants(model),
+    }
+    return _compat.from_dict(groups, coords=coords, dims=dims, attrs=attrs)
 
 
 class _Progress:

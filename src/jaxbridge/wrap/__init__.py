@@ -2,11 +2,11 @@
 
 Modules: :mod:`._spec` (the flat JAX functions, hashable and picklable), :mod:`._types`
 (pytree arguments and output-type inference), :mod:`._op` (the op and its gradient),
-:mod:`._rewrite` (value-and-VJP fusion), :mod:`._dispatch` (``mode="JAX"``), :mod:`._wrap`
+:mod:`._rewrite` (value-and-VJP fusion), :mod:`._wrap`
 (the :func:`wrap` entry point).
 """
 
-from jaxbridge.wrap import _dispatch, _rewrite  # noqa: F401  (registrations)
+from jaxbridge.wrap import _rewrite  # noqa: F401  (registers the fusion rewrite)
 from jaxbridge.wrap._op import JaxOp
 from jaxbridge.wrap._wrap import Wrapped, wrap
 

@@ -1,22 +1,32 @@
 """The PyTensor op that runs a spec (:mod:`jaxbridge.wrap._spec`) with one jitted JAX call.
 
 One class serves the forward function, its VJP and the fused value-and-VJP: what differs is
-the spec. ``L_op`` builds the VJP op, whose own ``L_op`` builds the VJP of the VJP, so
-derivatives of any order exist.
+the spec. :meth:`JaxOp.pullback` builds the VJP op, whose own ``pullback`` builds the VJP of
+the VJP, so derivatives of any order exist.
+
+:class:`JaxOp` subclasses PyTensor's own :class:`~pytensor.link.jax.ops.JAXOp` only to share
+its JAX dispatch (``jax_funcify`` of a ``JAXOp`` is its :meth:`~JaxOp.perform_jax`, on PyTensor
+2.38 and 3.x): jaxbridge never imports ``pytensor.link.jax.dispatch``, whose import flips
+JAX's global x64 flag. Every call made outside a JAX-compiled graph runs in a scoped
+float64 context (:func:`jaxbridge._compat.x64`), so results keep their PyTensor dtypes
+whatever the global ``jax_enable_x64`` says.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
 
+import jax.numpy as jnp
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType, NullType, disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
+from pytensor.link.jax.ops import JAXOp
 from pytensor.tensor.exceptions import ShapeError
 from pytensor.tensor.shape import Shape_i
 
+from jaxbridge._compat import x64
 from jaxbridge.wrap._spec import VJP, jitted
 
 VIEWS_TAG = "jaxbridge_output_views"
@@ -38,7 +48,7 @@ def grad_shape_exprs(input_types, wrt) -> tuple:
     )
 
 
-class JaxOp(Op):
+class JaxOp(JAXOp):
     """A PyTensor op evaluating ``spec(*inputs)`` with one call of its ``jax.jit``.
 
     Parameters
@@ -66,7 +76,7 @@ class JaxOp(Op):
         self.output_types = tuple(output_types)
         self.shape_exprs = shape_exprs
         self.name = spec.name
-        super().__init__()
+        Op.__init__(self)  # not JAXOp.__init__, which jits a function of its own
 
     def __str__(self) -> str:
         return f"{type(self).__name__}{{{self.name}}}"
@@ -96,18 +106,26 @@ class JaxOp(Op):
         return Apply(self, inputs, [t() for t in self.output_types])
 
     def perform(self, node, inputs, outputs):
-        results = self.jitted(*inputs)
+        with x64():
+            results = self.jitted(*inputs)
         views = getattr(node.tag, VIEWS_TAG, None) or (False,) * len(outputs)
         for storage, result, dtype, view in zip(
             outputs, results, self._out_dtypes, views, strict=True
         ):
             value = np.asarray(result) if view else np.array(result)
             if value.dtype != dtype:
-                raise TypeError(
-                    f"{self} returned {value.dtype} where {dtype} was inferred; was JAX's "
-                    "x64 mode switched off after the graph was built?"
-                )
+                raise TypeError(f"{self} returned {value.dtype} where {dtype} was inferred")
             storage[0] = value
+
+    def perform_jax(self, *inputs):
+        """The un-jitted function, for PyTensor's JAX linker (the whole graph jits as one).
+
+        PyTensor's JAX linker passes 0-d inputs as Python scalars, which JAX would widen
+        (float32 -> float64 under x64); the casts keep the traced dtypes equal to the op's.
+        """
+        dtypes = [t.dtype for t in self.input_types]
+        outputs = self.spec(*(jnp.asarray(x, dtype=d) for x, d in zip(inputs, dtypes, strict=True)))
+        return outputs[0] if len(outputs) == 1 else outputs
 
     def infer_shape(self, fgraph, node, input_shapes):
         if self.shape_exprs is None:
@@ -127,7 +145,8 @@ class JaxOp(Op):
         outs = [is_differentiable(t.dtype) for t in self.output_types]
         return [[is_differentiable(t.dtype) and o for o in outs] for t in self.input_types]
 
-    def L_op(self, inputs, outputs, output_grads):
+    def pullback(self, inputs, outputs, output_grads):
+        """Gradient graph: one :class:`JaxOp` running ``jax.vjp`` of :attr:`spec`."""
         wrt = tuple(i for i, t in enumerate(self.input_types) if is_differentiable(t.dtype))
         cot = tuple(
             j
@@ -151,3 +170,5 @@ class JaxOp(Op):
         for i, g in zip(wrt, vjp_op(*inputs, *cotangents, return_list=True), strict=True):
             grads[i] = g
         return grads
+
+    L_op = pullback  # PyTensor 2.38's name for the same hook

@@ -28,6 +28,7 @@ from jax import export
 from pytensor.graph.basic import Variable
 from pytensor.tensor.type import TensorType
 
+from jaxbridge._compat import x64
 from jaxbridge.wrap._spec import SLOT, Call, Opaque
 
 
@@ -151,7 +152,8 @@ def _eval_shape(call: Call, shapes, dtypes):
         return tuple(jax.tree.leaves(out))
 
     structs = [jax.ShapeDtypeStruct(s, d) for s, d in zip(shapes, dtypes, strict=True)]
-    return jax.eval_shape(traced, *structs), treedef_box[0]
+    with x64():  # as the op will run: float64 stays float64 (jaxbridge.wrap._op)
+        return jax.eval_shape(traced, *structs), treedef_box[0]
 
 
 def _symbolic_shapes(types) -> tuple[list, bool]:

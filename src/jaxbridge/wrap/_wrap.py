@@ -12,21 +12,6 @@ from jaxbridge.wrap._op import JaxOp
 from jaxbridge.wrap._spec import lookup
 from jaxbridge.wrap._types import infer_outputs, split_args
 
-_WIDE = frozenset({"float64", "complex128"})
-
-
-def _check_x64(name: str, inputs, input_names) -> None:
-    if jax.config.jax_enable_x64:
-        return
-    for var, arg in zip(inputs, input_names, strict=True):
-        if var.type.dtype in _WIDE:
-            raise ValueError(
-                f"jaxbridge.wrap({name}): argument {arg!r} is {var.type.dtype} but JAX's x64 mode "
-                "is off, so JAX would silently compute in 32 bits. Call "
-                "jaxbridge.enable_x64() (or jax.config.update('jax_enable_x64', True)), or cast "
-                "the input to a 32-bit dtype."
-            )
-
 
 class Wrapped:
     """A JAX function made callable on PyTensor variables (see :func:`wrap`).
@@ -52,7 +37,6 @@ class Wrapped:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         split = split_args(self.fn, self.name, args, kwargs)
-        _check_x64(self.name, split.inputs, split.names)
         info = infer_outputs(split.call, split.inputs, split.names)
         op = JaxOp(split.call, [v.type for v in split.inputs], info.types, info.shape_exprs)
         outputs = op(*split.inputs, return_list=True) if info.types else []
@@ -90,7 +74,12 @@ def wrap(fn: Callable | None = None, *, name: str | None = None) -> Any:
     * In a compiled graph that holds both the op and its VJP on the same inputs, with a
       cotangent that does not depend on the op's outputs (a log-density summed into
       ``model.logp()``), a rewrite replaces both by one op making one ``jax.vjp`` call.
-    * With ``mode="JAX"`` the un-jitted function is inlined into the graph's single jit.
+    * float64 without a global switch: the function runs (and its types are inferred) in a
+      scoped ``jax.enable_x64(True)`` context, so float64 inputs give float64 results
+      whatever ``jax_enable_x64`` says, and float32 inputs stay float32. Inside the
+      function, Python float literals are then float64 too.
+    * With ``mode="JAX"`` the un-jitted function is inlined into the graph's single jit
+      (PyTensor's JAX linker itself switches JAX's global x64 flag on for float64 graphs).
     * Multiprocessing: on Linux ``pm.sample(cores>1)`` uses Python's default start method,
       ``fork``, which JAX (multithreaded) warns may deadlock. Pass ``mp_ctx="forkserver"``
       (or ``"spawn"``): workers then unpickle the model (with cloudpickle), which works for

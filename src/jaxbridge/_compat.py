@@ -1,0 +1,150 @@
+"""Differences between the two supported stack generations, in one place.
+
+==============  ================================  ===================================
+                Python 3.11                       Python 3.12+
+==============  ================================  ===================================
+PyMC            5.28                              6.x
+PyTensor        2.38 (``Op.L_op``)                3.x (``Op.pullback``; numba linker)
+JAX             0.10                              0.12
+ArviZ           0.23 (``InferenceData``)          1.x (``xarray.DataTree``)
+==============  ================================  ===================================
+
+Everything here is cheap to import: versions are read from package metadata, and the
+libraries themselves are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from importlib.metadata import version
+from typing import Any
+
+
+def _major(package: str) -> int:
+    return int(version(package).split(".")[0])
+
+
+#: ArviZ 1.x: results are ``xarray.DataTree``; summaries take ``ci_prob``/``ci_kind``.
+ARVIZ_1 = _major("arviz") >= 1
+#: PyTensor 3.x: gradients are built through ``Op.pullback``.
+PYTENSOR_3 = _major("pytensor") >= 3
+
+
+# ----------------------------------------------------------------------------- JAX
+
+
+def x64() -> contextlib.AbstractContextManager:
+    """A context in which JAX keeps float64, without touching the global ``jax_enable_x64``.
+
+    Thread-local and part of JAX's jit cache key, so each call site that needs float64
+    enters it itself (nutpie, for one, calls compiled code from its own threads).
+    """
+    import jax
+
+    return jax.enable_x64(True)
+
+
+def enable_global_x64(reason: str) -> None:
+    """Turn on JAX's global x64 flag for a code path that cannot scope it; log it once."""
+    import jax
+
+    if jax.config.jax_enable_x64:
+        return
+    import logging
+
+    logging.getLogger("jaxbridge").info(
+        "jaxbridge: enabling JAX's global float64 mode (jax_enable_x64) for %s", reason
+    )
+    jax.config.update("jax_enable_x64", True)
+
+
+def pymc_sampling_jax():
+    """:mod:`pymc.sampling.jax`, imported without the ``XLA_FLAGS`` it sets as a side effect.
+
+    Importing it rewrites ``XLA_FLAGS`` to force 100 host devices; the user's value (or its
+    absence) is put back.
+    """
+    before = os.environ.get("XLA_FLAGS")
+    try:
+        import pymc.sampling.jax as module
+    finally:
+        if before is None:
+            os.environ.pop("XLA_FLAGS", None)
+        else:
+            os.environ["XLA_FLAGS"] = before
+    return module
+
+
+# ----------------------------------------------------------------------------- ArviZ
+
+#: Columns of the highest-density interval in :func:`summary`, the same on both generations.
+HDI_COLUMNS = ("hdi_3%", "hdi_97%")
+
+
+def from_dict(
+    groups: Mapping[str, Mapping[str, Any]],
+    *,
+    coords: Mapping | None = None,
+    dims: Mapping | None = None,
+    attrs: Mapping[str, Any] | None = None,
+):
+    """InferenceData (ArviZ 0.x) or DataTree (1.x) from ``{group: {name: array}}``.
+
+    ``attrs`` go to the ``posterior`` group (and the root on ArviZ 0.x).
+    """
+    import arviz as az
+
+    groups = {name: dict(values) for name, values in groups.items() if values}
+    if ARVIZ_1:
+        return az.from_dict(
+            groups,
+            coords=coords,
+            dims=dims,
+            attrs={"posterior": dict(attrs or {})} if attrs else None,
+        )
+    return az.from_dict(**groups, coords=coords, dims=dims, attrs=attrs, posterior_attrs=attrs)
+
+
+def group_names(idata) -> list[str]:
+    """Names of the groups of an InferenceData or DataTree (``posterior``, ...)."""
+    if ARVIZ_1:
+        return list(idata.children)
+    return list(idata.groups())
+
+
+def get_group(idata, name: str):
+    """One group as an :class:`xarray.Dataset`."""
+    group = idata[name] if ARVIZ_1 else getattr(idata, name)
+    return group.to_dataset() if hasattr(group, "to_dataset") else group
+
+
+def set_group(idata, name: str, dataset) -> None:
+    """Add or replace one group, given as an :class:`xarray.Dataset` (in place)."""
+    if ARVIZ_1:
+        idata[name] = dataset
+    elif name in idata.groups():
+        setattr(idata, name, dataset)
+    else:
+        idata.add_groups({name: dataset})
+
+
+def from_netcdf(path: os.PathLike | str):
+    """Read a NetCDF file written by ``to_netcdf`` of either generation, fully loaded."""
+    import arviz as az
+
+    return az.from_netcdf(str(path)).load()
+
+
+def summary(idata, var_names: list[str], hdi_prob: float):
+    """``az.summary`` with a highest-density interval of ``hdi_prob``, unrounded.
+
+    Columns ``mean, sd, hdi_3%, hdi_97%`` (named for 94%, whatever ``hdi_prob``),
+    ``ess_bulk, ess_tail, r_hat`` and the MCSEs, on both generations.
+    """
+    import arviz as az
+
+    interval = {"ci_prob": hdi_prob, "ci_kind": "hdi"} if ARVIZ_1 else {"hdi_prob": hdi_prob}
+    table = az.summary(idata, var_names=var_names, round_to="none", **interval)
+    return table.rename(columns=dict(zip(table.columns[2:4], HDI_COLUMNS, strict=True)))

@@ -1,7 +1,7 @@
 """The run figures: data, trace, posterior and hidden-state probabilities (PNG, Agg backend).
 
-Each function draws one figure and returns it; the caller saves and closes it. Every figure uses
-ArviZ's ``arviz-darkgrid`` style, as the example page does.
+Each function draws one figure with plain matplotlib (the same code on ArviZ 0.x and 1.x) and
+returns it; :func:`save` saves and closes it.
 """
 
 from __future__ import annotations
@@ -10,31 +10,66 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-import arviz as az
 import matplotlib
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from jaxbridge.cli._report import flat_truth
+from jaxbridge.cli._report import HDI_PROB, flat_truth
 
 #: Sequences shown in ``data.png`` and ``states.png`` (the page plots four).
 N_SHOWN = 4
-STYLE = "arviz-darkgrid"
+STYLE = "seaborn-v0_8-darkgrid"
 DPI = 100
+TRUTH_COLOR = "black"
 
 
 def save(draw: Callable[..., Figure], path: Path, *args, **kwargs) -> None:
-    """Draw a figure with ``draw(*args, **kwargs)`` in the page's style, save it, close it."""
+    """Draw a figure with ``draw(*args, **kwargs)``, save it, close it."""
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # the style asks for a semibold font DejaVu lacks; matplotlib logs each substitution
+    # the style may ask for fonts DejaVu lacks; matplotlib logs each substitution
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
-    with plt.style.context(STYLE), az.rc_context({"plot.max_subplots": None}):
+    with plt.style.context(STYLE):
         figure = draw(*args, **kwargs)
         figure.savefig(path, dpi=DPI)
     plt.close(figure)
+
+
+def hdi(draws: np.ndarray, prob: float = HDI_PROB) -> tuple[float, float]:
+    """Narrowest interval holding ``prob`` of the draws (the highest-density interval)."""
+    ordered = np.sort(np.ravel(draws))
+    n_in = int(np.floor(prob * len(ordered)))
+    widths = ordered[n_in:] - ordered[: len(ordered) - n_in]
+    low = int(np.argmin(widths))
+    return float(ordered[low]), float(ordered[low + n_in])
+
+
+def _scalars(posterior: xr.Dataset, var_names: list[str]):
+    """``(label, draws [chain, draw])`` for every scalar component of ``var_names``."""
+    components = xr.Dataset({n: posterior[n].isel(chain=0, draw=0, drop=True) for n in var_names})
+    for name, sel, label, _ in flat_truth(components):
+        yield label, posterior[name].sel(sel).transpose("chain", "draw").values
+
+
+def _truth_values(truth: xr.Dataset) -> dict[str, float]:
+    return {label: value for _, _, label, value in flat_truth(truth)}
+
+
+def _kde(draws: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    from scipy.stats import gaussian_kde
+
+    draws = np.ravel(draws)
+    if np.ptp(draws) == 0:
+        return np.zeros_like(grid)
+    return gaussian_kde(draws)(grid)
+
+
+def _fmt(value: float, scale: float) -> str:
+    """``value`` with enough digits to tell apart numbers that differ by ``scale``."""
+    digits = max(0, 2 - int(np.floor(np.log10(scale)))) if scale > 0 else 3
+    return f"{value:.{min(digits, 8)}f}"
 
 
 def data_figure(data: xr.Dataset) -> Figure:
@@ -61,30 +96,91 @@ def data_figure(data: xr.Dataset) -> Figure:
     return figure
 
 
-def trace_figure(idata: az.InferenceData, var_names: list[str]) -> Figure:
-    """ArviZ trace plot of the parameters."""
-    axes = az.plot_trace(idata, var_names=var_names, compact=True)
-    return np.ravel(axes)[0].figure
+def trace_figure(posterior: xr.Dataset, var_names: list[str], truth: xr.Dataset) -> Figure:
+    """Per variable: chain densities (left) and traces (right), true values as dotted lines.
 
+    Components of a vector or matrix variable share a panel, one colour each, named in the
+    legend (``p_transition[0, 1]``); chains are told apart by line style.
+    """
+    import matplotlib.pyplot as plt
 
-def posterior_figure(idata: az.InferenceData, var_names: list[str], truth: xr.Dataset) -> Figure:
-    """ArviZ posterior densities with 94% HDIs; true values as reference lines when known."""
-    ref_val: dict[str, list[dict]] = {}
-    for name, sel, _, value in flat_truth(truth):
-        ref_val.setdefault(name, []).append({**sel, "ref_val": value})
-    n_panels = sum(int(np.prod(idata.posterior[name].shape[2:])) for name in var_names)
-    n_cols = min(5, n_panels)
-    n_rows = -(-n_panels // n_cols)
-    axes = az.plot_posterior(
-        idata,
-        var_names=var_names,
-        ref_val=ref_val or None,
-        hdi_prob=0.94,
-        grid=(n_rows, n_cols),
-        figsize=(3 * n_cols, 2.4 * n_rows),
-        textsize=9,
+    known = _truth_values(truth)
+    styles = ["-", "--", ":", "-."]
+    figure, axes = plt.subplots(
+        len(var_names), 2, figsize=(10, 2.2 * len(var_names) + 0.6), squeeze=False
     )
-    return np.ravel(axes)[0].figure
+    for row, name in enumerate(var_names):
+        density_ax, trace_ax = axes[row]
+        components = list(_scalars(posterior, [name]))
+        for k, (label, draws) in enumerate(components):
+            color = f"C{k % 10}"
+            grid = np.linspace(draws.min(), draws.max(), 200)
+            for c, chain in enumerate(draws):
+                style = dict(color=color, ls=styles[c % len(styles)], lw=1)
+                density_ax.plot(grid, _kde(chain, grid), **style)
+                trace_ax.plot(chain, alpha=0.6, **{**style, "lw": 0.6})
+            if label in known:
+                density_ax.axvline(known[label], color=color, ls=":", lw=1.5)
+                trace_ax.axhline(known[label], color=color, ls=":", lw=1.5)
+            trace_ax.plot([], [], color=color, label=label)
+        density_ax.set_ylabel(name)
+        density_ax.set_yticks([])
+        if len(components) > 1:
+            trace_ax.legend(
+                loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False
+            )
+    axes[-1, 0].set_xlabel("value")
+    axes[-1, 1].set_xlabel("draw")
+    axes[0, 0].set_title("posterior density per chain")
+    axes[0, 1].set_title("trace per chain")
+    if known:
+        figure.text(0.01, 0.005, "dotted: true value", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def posterior_figure(posterior: xr.Dataset, var_names: list[str], truth: xr.Dataset) -> Figure:
+    """One panel per scalar: density, 94% HDI shaded, mean and HDI in the title, truth line.
+
+    Numbers carry as many digits as the HDI's width needs to be read.
+    """
+    import matplotlib.pyplot as plt
+
+    known = _truth_values(truth)
+    components = list(_scalars(posterior, var_names))
+    n_cols = min(4, len(components))
+    n_rows = -(-len(components) // n_cols)
+    figure, axes = plt.subplots(
+        n_rows, n_cols, figsize=(3.2 * n_cols, 2.5 * n_rows + 0.5), squeeze=False
+    )
+    for ax, (label, draws) in zip(axes.flat, components, strict=False):
+        low, high = hdi(draws)
+        mean = float(np.mean(draws))
+        lo_plot, hi_plot = np.quantile(draws, [0.001, 0.999])
+        if label in known:
+            lo_plot, hi_plot = min(lo_plot, known[label]), max(hi_plot, known[label])
+        pad = 0.05 * (hi_plot - lo_plot or 1.0)
+        grid = np.linspace(lo_plot - pad, hi_plot + pad, 300)
+        density = _kde(draws, grid)
+        ax.plot(grid, density, color="C0")
+        inside = (grid >= low) & (grid <= high)
+        ax.fill_between(grid[inside], density[inside], color="C0", alpha=0.3, label="94% HDI")
+        ax.axvline(mean, color="C0", lw=1)
+        if label in known:
+            ax.axvline(known[label], color=TRUTH_COLOR, ls="--", lw=1.2, label="true value")
+        scale = high - low
+        ax.set_title(
+            f"{label}\nmean {_fmt(mean, scale)}, HDI {_fmt(low, scale)} to {_fmt(high, scale)}",
+            fontsize=9,
+        )
+        ax.set_yticks([])
+        ax.tick_params(axis="x", labelsize=8)
+    for ax in axes.flat[len(components) :]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncols=2, fontsize=9, frameon=False)
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    return figure
 
 
 def states_figure(decoded: xr.Dataset, states: np.ndarray | None) -> Figure:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
-from arviz.sel_utils import xarray_var_iter
 
-#: Probability mass of the highest-density interval reported (ArviZ's default, the page's).
+from jaxbridge import _compat
+
+#: Probability mass of the highest-density interval reported (ArviZ 0.x's default, the page's).
 HDI_PROB = 0.94
-LOWER, UPPER = "hdi_3%", "hdi_97%"
+LOWER, UPPER = _compat.HDI_COLUMNS
 COLUMNS = ["mean", "sd", LOWER, UPPER, "r_hat", "ess_bulk", "ess_tail", "true", "in_hdi"]
 
 
@@ -34,25 +35,30 @@ def truth_dataset(posterior: xr.Dataset, truth: Mapping[str, np.ndarray | float]
 
 
 def flat_truth(truth: xr.Dataset) -> list[tuple[str, dict, str, float]]:
-    """``(var_name, selection, label, value)`` for every scalar of ``truth``, labelled as ArviZ does."""
-    labeller = az.labels.BaseLabeller()
-    return [
-        (name, sel, labeller.make_label_flat(name, sel, isel), float(values))
-        for name, sel, isel, values in xarray_var_iter(truth, combined=True)
-    ]
+    """``(var_name, selection, label, value)`` for every scalar of ``truth``.
+
+    Labels are ArviZ's summary row names: ``"noise"``, ``"p_transition[0, 1]"`` (coordinate
+    values, joined by ``", "``).
+    """
+    flat = []
+    for name, values in truth.data_vars.items():
+        for index in np.ndindex(values.shape):
+            sel = {dim: values[dim].values[i] for dim, i in zip(values.dims, index, strict=True)}
+            label = f"{name}[{', '.join(str(v) for v in sel.values())}]" if sel else name
+            flat.append((name, sel, label, float(values.values[index])))
+    return flat
 
 
 def summary_table(
-    idata: az.InferenceData, var_names: list[str], truth: Mapping[str, np.ndarray | float]
+    idata: Any, var_names: list[str], truth: Mapping[str, np.ndarray | float]
 ) -> pd.DataFrame:
     """One row per scalar parameter: mean, sd, 94% HDI, r_hat, bulk/tail ESS, true value, in HDI.
 
     ``true`` is NaN and ``in_hdi`` empty (``pd.NA``) where the true value is unknown.
     """
-    table = az.summary(idata, var_names=var_names, hdi_prob=HDI_PROB, round_to="none")
-    known = {
-        label: value for _, _, label, value in flat_truth(truth_dataset(idata.posterior, truth))
-    }
+    table = _compat.summary(idata, var_names, HDI_PROB)
+    posterior = _compat.get_group(idata, "posterior")
+    known = {label: value for _, _, label, value in flat_truth(truth_dataset(posterior, truth))}
     table["true"] = pd.Series(known, dtype=float).reindex(table.index)
     inside = (table[LOWER] <= table["true"]) & (table["true"] <= table[UPPER])
     table["in_hdi"] = inside.astype("boolean").mask(table["true"].isna())

@@ -26,12 +26,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from jaxbridge import __version__
+from jaxbridge import __version__, _compat
 from jaxbridge.cli._errors import CLIError
 from jaxbridge.cli._figures import (
     data_figure,
@@ -83,7 +82,7 @@ class Run(NamedTuple):
     """A fitted run: its data, posterior, decoded states and ``run.json`` contents."""
 
     data: xr.Dataset
-    idata: az.InferenceData
+    idata: Any  # arviz.InferenceData (ArviZ 0.x) or xarray.DataTree (1.x)
     decoded: xr.Dataset
     info: dict[str, Any]
 
@@ -156,9 +155,9 @@ def fit(
     return Run(data, idata, decoded, info)
 
 
-def _sampling_summary(idata: az.InferenceData, seconds: float) -> str:
-    library = idata.posterior.attrs.get("inference_library", "the sampler")
-    stats = idata.sample_stats
+def _sampling_summary(idata: Any, seconds: float) -> str:
+    library = _compat.get_group(idata, "posterior").attrs.get("inference_library", "the sampler")
+    stats = _compat.get_group(idata, "sample_stats")
     divergent = int(stats["diverging"].sum()) if "diverging" in stats else 0
     return (
         f"sampled with {library} in {seconds:.1f} s (compilation included), "
@@ -172,14 +171,10 @@ def write_report(run: Run, temp: Callable[[str], Path]) -> pd.DataFrame:
     table = summary_table(run.idata, var_names, truth)
     table.to_csv(temp(SUMMARY), index_label="parameter")
     save(data_figure, temp("data.png"), run.data)
-    save(trace_figure, temp("trace.png"), run.idata, var_names)
-    save(
-        posterior_figure,
-        temp("posterior.png"),
-        run.idata,
-        var_names,
-        truth_dataset(run.idata.posterior, truth),
-    )
+    posterior = _compat.get_group(run.idata, "posterior")
+    truth_ds = truth_dataset(posterior, truth)
+    save(trace_figure, temp("trace.png"), posterior, var_names, truth_ds)
+    save(posterior_figure, temp("posterior.png"), posterior, var_names, truth_ds)
     states = run.data["states"].values if "states" in run.data else None
     save(states_figure, temp("states.png"), run.decoded, states)
     return table
@@ -198,7 +193,7 @@ def load_run(run_dir: Path) -> Run:
         info = json.loads((run_dir / SETTINGS).read_text())
         return Run(
             xr.load_dataset(run_dir / DATA),
-            az.from_netcdf(run_dir / POSTERIOR).load(),
+            _compat.from_netcdf(run_dir / POSTERIOR),
             xr.load_dataset(run_dir / STATES),
             info,
         )

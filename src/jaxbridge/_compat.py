@@ -28,8 +28,12 @@ def _major(package: str) -> int:
 
 #: ArviZ 1.x: results are ``xarray.DataTree``; summaries take ``ci_prob``/``ci_kind``.
 ARVIZ_1 = _major("arviz") >= 1
-#: PyTensor 3.x: gradients are built through ``Op.pullback``.
+#: PyTensor 3.x: gradients are built through ``Op.pullback``; ``infer_shape`` takes no fgraph.
 PYTENSOR_3 = _major("pytensor") >= 3
+#: PyMC 6: external samplers take ``nuts={...}`` and ``compile_kwargs``.
+PYMC_6 = _major("pymc") >= 6
+#: ``pm.sample``'s keyword for options of an external NUTS sampler (PyMC 6 renamed it).
+NUTS_KWARGS = "nuts" if PYMC_6 else "nuts_sampler_kwargs"
 
 
 # ----------------------------------------------------------------------------- JAX
@@ -58,6 +62,19 @@ def enable_global_x64(reason: str) -> None:
         "jaxbridge: enabling JAX's global float64 mode (jax_enable_x64) for %s", reason
     )
     jax.config.update("jax_enable_x64", True)
+
+
+def nutpie_jax_backend(kwargs: dict) -> None:
+    """Ask ``pm.sample(nuts_sampler="nutpie", **kwargs)`` for nutpie's JAX backend with JAX
+    gradients, unless the caller chose otherwise (in place)."""
+    if PYMC_6:
+        compile_kwargs = kwargs.setdefault("compile_kwargs", {})
+        compile_kwargs.setdefault("mode", "JAX")
+        compile_kwargs.setdefault("gradient_backend", "jax")
+    else:
+        nuts = kwargs.setdefault(NUTS_KWARGS, {})
+        nuts.setdefault("backend", "jax")
+        nuts.setdefault("gradient_backend", "jax")
 
 
 def pymc_sampling_jax():

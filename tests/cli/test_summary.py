@@ -1,18 +1,20 @@
 """The run summary table: ArviZ's statistics plus true values and whether they lie in the HDI."""
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
+from jaxbridge._compat import from_dict
 from jaxbridge.cli._report import COLUMNS, format_table, summary_table
 
 
 def _idata(rng):
-    return az.from_dict(
-        posterior={
-            "a": rng.normal(2.0, 0.1, size=(2, 500)),
-            "p": rng.normal([[0.0, 1.0], [2.0, 3.0]], 0.1, size=(2, 500, 2, 2)),
-            "unknown": rng.normal(size=(2, 500)),
+    return from_dict(
+        {
+            "posterior": {
+                "a": rng.normal(2.0, 0.1, size=(2, 500)),
+                "p": rng.normal([[0.0, 1.0], [2.0, 3.0]], 0.1, size=(2, 500, 2, 2)),
+                "unknown": rng.normal(size=(2, 500)),
+            }
         }
     )
 

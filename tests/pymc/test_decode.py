@@ -2,13 +2,13 @@
 
 import itertools
 
-import arviz as az
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import pytest
 import scipy.stats as st
 
+from jaxbridge._compat import from_dict, group_names
 from jaxbridge.datasets import seed_page_data
 from jaxbridge.pymc import MarginalHMM, decode
 
@@ -35,7 +35,7 @@ def tiny():
         emission = pm.Normal.dist(mu=pt.stack([shift, shift + 1.0]), sigma=0.5)
         MarginalHMM("y", INIT, TRANS, emission, observed=y, dims=("seq", "t"))
     shifts = np.array([[-0.1, 0.0, 0.1], [0.05, -0.05, 0.2]])  # 2 chains x 3 draws
-    idata = az.from_dict(posterior={"shift": shifts})
+    idata = from_dict({"posterior": {"shift": shifts}})
     return model, idata, y, shifts
 
 
@@ -73,10 +73,10 @@ def test_viterbi_at_posterior_mean_and_per_draw_match_enumeration(tiny):
 def test_sampled_paths_follow_the_posterior_and_are_stored_in_idata(tiny):
     model, _, y, _ = tiny
     shifts = np.zeros((2, 400))  # one parameter value, many path draws
-    idata = az.from_dict(posterior={"shift": shifts})
+    idata = from_dict({"posterior": {"shift": shifts}})
     ds = decode(idata, model, sample_paths=True, random_seed=4, group="hidden_states")
     assert ds["paths"].dims == ("chain", "draw", "seq", "t")
-    assert "hidden_states" in idata.groups()
+    assert "hidden_states" in group_names(idata)
     for n in range(2):
         paths, probs = _enumerate(_log_emission(y[n], 0.0), INIT, TRANS)
         frequency = (ds["paths"].values[:, :, n] == 1).mean(axis=(0, 1))
@@ -95,12 +95,14 @@ def test_decoding_the_page_data_at_true_parameters_recovers_the_states():
         trans = pm.Dirichlet("trans", np.ones(3), size=3)
         emission = pm.Normal.dist(mu=(pt.arange(3) + 1) * signal, sigma=noise)
         MarginalHMM("y", init, trans, emission, observed=data.emissions)
-    idata = az.from_dict(
-        posterior={
-            "signal": np.full((1, 2), data.signal),
-            "noise": np.full((1, 2), data.noise),
-            "init": np.broadcast_to(data.init, (1, 2, 3)),
-            "trans": np.broadcast_to(data.trans, (1, 2, 3, 3)),
+    idata = from_dict(
+        {
+            "posterior": {
+                "signal": np.full((1, 2), data.signal),
+                "noise": np.full((1, 2), data.noise),
+                "init": np.broadcast_to(data.init, (1, 2, 3)),
+                "trans": np.broadcast_to(data.trans, (1, 2, 3, 3)),
+            }
         }
     )
     ds = decode(idata, model)
@@ -116,4 +118,4 @@ def test_decode_errors(tiny):
     with pytest.raises(ValueError, match="no observed MarginalHMM named 'z'"):
         decode(idata, model, var_name="z")
     with pytest.raises(ValueError, match="lacks the model's free variables"):
-        decode(az.from_dict(posterior={"other": np.zeros((1, 2))}), model)
+        decode(from_dict({"posterior": {"other": np.zeros((1, 2))}}), model)

@@ -6,6 +6,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import pytest
 
+from jaxbridge._compat import from_dict
 from jaxbridge.pymc import MarginalHMM
 
 INIT = np.array([0.9, 0.09, 0.01])
@@ -50,7 +51,7 @@ def test_time_varying_and_per_sequence_parameters_in_draws():
 
 def _fake_posterior(signal_draws):
     """An InferenceData whose posterior holds the given signal draws (one chain)."""
-    return az.from_dict(posterior={"signal": np.asarray(signal_draws)[None]})
+    return from_dict({"posterior": {"signal": np.asarray(signal_draws)[None]}})
 
 
 def test_posterior_predictive_uses_posterior_draws():

@@ -20,7 +20,9 @@ interrupted run leaves nothing behind (:func:`jaxbridge.cli._io.atomic_outputs`)
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -130,15 +132,17 @@ def fit(
     )
     start = time.perf_counter()
     try:
-        idata = sample(
-            model,
-            sampler=settings.sampler,
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            random_seed=settings.seed,
-            progressbar=progressbar,
-        )
+        # stdout is for results: progress bars (nutpie's writes to stdout on PyMC 6) to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            idata = sample(
+                model,
+                sampler=settings.sampler,
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                random_seed=settings.seed,
+                progressbar=progressbar,
+            )
     except ImportError as err:  # the chosen sampler's library is not installed
         raise CLIError(f"--sampler {settings.sampler}: {err}") from None
     say(_sampling_summary(idata, time.perf_counter() - start))

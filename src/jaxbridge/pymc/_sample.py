@@ -83,8 +83,9 @@ def sample(
         :func:`jaxbridge._sharding.plan_devices`.
     **kwargs
         Passed on to :func:`pymc.sample` (``target_accept``, ``initvals``, ``cores``,
-        ``nuts_sampler_kwargs``, ...). The ``"blackjax"`` sampler takes ``target_accept``,
-        ``initvals``, ``var_names`` and ``max_num_doublings``.
+        ``nuts``, ...; options of an external sampler may be given as ``nuts`` or
+        ``nuts_sampler_kwargs`` on PyMC 5 and 6 alike). The ``"blackjax"`` sampler takes
+        ``target_accept``, ``initvals``, ``var_names`` and ``max_num_doublings``.
 
     Returns
     -------
@@ -118,14 +119,16 @@ def sample(
         if kwargs["cores"] > 1:  # never fork a process running JAX's thread pool
             kwargs.setdefault("mp_ctx", "forkserver")
     elif name in ("numpyro", "nutpie"):
-        nuts_kwargs = dict(kwargs.pop("nuts_sampler_kwargs", None) or {})
+        nuts_kwargs = {
+            **(kwargs.pop("nuts_sampler_kwargs", None) or {}),
+            **(kwargs.pop("nuts", None) or {}),
+        }
+        kwargs[_compat.NUTS_KWARGS] = nuts_kwargs
         if name == "numpyro":
             nuts_kwargs.setdefault("chain_method", plan.chain_method)
             progressbar = progressbar and plan.progressbar
         elif has_jax_ops:
-            nuts_kwargs.setdefault("backend", "jax")
-            nuts_kwargs.setdefault("gradient_backend", "jax")
-        kwargs["nuts_sampler_kwargs"] = nuts_kwargs
+            _compat.nutpie_jax_backend(kwargs)
     with plan.context:
         idata = pm.sample(
             model=model, nuts_sampler=name, progressbar=progressbar, **common, **kwargs

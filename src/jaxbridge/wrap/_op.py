@@ -26,7 +26,7 @@ from pytensor.link.jax.ops import JAXOp
 from pytensor.tensor.exceptions import ShapeError
 from pytensor.tensor.shape import Shape_i
 
-from jaxbridge._compat import x64
+from jaxbridge._compat import PYTENSOR_3, x64
 from jaxbridge.wrap._spec import VJP, jitted
 
 VIEWS_TAG = "jaxbridge_output_views"
@@ -127,7 +127,7 @@ class JaxOp(JAXOp):
         outputs = self.spec(*(jnp.asarray(x, dtype=d) for x, d in zip(inputs, dtypes, strict=True)))
         return outputs[0] if len(outputs) == 1 else outputs
 
-    def infer_shape(self, fgraph, node, input_shapes):
+    def _infer_shape(self, node, input_shapes):
         if self.shape_exprs is None:
             raise ShapeError(f"{self} has no shape information")
         env = {
@@ -140,6 +140,16 @@ class JaxOp(JAXOp):
             )
             for out, exprs in zip(node.outputs, self.shape_exprs, strict=True)
         ]
+
+    if PYTENSOR_3:
+
+        def infer_shape(self, node, input_shapes):
+            return self._infer_shape(node, input_shapes)
+
+    else:  # PyTensor 2.38 passes the function graph first
+
+        def infer_shape(self, fgraph, node, input_shapes):
+            return self._infer_shape(node, input_shapes)
 
     def connection_pattern(self, node):
         outs = [is_differentiable(t.dtype) for t in self.output_types]

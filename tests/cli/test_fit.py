@@ -101,7 +101,8 @@ def test_fit_csv_quiet_then_refuses_to_overwrite(run_cli, call, tmp_path, rng):
     order = [int(label[1:]) for label in data["sequence"].values]  # order of first appearance
     np.testing.assert_array_equal(data["emissions"].values, expected[order])
     assert table["true"].isna().all()  # nothing known about a user's data
-    assert {"emission_signal", "emission_noise", "p_transition[1, 1]"} <= set(table.index)
+    # the Gaussian HMM: ordered means, a noise scale per state
+    assert {"emission_mu[1]", "emission_sigma[1]", "p_transition[1, 1]"} <= set(table.index)
 
     # a second run refuses to overwrite, leaving the first untouched
     stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}

@@ -50,7 +50,7 @@ def demo(args: argparse.Namespace) -> int:
         data.attrs["title"] = "the example page's simulated data"
         data.attrs["seed"] = SEED_PAGE_RANDOM_SEED
         say(_describe(data, f"simulated the example page's data (seed {SEED_PAGE_RANDOM_SEED})"))
-        return _fit(data, args, states=3, emission="normal", source="demo", say=say)
+        return _fit(data, args, states=3, emission="page", source="demo", say=say)
 
 
 def simulate(args: argparse.Namespace) -> int:
@@ -80,14 +80,19 @@ def simulate(args: argparse.Namespace) -> int:
 
 def fit(args: argparse.Namespace) -> int:
     """Fit a marginal HMM to the user's data file and write the run folder."""
-    from jaxbridge.cli._model import check_observations
     from jaxbridge.cli._run import RUN_FILES
 
     if args.out is None:
         args.out = Path("runs") / args.data.stem
     refuse_overwrite(args.out, RUN_FILES, force=args.force)  # before any work
     data = read_data(args.data)
-    check_observations(data["emissions"].values, args.emission, str(args.data))
+    if args.emission == "poisson":  # before any work: one line, nothing written
+        from jaxbridge.pymc._models import check_counts
+
+        try:
+            check_counts(data["emissions"].values)
+        except ValueError as err:
+            raise CLIError(f"{args.data}: --emission poisson: {err}") from None
     with _console(args.quiet) as say:
         say(_describe(data, f"read {args.data}"))
         return _fit(
@@ -115,7 +120,14 @@ def _fit(data, args: argparse.Namespace, *, states: int, emission: str, source: 
     from jaxbridge.cli._run import RUN_FILES, Settings, fit_to_folder
 
     settings = Settings(
-        states, emission, args.sampler, args.draws, args.tune, args.chains, args.seed
+        states,
+        emission,
+        getattr(args, "shared_noise", False),
+        args.sampler,
+        args.draws,
+        args.tune,
+        args.chains,
+        args.seed,
     )
     table = fit_to_folder(
         data,

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from jaxbridge import __version__
 from jaxbridge.cli._errors import CLIError
+from jaxbridge.cli._model import EMISSIONS
 from jaxbridge.datasets import SEED_NOISE, SEED_SIGNAL
 
 #: ``jaxbridge.sample``'s samplers (kept in step with ``jaxbridge.pymc._sample.Sampler`` by a test).
 SAMPLERS = ("auto", "pymc", "numpyro", "blackjax", "nutpie")
-EMISSIONS = ("normal", "poisson", "studentt")
 DEMO_OUT = Path("runs/demo")
 DEFAULT_DRAWS, DEFAULT_TUNE, DEFAULT_CHAINS, DEFAULT_SEED = 1000, 1000, 2, 0
 
@@ -202,9 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Fit a marginal hidden Markov model to DATA and write a run folder.\n"
         "DATA: CSV in long form (sequence,time,value; ragged sequences allowed; empty or NaN\n"
         "values are missing), NetCDF from 'jaxbridge simulate', or .npy/.npz arrays [N, T].\n"
-        "Normal and Student-t emissions of state k are centred on (k+1)*signal (the page's\n"
-        "ordered parametrisation; priors suit data on roughly unit scale); Poisson rates\n"
-        "increase with k.",
+        "Emission models (--emission), state k = 1..K:\n"
+        + "".join(f"  {name:<9} {e.maths}\n" for name, e in EMISSIONS.items())
+        + "Priors of normal/studentt/poisson are scaled to the data (median and sd); the hidden\n"
+        "chain has flat Dirichlet priors (jaxbridge.pymc builders, same models in Python).",
     )
     fit.add_argument("data", type=Path, metavar="DATA", help="data file (.csv, .nc, .npy, .npz)")
     fit.add_argument(
@@ -215,7 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of hidden states K (required)",
     )
     fit.add_argument(
-        "--emission", choices=EMISSIONS, default="normal", help="emission distribution"
+        "--emission", choices=list(EMISSIONS), default="normal", help="emission model (see above)"
+    )
+    fit.add_argument(
+        "--shared-noise",
+        action="store_true",
+        help="normal/studentt: one noise scale for all states instead of one per state",
     )
     fit.add_argument(
         "--out",

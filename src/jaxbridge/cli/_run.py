@@ -73,6 +73,7 @@ class Settings(NamedTuple):
 
     states: int
     emission: str
+    shared_noise: bool
     sampler: str
     draws: int
     tune: int
@@ -123,9 +124,16 @@ def fit(
     from jaxbridge.pymc import decode, sample
 
     say(f"building the {settings.states}-state {settings.emission} marginal HMM")
-    model, var_names = build_model(
-        data["emissions"].values, settings.states, settings.emission, data["sequence"].values
-    )
+    try:
+        model, var_names = build_model(
+            data["emissions"].values,
+            settings.states,
+            settings.emission,
+            data["sequence"].values,
+            shared_noise=settings.shared_noise,
+        )
+    except ValueError as err:  # data the model cannot produce
+        raise CLIError(f"{source}: --emission {settings.emission}: {err}") from None
     say(
         f"sampling with NUTS ({settings.sampler}): {settings.chains} chain(s) x "
         f"({settings.tune} tuning + {settings.draws} draws)"
@@ -148,7 +156,9 @@ def fit(
     say(_sampling_summary(idata, time.perf_counter() - start))
     say("decoding the hidden states")
     decoded = decode(idata, model)
-    truth = parameter_truth(truth_of(data), settings.states, settings.emission)
+    truth = parameter_truth(
+        truth_of(data), settings.states, settings.emission, shared_noise=settings.shared_noise
+    )
     info = {
         "jaxbridge_version": __version__,
         "source": source,

@@ -1,8 +1,26 @@
-"""PyMC glue: the marginal HMM as a PyMC distribution, decoding, and one entry point to NUTS."""
+"""PyMC glue: the marginal HMM as a PyMC distribution, ready-made models, decoding, and one
+entry point to NUTS."""
 
 from jaxbridge.pymc._decode import decode
 from jaxbridge.pymc._distribution import MarginalHMM
 from jaxbridge.pymc._logp import hmm_logp
+from jaxbridge.pymc._models import (
+    gaussian_hmm,
+    page_hmm,
+    parameter_names,
+    poisson_hmm,
+    studentt_hmm,
+)
 from jaxbridge.pymc._sample import sample
 
-__all__ = ["MarginalHMM", "decode", "hmm_logp", "sample"]
+__all__ = [
+    "MarginalHMM",
+    "decode",
+    "gaussian_hmm",
+    "hmm_logp",
+    "page_hmm",
+    "parameter_names",
+    "poisson_hmm",
+    "sample",
+    "studentt_hmm",
+]

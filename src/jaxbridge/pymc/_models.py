@@ -1,0 +1,224 @@
+r"""Ready-made marginal HMMs for sequences a user owns: the models the command line fits.
+
+Every builder takes observations ``[N, T]`` (or one sequence ``[T]``; NaN marks a missing
+value) and the number of hidden states ``K``, and returns a :class:`pymc.Model` whose
+observed :class:`~jaxbridge.MarginalHMM` is named ``"hmm"``, with dims
+``("sequence", "time")``. The hidden chain is the same in all of them:
+
+.. math::
+
+    \pi \sim \mathrm{Dirichlet}(\mathbf 1_K), \qquad
+    A_{i\cdot} \sim \mathrm{Dirichlet}(\mathbf 1_K)
+
+(``p_initial_state``, ``p_transition``; constants when ``K = 1``). The emissions differ:
+
+==================  ============================================================================
+:func:`page_hmm`    the example page's model: :math:`y \mid z=k \sim N((k+1)\,s, \sigma)`,
+                    :math:`s \sim N(0, 1)`, :math:`\sigma \sim N^+(1)` (data on unit scale)
+:func:`gaussian_hmm`  ordered means :math:`\mu_1 < \dots < \mu_K`, a noise scale per state
+:func:`studentt_hmm`  the same with Student-t emissions, :math:`\nu \sim \Gamma(2, 0.1)`
+:func:`poisson_hmm`   ordered rates :math:`\lambda_1 < \dots < \lambda_K`
+==================  ============================================================================
+
+Ordered state parameters are built as the lowest value plus cumulative positive gaps, so states
+cannot swap labels and no ``initval`` is needed (every sampler can start from the prior).
+Priors are scaled to the data: with :math:`m` the median and :math:`d` the standard deviation
+of the observed values,
+
+.. math::
+
+    \mu_1 \sim N(m, 2d), \quad \mu_{k+1} - \mu_k \sim N^+(2d), \quad \sigma_k \sim N^+(d);
+    \qquad \lambda_1,\ \lambda_{k+1} - \lambda_k \sim N^+(\bar y + d + 1),
+
+weakly informative on any location and scale. :func:`parameter_names` lists what a summary of
+such a model reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from pytensor.graph.traversal import ancestors
+
+from jaxbridge.pymc._distribution import MarginalHMM
+
+#: Name of the observed marginal HMM in every model built here.
+HMM_NAME = "hmm"
+
+
+def page_hmm(
+    observed: np.ndarray, states: int = 3, *, sequence: np.ndarray | None = None
+) -> pm.Model:
+    r"""The example page's model: state ``k`` emits :math:`N((k+1)\,s, \sigma)`.
+
+    ``emission_signal`` :math:`s \sim N(0, 1)` and ``emission_noise``
+    :math:`\sigma \sim N^+(1)`: the priors suit data on roughly unit scale, with states at
+    positive multiples of one signal. For other data use :func:`gaussian_hmm`.
+    """
+
+    def emission(values):
+        signal = pm.Normal("emission_signal", 0.0, 1.0)
+        noise = pm.HalfNormal("emission_noise", 1.0)
+        return pm.Normal.dist(mu=(np.arange(states) + 1.0) * signal, sigma=noise)
+
+    return _build(observed, states, sequence, emission)
+
+
+def gaussian_hmm(
+    observed: np.ndarray,
+    states: int,
+    *,
+    shared_noise: bool = False,
+    sequence: np.ndarray | None = None,
+) -> pm.Model:
+    r"""Gaussian HMM: :math:`y \mid z=k \sim N(\mu_k, \sigma_k)` with ordered means.
+
+    Parameters
+    ----------
+    observed : ``[N, T]`` or ``[T]``
+        Observations; NaN marks a missing value.
+    states
+        Number of hidden states ``K``.
+    shared_noise
+        One noise scale for all states instead of one per state.
+    sequence
+        Labels of the ``N`` sequences (coordinate ``sequence``).
+
+    Returns
+    -------
+    pymc.Model
+        Free ``emission_mu_lowest``, ``emission_mu_gaps`` (deterministic ``emission_mu``
+        ``[K]``), ``emission_sigma`` ``[K]`` (``[1]`` when shared), and the hidden chain.
+    """
+
+    def emission(values):
+        mu, sigma = _gaussian_states(values, states, shared_noise)
+        return pm.Normal.dist(mu=mu, sigma=sigma)
+
+    return _build(observed, states, sequence, emission)
+
+
+def studentt_hmm(
+    observed: np.ndarray,
+    states: int,
+    *,
+    shared_noise: bool = False,
+    sequence: np.ndarray | None = None,
+) -> pm.Model:
+    r"""Student-t HMM: :func:`gaussian_hmm` with :math:`t_\nu(\mu_k, \sigma_k)` emissions.
+
+    ``emission_nu`` :math:`\nu \sim \Gamma(2, 0.1)` (Juárez & Steel 2010), shared by the states.
+    """
+
+    def emission(values):
+        mu, sigma = _gaussian_states(values, states, shared_noise)
+        nu = pm.Gamma("emission_nu", alpha=2.0, beta=0.1)
+        return pm.StudentT.dist(nu=nu, mu=mu, sigma=sigma)
+
+    return _build(observed, states, sequence, emission)
+
+
+def poisson_hmm(
+    observed: np.ndarray, states: int, *, sequence: np.ndarray | None = None
+) -> pm.Model:
+    r"""Poisson HMM for counts: :math:`y \mid z=k \sim \mathrm{Poisson}(\lambda_k)`, ordered rates.
+
+    Raises
+    ------
+    ValueError
+        When an observed value is negative or not an integer.
+    """
+    check_counts(observed)
+
+    def emission(values):
+        scale = float(values.mean() + values.std() + 1.0) if values.size else 1.0
+        rate = _ordered("emission_rate", states, lambda n: pm.HalfNormal(n, scale), scale)
+        return pm.Poisson.dist(rate)
+
+    return _build(observed, states, sequence, emission)
+
+
+def check_counts(observed: np.ndarray) -> None:
+    """Raise ``ValueError`` unless every observed (non-NaN) value is a non-negative integer."""
+    values = _observed_values(observed)
+    bad = values[(values < 0) | (values != np.round(values))]
+    if bad.size:
+        raise ValueError(
+            f"observed: a Poisson HMM needs non-negative integer counts, found {float(bad[0]):g}"
+        )
+
+
+def parameter_names(model: pm.Model) -> list[str]:
+    """The parameters a summary of ``model`` reports.
+
+    Deterministics, and the free variables that no deterministic is computed from (so
+    ``emission_mu`` is reported rather than its lowest value and gaps).
+    """
+    deterministics = list(model.deterministics)
+    inner = set(ancestors(deterministics)) if deterministics else set()
+    reported = set(deterministics) | {rv for rv in model.free_RVs if rv not in inner}
+    return [name for name, var in model.named_vars.items() if var in reported]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _observed_values(observed: np.ndarray) -> np.ndarray:
+    values = np.asarray(observed, dtype=float)
+    return values[~np.isnan(values)]
+
+
+def _gaussian_states(values: np.ndarray, states: int, shared_noise: bool):
+    """Ordered means ``emission_mu [K]`` and scales ``emission_sigma``, priors scaled to data."""
+    center, spread = (float(np.median(values)), float(values.std())) if values.size else (0, 1)
+    spread = spread if spread > 0 else 1.0
+    mu = _ordered("emission_mu", states, lambda n: pm.Normal(n, center, 2 * spread), 2 * spread)
+    sigma = pm.HalfNormal("emission_sigma", spread, shape=1 if shared_noise else states)
+    return mu, sigma
+
+
+def _ordered(
+    name: str, states: int, lowest: Callable[[str], pt.TensorVariable], gap_scale: float
+) -> pt.TensorVariable:
+    """``name [K]``: ``lowest(f"{name}_lowest")`` plus cumulative ``HalfNormal(gap_scale)`` gaps."""
+    low = lowest(f"{name}_lowest")
+    if states == 1:
+        return pm.Deterministic(name, low[None])
+    gaps = pm.HalfNormal(f"{name}_gaps", gap_scale, shape=states - 1)
+    return pm.Deterministic(name, pt.concatenate([low[None], low + pt.cumsum(gaps)]))
+
+
+def _build(
+    observed: np.ndarray,
+    states: int,
+    sequence: np.ndarray | None,
+    emission: Callable[[np.ndarray], pm.Distribution],
+) -> pm.Model:
+    """The model: hidden-chain priors, ``emission(observed values)``, the observed HMM."""
+    values = np.asarray(observed, dtype=float)
+    if values.ndim == 1:
+        values = values[None]
+    if values.ndim != 2:
+        raise ValueError(f"observed must be [N, T] or [T]; got shape {values.shape}")
+    if not (isinstance(states, int | np.integer) and states >= 1):
+        raise ValueError(f"states must be a positive integer; got {states!r}")
+    labels = np.arange(len(values)) if sequence is None else np.asarray(sequence)
+    with pm.Model(coords={"sequence": labels, "time": np.arange(values.shape[1])}) as model:
+        dist = emission(values[~np.isnan(values)])
+        if states == 1:
+            init, trans = np.ones(1), np.ones((1, 1))
+        else:
+            init = pm.Dirichlet("p_initial_state", np.ones(states))
+            trans = pm.Dirichlet("p_transition", np.ones(states), shape=(states, states))
+        MarginalHMM(
+            HMM_NAME,
+            init=init,
+            trans=trans,
+            emission=dist,
+            observed=values,
+            dims=("sequence", "time"),
+        )
+    return model

@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 
 #: Public name -> module that defines it (imported on first access).
 _EXPORTS = {
+    "ConvergenceWarning": "jaxbridge.pymc",
     "MarginalHMM": "jaxbridge.pymc",
     "decode": "jaxbridge.pymc",
     "hmm_logp": "jaxbridge.pymc",
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from jaxbridge import datasets, hmm  # noqa: F401
     from jaxbridge._config import enable_compilation_cache  # noqa: F401
     from jaxbridge._sharding import shard_sequences, sharded_log_likelihood  # noqa: F401
-    from jaxbridge.pymc import MarginalHMM, decode, hmm_logp, sample  # noqa: F401
+    from jaxbridge.pymc import ConvergenceWarning, MarginalHMM, decode, hmm_logp, sample  # noqa: F401
     from jaxbridge.wrap import wrap  # noqa: F401
 
 

@@ -2,6 +2,7 @@
 entry point to NUTS."""
 
 from jaxbridge.pymc._decode import decode
+from jaxbridge.pymc._diagnostics import ConvergenceWarning
 from jaxbridge.pymc._distribution import MarginalHMM
 from jaxbridge.pymc._logp import hmm_logp
 from jaxbridge.pymc._models import (
@@ -14,6 +15,7 @@ from jaxbridge.pymc._models import (
 from jaxbridge.pymc._sample import sample
 
 __all__ = [
+    "ConvergenceWarning",
     "MarginalHMM",
     "decode",
     "gaussian_hmm",

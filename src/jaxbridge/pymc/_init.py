@@ -24,11 +24,19 @@ carry posterior mass; :attr:`Initialization.comparable` says so.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import contextlib
+import dataclasses
+import itertools
+import threading
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+from unittest import mock
 
 import numpy as np
 import pymc as pm
 import pytensor
+
+from jaxbridge import _compat
 
 #: End points whose log densities differ by less than this are the same mode.
 SAME_MODE = 1.0
@@ -185,3 +193,53 @@ def constrained_points(model: pm.Model, points: list[np.ndarray]) -> list[dict[s
     fn = pytensor.function(layout.value_vars, model.replace_rvs_by_values(model.free_RVs))
     names = [rv.name for rv in model.free_RVs]
     return [dict(zip(names, fn(*layout.unravel(flat)), strict=True)) for flat in points]
+
+
+@contextlib.contextmanager
+def chains_start_at(
+    sampler: str, model: pm.Model, points: list[np.ndarray], kwargs: dict
+) -> Iterator[None]:
+    """Within the block, ``sampler`` starts chain ``i`` at ``points[i]`` (unconstrained).
+
+    Each sampler through its own mechanism: PyMC's ``initvals`` (per chain, constrained,
+    without jitter); for NumPyro and BlackJAX the batch of initial positions PyMC's JAX
+    module would otherwise draw; for nutpie the compiled model's initial-point function.
+    ``kwargs`` (``pm.sample``'s) is updated in place.
+    """
+    layout = _Layout(model)
+    if sampler == "pymc":
+        kwargs["initvals"] = constrained_points(model, points)
+        kwargs.setdefault("init", "adapt_diag")  # no jitter on top of the chosen starts
+        yield
+        return
+    if sampler in ("numpyro", "blackjax"):
+        per_var = [np.stack(values) for values in zip(*map(layout.unravel, points), strict=True)]
+        batched = [v[0] for v in per_var] if len(points) == 1 else per_var
+        module = _compat.pymc_sampling_jax()
+        with mock.patch.object(
+            module, "_get_batched_jittered_initial_points", lambda *args, **kw: batched
+        ):
+            yield
+        return
+    import nutpie
+
+    compile_model = nutpie.compile_pymc_model
+    lock, order = threading.Lock(), itertools.cycle(points)
+
+    def next_point(seed: Any = None) -> np.ndarray:
+        with lock:
+            return next(order).copy()
+
+    def compile_and_start(*args: Any, **kw: Any):
+        compiled = compile_model(*args, **kw)
+        # the numba backend's model calls it initial_point_func, the JAX backend's (PyFuncModel)
+        # _make_initial_points; both map a seed to a flat unconstrained point
+        field = (
+            "initial_point_func"
+            if hasattr(compiled, "initial_point_func")
+            else "_make_initial_points"
+        )
+        return dataclasses.replace(compiled, **{field: next_point})
+
+    with mock.patch.object(nutpie, "compile_pymc_model", compile_and_start):
+        yield

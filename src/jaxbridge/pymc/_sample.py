@@ -26,8 +26,11 @@ models that contain wrapped JAX functions (:func:`jaxbridge.wrap`), and returns
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -40,6 +43,10 @@ from pymc.util import _get_seeds_per_chain, get_default_varnames
 
 from jaxbridge import _compat
 from jaxbridge._sharding import Devices, Shard, plan_devices
+from jaxbridge.pymc import _diagnostics
+from jaxbridge.pymc._init import Initialization, chains_start_at, find_modes
+
+_log = logging.getLogger("jaxbridge")
 
 Sampler = Literal["auto", "pymc", "numpyro", "blackjax", "nutpie"]
 
@@ -60,6 +67,8 @@ def sample(
     progressbar: bool = True,
     devices: Devices = None,
     shard: Shard = "chains",
+    init: Literal["modes"] | None = "modes",
+    check_convergence: bool = True,
     **kwargs: Any,
 ) -> Any:
     """Draw posterior samples of a PyMC model with NUTS from the chosen library.
@@ -81,6 +90,18 @@ def sample(
         JAX samplers only: the devices (count or ``jax.Device`` list; default all local ones)
         and what is split across them, ``"chains"`` or the model's HMM ``"sequences"``; see
         :func:`jaxbridge._sharding.plan_devices`.
+    init
+        ``"modes"`` (default): before sampling, search the posterior for its modes from 20
+        prior draws (:func:`jaxbridge.pymc._init.find_modes`) and start every chain from a
+        different point in the dominant mode's basin, through each sampler's own mechanism;
+        the modes found are recorded in ``posterior.attrs["jaxbridge_modes"]``, and a
+        :class:`~jaxbridge.pymc.ConvergenceWarning` says when two modes have comparable
+        density. ``None``: the sampler's own initialisation. Ignored when ``initvals`` is given.
+    check_convergence
+        After sampling, check r_hat, ESS, divergences and agreement between chains; record
+        the figures in ``posterior.attrs`` (``jaxbridge_*``) and warn with
+        :class:`~jaxbridge.pymc.ConvergenceWarning` when the run is not trustworthy.
+        PyMC's own convergence messages are switched off.
     **kwargs
         Passed on to :func:`pymc.sample` (``target_accept``, ``initvals``, ``cores``,
         ``nuts``, ...; options of an external sampler may be given as ``nuts`` or
@@ -101,6 +122,8 @@ def sample(
     it is switched on for them (logged once), never on import.
     """
     model = pm.modelcontext(model)
+    if init not in ("modes", None):
+        raise ValueError(f"init must be 'modes' or None; got {init!r}")
     name = _resolve_sampler(sampler)
     plan = plan_devices(name, devices, shard, chains)
     has_jax_ops = _has_jax_ops(model)
@@ -108,12 +131,47 @@ def sample(
         _compat.enable_global_x64(f"the {name} sampler (the model compiles to JAX in float64)")
     if name in ("numpyro", "blackjax"):
         _compat.pymc_sampling_jax()  # pm.sample's own import would set XLA_FLAGS
+    search = None
+    if init == "modes" and kwargs.get("initvals") is None:
+        search = _search_modes(model, chains, random_seed)
+    starting = (
+        chains_start_at(name, model, search.points, kwargs) if search else contextlib.nullcontext()
+    )
     common = dict(draws=draws, tune=tune, chains=chains, random_seed=random_seed)
-    if name == "blackjax":
-        with plan.context:
-            return _sample_blackjax(
+    with plan.context, starting:
+        if name == "blackjax":
+            idata = _sample_blackjax(
                 model, progressbar=progressbar, map_chains=plan.map_chains, **common, **kwargs
             )
+        else:
+            idata = _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs)
+    if search is not None:
+        posterior = _compat.get_group(idata, "posterior")
+        posterior.attrs["jaxbridge_modes"] = search.describe()
+        _compat.set_group(idata, "posterior", posterior)
+    if check_convergence:
+        _diagnostics.check(idata, [rv.name for rv in model.free_RVs])
+    return idata
+
+
+def _search_modes(model: pm.Model, chains: int, random_seed: int | None) -> Initialization:
+    """:func:`find_modes`, logged; a warning when two modes have comparable density."""
+    search = find_modes(model, chains, random_seed=random_seed)
+    _log.info("jaxbridge: modes of the posterior found from 20 starts: %s", search.describe())
+    if search.comparable:
+        warnings.warn(
+            "two modes of the posterior have comparable density "
+            f"({search.describe()}); the chains start in the first, but the other may "
+            "carry as much mass: compare fits or reconsider the model",
+            _diagnostics.ConvergenceWarning,
+            stacklevel=3,
+        )
+    return search
+
+
+def _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs) -> Any:
+    """``pm.sample`` with each sampler's best settings."""
+    kwargs.setdefault("compute_convergence_checks", False)  # ours replace PyMC's
     if name == "pymc" and has_jax_ops:
         kwargs.setdefault("cores", 1)
         if kwargs["cores"] > 1:  # never fork a process running JAX's thread pool
@@ -129,10 +187,7 @@ def sample(
             progressbar = progressbar and plan.progressbar
         elif has_jax_ops:
             _compat.nutpie_jax_backend(kwargs)
-    with plan.context:
-        idata = pm.sample(
-            model=model, nuts_sampler=name, progressbar=progressbar, **common, **kwargs
-        )
+    idata = pm.sample(model=model, nuts_sampler=name, progressbar=progressbar, **common, **kwargs)
     return _drop_transformed(idata, model) if name == "nutpie" else idata
 
 

@@ -24,6 +24,7 @@ import contextlib
 import json
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -121,7 +122,7 @@ def fit(
 ) -> Run:
     """Build the model, sample its posterior and decode the hidden states."""
     from jaxbridge.cli._model import build_model, parameter_truth
-    from jaxbridge.pymc import decode, sample
+    from jaxbridge.pymc import ConvergenceWarning, decode, sample
 
     say(f"building the {settings.states}-state {settings.emission} marginal HMM")
     try:
@@ -138,10 +139,13 @@ def fit(
         f"sampling with NUTS ({settings.sampler}): {settings.chains} chain(s) x "
         f"({settings.tune} tuning + {settings.draws} draws)"
     )
+    say("searching the posterior for its modes (20 starts), then starting the chains in the best")
     start = time.perf_counter()
     try:
-        # stdout is for results: progress bars (nutpie's writes to stdout on PyMC 6) to stderr
-        with contextlib.redirect_stdout(sys.stderr):
+        # stdout is for results: progress bars (nutpie's writes to stdout on PyMC 6) to stderr;
+        # the convergence verdict is printed below, once, even with --quiet
+        with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
             idata = sample(
                 model,
                 sampler=settings.sampler,
@@ -153,7 +157,21 @@ def fit(
             )
     except ImportError as err:  # the chosen sampler's library is not installed
         raise CLIError(f"--sampler {settings.sampler}: {err}") from None
-    say(_sampling_summary(idata, time.perf_counter() - start))
+    seconds = time.perf_counter() - start
+    posterior = _compat.get_group(idata, "posterior")
+    say(_sampling_summary(idata, seconds))
+    say(f"modes found: {posterior.attrs.get('jaxbridge_modes', 'not searched')}")
+    converged = bool(posterior.attrs.get("jaxbridge_converged", 1))
+    if not converged:  # never silenced
+        problems = posterior.attrs["jaxbridge_problems"].splitlines()
+        print(
+            "jaxbridge: WARNING: the chains did not converge; do not trust these results yet:\n"
+            + "".join(f"  - {line}\n" for line in problems)
+            + "  try: more --tune and --draws, more --chains; chains in different modes mean "
+            "the posterior is multimodal: check --states and --emission",
+            file=sys.stderr,
+            flush=True,
+        )
     say("decoding the hidden states")
     decoded = decode(idata, model)
     truth = parameter_truth(
@@ -161,12 +179,32 @@ def fit(
     )
     info = {
         "jaxbridge_version": __version__,
+        "versions": _versions(),
         "source": source,
         "settings": settings._asdict(),
+        "sampler_used": posterior.attrs.get("inference_library", settings.sampler),
+        "data_shape": {name: int(size) for name, size in data["emissions"].sizes.items()},
+        "sampling_seconds": round(seconds, 2),
+        "converged": converged,
+        "diagnostics": {
+            key.removeprefix("jaxbridge_"): np.asarray(value).tolist()
+            for key, value in posterior.attrs.items()
+            if key.startswith("jaxbridge_")
+        },
         "var_names": var_names,
         "truth": {name: np.asarray(value).tolist() for name, value in truth.items()},
     }
     return Run(data, idata, decoded, info)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("pymc", "pytensor", "jax", "jaxlib", "arviz", "nutpie", "numpyro", "blackjax"):
+        with contextlib.suppress(PackageNotFoundError):
+            found[package] = version(package)
+    return found
 
 
 def _sampling_summary(idata: Any, seconds: float) -> str:

@@ -47,8 +47,20 @@ def test_write_read_round_trip(tmp_path, rng, suffix):
     np.testing.assert_array_equal(back["emissions"].values, emissions)
     if suffix in (".nc", ".npz"):  # the lossless formats keep states and truth
         np.testing.assert_array_equal(back["states"].values, states)
+    if suffix != ".npy":  # CSV carries the truth on its first line, a comment
         for got, want in zip(truth_of(back), TRUTH, strict=True):
             np.testing.assert_array_equal(got, want)
+    if suffix == ".csv":
+        assert path.read_text().startswith("# jaxbridge-truth: {")
+
+
+def test_csv_comment_lines_are_skipped_and_a_bad_truth_line_is_named(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("# my notes\nsequence,time,value\n# more\na,0,1.5\na,1,2.5\n")
+    np.testing.assert_array_equal(read_data(path)["emissions"].values, [[1.5, 2.5]])
+    path.write_text('# jaxbridge-truth: {"init": [1.0]}\nsequence,time,value\na,0,1\na,1,2\n')
+    with pytest.raises(CLIError, match=r"c.csv line 1: unreadable jaxbridge-truth line"):
+        read_data(path)
 
 
 def test_netcdf_dims_in_any_order(tmp_path):

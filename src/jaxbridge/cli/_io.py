@@ -11,7 +11,9 @@ In memory, and in every NetCDF data file jaxbridge writes, a data set is an
   parameters of a Normal-emission HMM (see :mod:`jaxbridge.cli._params`).
 
 Accepted inputs: CSV in long form (``sequence,time,value``; each sequence starts at its first
-time; empty fields and NaN are missing observations; other columns are ignored), NetCDF with an
+time; empty fields and NaN are missing observations; other columns are ignored; lines starting
+with ``#`` are comments, and a first line ``# jaxbridge-truth: {json}``, written by ``jaxbridge
+simulate``, carries the true parameters), NetCDF with an
 ``emissions`` variable, ``.npy`` (one sequence ``[T]`` or ``[N, T]``) and ``.npz`` (an array
 ``emissions``, or a single array; optional ``states`` and true parameters), all loaded without
 pickle.
@@ -20,6 +22,7 @@ pickle.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -33,6 +36,8 @@ from jaxbridge.cli._errors import CLIError
 from jaxbridge.cli._params import Truth, check_truth
 
 COLUMNS = ("sequence", "time", "value")
+#: Prefix of the CSV comment line carrying the true parameters (JSON of :class:`Truth`).
+TRUTH_LINE = "# jaxbridge-truth: "
 TRUTH_VARS = Truth._fields
 SUFFIXES = (".csv", ".nc", ".npy", ".npz")
 #: A long-form CSV may leave at most this many array cells per row empty (gaps, ragged ends).
@@ -103,33 +108,51 @@ def read_data(path: Path) -> xr.Dataset:
 
 def _read_csv(path: Path) -> xr.Dataset:
     with path.open(newline="", encoding="utf-8-sig") as file:  # -sig: tolerate a BOM
-        rows = csv.reader(file)
-        header = next(rows, None)
-        if not header:
-            raise CLIError(f"{path}: empty file; expected a header line 'sequence,time,value'")
-        names = [name.strip().lower() for name in header]
-        missing = [name for name in COLUMNS if name not in names]
-        if missing:
-            raise CLIError(
-                f"{path}: missing column(s) {', '.join(missing)}; expected long form "
-                f"'sequence,time,value' (header: {','.join(header)!r})"
-            )
-        i_seq, i_time, i_value = (names.index(name) for name in COLUMNS)
-        values: dict[str, dict[int, float]] = {}
-        for row in rows:
-            if not any(field.strip() for field in row):
-                continue
-            where = f"{path} line {rows.line_num}"
-            if len(row) != len(header):
-                raise CLIError(f"{where}: expected {len(header)} fields, found {len(row)}")
-            label = row[i_seq].strip()
-            if not label:
-                raise CLIError(f"{where}: empty 'sequence' field")
-            time = _parse_time(row[i_time], where)
-            times = values.setdefault(label, {})
-            if time in times:
-                raise CLIError(f"{where}: sequence {label!r} has time {time} twice")
-            times[time] = _parse_value(row[i_value], where)
+        lines = list(file)
+    truth = None
+    if lines and lines[0].startswith(TRUTH_LINE):
+        try:
+            fields = json.loads(lines[0][len(TRUTH_LINE) :])
+            truth = check_truth(Truth(**{k: fields[k] for k in TRUTH_VARS}), f"{path} truth: ")
+        except (ValueError, KeyError, TypeError) as err:
+            raise CLIError(f"{path} line 1: unreadable jaxbridge-truth line ({err})") from None
+    data = _read_long(path, [line if not line.startswith("#") else "\n" for line in lines])
+    return (
+        data
+        if truth is None
+        else make_dataset(data["emissions"].values, truth=truth, sequence=data["sequence"].values)
+    )
+
+
+def _read_long(path: Path, lines: list[str]) -> xr.Dataset:
+    """The long-form table (comment lines blanked, so line numbers stay the file's)."""
+    rows = csv.reader(lines)
+    header = next((row for row in rows if any(field.strip() for field in row)), None)
+    if not header:
+        raise CLIError(f"{path}: empty file; expected a header line 'sequence,time,value'")
+    names = [name.strip().lower() for name in header]
+    missing = [name for name in COLUMNS if name not in names]
+    if missing:
+        raise CLIError(
+            f"{path}: missing column(s) {', '.join(missing)}; expected long form "
+            f"'sequence,time,value' (header: {','.join(header)!r})"
+        )
+    i_seq, i_time, i_value = (names.index(name) for name in COLUMNS)
+    values: dict[str, dict[int, float]] = {}
+    for row in rows:
+        if not any(field.strip() for field in row):
+            continue
+        where = f"{path} line {rows.line_num}"
+        if len(row) != len(header):
+            raise CLIError(f"{where}: expected {len(header)} fields, found {len(row)}")
+        label = row[i_seq].strip()
+        if not label:
+            raise CLIError(f"{where}: empty 'sequence' field")
+        time = _parse_time(row[i_time], where)
+        times = values.setdefault(label, {})
+        if time in times:
+            raise CLIError(f"{where}: sequence {label!r} has time {time} twice")
+        times[time] = _parse_value(row[i_value], where)
     if not values:
         raise CLIError(f"{path}: no data rows after the header")
     return _from_long(values, path)
@@ -292,7 +315,11 @@ def write_data(data: xr.Dataset, path: Path) -> None:
 
 def _write_csv(data: xr.Dataset, path: Path) -> None:
     has_states = "states" in data
+    truth = truth_of(data)
     with path.open("w", newline="", encoding="utf-8") as file:
+        if truth is not None:
+            fields = {k: np.asarray(v).tolist() for k, v in truth._asdict().items()}
+            file.write(TRUTH_LINE + json.dumps(fields) + "\n")
         writer = csv.writer(file)
         writer.writerow([*COLUMNS, "state"] if has_states else COLUMNS)
         for i, label in enumerate(data["sequence"].values):

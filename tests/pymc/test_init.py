@@ -1,0 +1,76 @@
+"""Mode search before sampling, chain starts, and the convergence verdict."""
+
+import numpy as np
+import pytest
+
+from jaxbridge.datasets import simulate_normal_hmm
+from jaxbridge.pymc import ConvergenceWarning, gaussian_hmm, sample
+from jaxbridge.pymc._init import _Density, _Layout, constrained_points, find_modes
+
+INIT = np.array([0.5, 0.5])
+TRANS = np.array([[0.95, 0.05], [0.1, 0.9]])
+
+
+@pytest.fixture(scope="module")
+def two_state():
+    """The README's two-state example, small: states at 1.15 and 2.30, noise 0.15."""
+    states, y = simulate_normal_hmm(
+        np.random.default_rng(0), INIT, TRANS, 1.15, 0.15, n_series=6, n_steps=60
+    )
+    return gaussian_hmm(y, 2), states, y
+
+
+def test_modes_are_found_and_chains_start_apart_in_the_best_basin(two_state):
+    model, _, _ = two_state
+    search = find_modes(model, chains=4, starts=12, random_seed=1)
+    densities = [m.log_density for m in search.modes]
+    assert densities == sorted(densities, reverse=True)
+    assert sum(m.starts for m in search.modes) <= 12
+    # the best mode is the truth: means near 1.15 and 2.30, noise near 0.15
+    layout = _Layout(model)
+    density = _Density(model, layout)
+    for point in constrained_points(model, search.points):
+        mu = point["emission_mu_lowest"] + np.concatenate(
+            [[0.0], np.cumsum(point["emission_mu_gaps"])]
+        )
+        np.testing.assert_allclose(mu, [1.15, 2.30], atol=0.1)
+        np.testing.assert_allclose(point["emission_sigma"], 0.15, atol=0.05)
+    # every start lies within d units of the best mode's log density, and they differ
+    dim = len(search.points[0])
+    for flat in search.points:
+        assert density(flat)[0] >= search.modes[0].log_density - dim - 1e-6
+    assert len({tuple(np.round(p, 12)) for p in search.points}) == 4
+
+
+def test_constrained_points_round_trip(two_state):
+    model, _, _ = two_state
+    layout = _Layout(model)
+    point = model.initial_point()
+    flat = layout.ravel(point)
+    (values,) = constrained_points(model, [flat])
+    for rv in model.free_RVs:
+        transform = model.rvs_to_transforms.get(rv)
+        value = values[rv.name]
+        unconstrained = (
+            value if transform is None else transform.forward(value, *rv.owner.inputs).eval()
+        )
+        np.testing.assert_allclose(unconstrained, point[model.rvs_to_values[rv].name], atol=1e-10)
+
+
+def test_under_tuned_run_warns_and_records_it(two_state):
+    model, _, _ = two_state
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        idata = sample(
+            model,
+            sampler="pymc",
+            draws=30,
+            tune=5,
+            chains=2,
+            random_seed=3,
+            progressbar=False,
+            init=None,
+        )
+    attrs = idata.posterior.attrs
+    assert attrs["jaxbridge_converged"] == 0
+    assert attrs["jaxbridge_problems"]
+    assert "jaxbridge_modes" not in attrs  # init=None: no search

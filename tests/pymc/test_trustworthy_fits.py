@@ -1,0 +1,71 @@
+"""The README's two-state example and users' own scales fit correctly (slow statistical tests).
+
+These back the README's claim that ``jaxbridge fit``/``jaxbridge.sample`` find the dominant
+mode and say when chains disagree: several data seeds, sampler seeds and every sampler.
+"""
+
+import numpy as np
+import pytest
+
+from jaxbridge.cli._report import summary_table
+from jaxbridge.datasets import simulate_normal_hmm
+from jaxbridge.pymc import decode, gaussian_hmm, parameter_names, sample
+
+INIT = np.array([0.5, 0.5])
+TRANS = np.array([[0.95, 0.05], [0.1, 0.9]])
+
+
+def _readme_data(seed: int):
+    """``jaxbridge simulate --states 2 --init 0.5,0.5 --trans "0.95,0.05;0.1,0.9" --seed S``."""
+    return simulate_normal_hmm(
+        np.random.default_rng(seed), INIT, TRANS, 1.15, 0.15, n_series=70, n_steps=50
+    )
+
+
+def _check_fit(model, idata, states, truth):
+    attrs = idata.posterior.attrs
+    assert attrs["jaxbridge_converged"] == 1, attrs["jaxbridge_problems"]
+    table = summary_table(idata, parameter_names(model), truth)
+    assert (table["r_hat"] < 1.01).all(), table
+    assert table["in_hdi"].dropna().mean() >= 0.8, table  # 94% intervals, a few may miss
+    decoded = decode(idata, model)
+    assert (decoded["viterbi"].values == states).mean() > 0.95
+    assert (decoded["most_probable_state"].values == states).mean() > 0.95
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("data_seed", "sampler_seed"), [(0, 0), (1, 1), (2, 2), (3, 0), (4, 7)])
+def test_readme_two_state_example_recovered(data_seed, sampler_seed):
+    states, y = _readme_data(data_seed)
+    model = gaussian_hmm(y, 2)
+    idata = sample(model, draws=500, tune=500, chains=4, random_seed=sampler_seed)
+    truth = {"emission_mu": [1.15, 2.30], "emission_sigma": [0.15, 0.15], "p_transition": TRANS}
+    _check_fit(model, idata, states, truth)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler", ["pymc", "numpyro", "blackjax", "nutpie"])
+def test_every_sampler_finds_the_dominant_mode(sampler):
+    states, y = _readme_data(1)  # the seed whose chains all fell into a local mode before
+    model = gaussian_hmm(y, 2)
+    idata = sample(
+        model, sampler=sampler, draws=500, tune=500, chains=2, random_seed=1, progressbar=False
+    )
+    truth = {"emission_mu": [1.15, 2.30], "emission_sigma": [0.15, 0.15], "p_transition": TRANS}
+    _check_fit(model, idata, states, truth)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("shift", "scale"), [(0.0, 1.0), (-40.0, 0.01), (1e4, 300.0)])
+def test_gaussian_hmm_fits_data_on_any_location_and_scale(shift, scale):
+    """z-scored data with states at -1 and +1 (the trap of the page's model), moved and scaled."""
+    rng = np.random.default_rng(5)
+    states, unit = simulate_normal_hmm(rng, INIT, TRANS, 2.0, 0.3, n_series=40, n_steps=50)
+    y = shift + scale * (unit - 3.0)  # state means -1 and +1 before the move
+    model = gaussian_hmm(y, 2)
+    idata = sample(model, draws=500, tune=500, chains=2, random_seed=2, progressbar=False)
+    truth = {
+        "emission_mu": shift + scale * np.array([-1.0, 1.0]),
+        "emission_sigma": scale * np.array([0.3, 0.3]),
+    }
+    _check_fit(model, idata, states, truth)

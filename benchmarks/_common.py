@@ -16,6 +16,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import jax
+
+# Benchmarks are applications: they compute in float64 like PyMC (jaxbridge itself sets no flag).
+jax.config.update("jax_enable_x64", True)
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 RESULTS_MD = BENCH_DIR / "RESULTS.md"

@@ -43,6 +43,8 @@ from jax.scipy.special import logsumexp
 import jaxbridge
 from jaxbridge.hmm import _likelihood
 
+jax.config.update("jax_enable_x64", True)  # an application: float64, as PyMC computes
+
 RESULTS = Path(__file__).with_name("RESULTS.md")
 FULL_GRID = [(n, t, k) for n in (70, 1000) for t in (51, 1000, 10_000) for k in (3, 10)]
 QUICK_GRID = [(70, 51, 3), (70, 1000, 10)]

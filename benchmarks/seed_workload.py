@@ -293,14 +293,14 @@ def posterior_summary(idata) -> dict:
     ``steps`` (post-warm-up ``n_steps``, i.e. gradient evaluations per draw) does not depend
     on the machine's load, so ``ess / steps`` compares samplers' efficiency per gradient.
     """
-    import arviz as az
+    from jaxbridge import _compat
 
-    ess = az.ess(idata, var_names=list(ESS_VARS), method="bulk")
-    post = idata.posterior
+    ess = _compat.summary(idata, list(ESS_VARS), 0.94)["ess_bulk"]
+    post = _compat.get_group(idata, "posterior")
     stats = getattr(idata, "sample_stats", None)
     steps = float(stats["n_steps"].mean()) if stats is not None and "n_steps" in stats else None
     return {
-        "ess": float(min(ess[v].item() for v in ESS_VARS)),
+        "ess": float(ess.min()),
         "signal": float(post["emission_signal"].mean()),
         "noise": float(post["emission_noise"].mean()),
         "steps": steps,
@@ -435,14 +435,17 @@ def row_numpyro_native(data, settings: Settings, chain_method: str = "vectorized
 
 
 def _numpyro_idata(mcmc):
-    import arviz as az
     import numpy as np
+
+    from jaxbridge import _compat
 
     samples = mcmc.get_samples(group_by_chain=True)
     steps = mcmc.get_extra_fields(group_by_chain=True)["num_steps"]
-    return az.from_dict(
-        posterior={v: np.asarray(samples[v]) for v in ESS_VARS},
-        sample_stats={"n_steps": np.asarray(steps)},
+    return _compat.from_dict(
+        {
+            "posterior": {v: np.asarray(samples[v]) for v in ESS_VARS},
+            "sample_stats": {"n_steps": np.asarray(steps)},
+        }
     )
 
 

@@ -58,8 +58,9 @@ def kernel_worker(sizes, devices: int, min_time: float) -> list[dict]:
     import jax
     import numpy as np
 
-    import jaxbridge  # noqa: F401  (x64)
     from jaxbridge._sharding import sharded_log_likelihood
+
+    jax.config.update("jax_enable_x64", True)
 
     def total(log_emission, init, trans):
         return sharded_log_likelihood(log_emission, init, trans, devices=devices).sum()

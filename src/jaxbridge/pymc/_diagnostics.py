@@ -88,10 +88,10 @@ def diagnose(idata: Any, var_names: list[str]) -> Diagnostics:
             + ", ".join(f"{v:.1f}" for v in chain_lp)
             + " (different modes?)"
         )
-    return Diagnostics(
-        float(np.nanmax(table["r_hat"])),
-        float(np.nanmin(table["ess_bulk"])),
-        float(np.nanmin(table["ess_tail"])),
+    return Diagnostics(  # pandas skips NaN (r_hat of a single chain) without warning
+        float(table["r_hat"].max()),
+        float(table["ess_bulk"].min()),
+        float(table["ess_tail"].min()),
         divergences,
         chain_lp,
         problems,

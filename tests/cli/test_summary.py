@@ -54,3 +54,11 @@ def test_format_table(rng):
     assert lines[0].split() == COLUMNS
     assert lines[1].split()[0] == "a" and lines[1].split()[-1] == "yes"
     assert lines[2].split()[-1] == "NO"
+
+
+def test_flag_marks_parameters_that_fail_convergence_checks(rng):
+    chains_apart = np.stack([rng.normal(0.0, 0.1, 500), rng.normal(5.0, 0.1, 500)])
+    idata = from_dict({"posterior": {"a": rng.normal(size=(2, 500)), "split": chains_apart}})
+    table = summary_table(idata, ["a", "split"], {})
+    assert table.loc["a", "flag"] == ""
+    assert "r_hat" in table.loc["split", "flag"]

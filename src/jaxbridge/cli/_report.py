@@ -14,7 +14,7 @@ from jaxbridge import _compat
 #: Probability mass of the highest-density interval reported (ArviZ 0.x's default, the page's).
 HDI_PROB = 0.94
 LOWER, UPPER = _compat.HDI_COLUMNS
-COLUMNS = ["mean", "sd", LOWER, UPPER, "r_hat", "ess_bulk", "ess_tail", "true", "in_hdi"]
+COLUMNS = ["mean", "sd", LOWER, UPPER, "r_hat", "ess_bulk", "ess_tail", "true", "in_hdi", "flag"]
 
 
 def truth_dataset(posterior: xr.Dataset, truth: Mapping[str, np.ndarray | float]) -> xr.Dataset:
@@ -52,16 +52,21 @@ def flat_truth(truth: xr.Dataset) -> list[tuple[str, dict, str, float]]:
 def summary_table(
     idata: Any, var_names: list[str], truth: Mapping[str, np.ndarray | float]
 ) -> pd.DataFrame:
-    """One row per scalar parameter: mean, sd, 94% HDI, r_hat, bulk/tail ESS, true value, in HDI.
+    """One row per scalar parameter: mean, sd, 94% HDI, r_hat, bulk/tail ESS, true value, in HDI,
+    and ``flag``: the convergence checks the parameter fails (``r_hat``, ``ess_bulk``,
+    ``ess_tail``; see :mod:`jaxbridge.pymc._diagnostics`), empty when it passes.
 
     ``true`` is NaN and ``in_hdi`` empty (``pd.NA``) where the true value is unknown.
     """
+    from jaxbridge.pymc._diagnostics import row_flags
+
     table = _compat.summary(idata, var_names, HDI_PROB)
     posterior = _compat.get_group(idata, "posterior")
     known = {label: value for _, _, label, value in flat_truth(truth_dataset(posterior, truth))}
     table["true"] = pd.Series(known, dtype=float).reindex(table.index)
     inside = (table[LOWER] <= table["true"]) & (table["true"] <= table[UPPER])
     table["in_hdi"] = inside.astype("boolean").mask(table["true"].isna())
+    table["flag"] = row_flags(table, posterior.sizes["chain"])
     return table[COLUMNS]
 
 

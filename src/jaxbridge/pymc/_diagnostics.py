@@ -18,6 +18,7 @@ import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from jaxbridge import _compat
 
@@ -63,18 +64,16 @@ def diagnose(idata: Any, var_names: list[str]) -> Diagnostics:
     stats = _compat.get_group(idata, "sample_stats")
     chains = posterior.sizes["chain"]
     table = _compat.summary(idata, var_names, 0.94)
+    flags = row_flags(table, chains)
     problems = []
-    high = table.index[table["r_hat"] > MAX_R_HAT]
-    if len(high):
-        problems.append(f"r_hat > {MAX_R_HAT} for {_names(high, table['r_hat'], '{:.3f}')}")
-    floor = MIN_ESS_PER_CHAIN * chains
-    for kind in ("ess_bulk", "ess_tail"):
-        low = table.index[table[kind] < floor]
-        if len(low):
-            problems.append(
-                f"{kind.replace('_', ' ')} below {floor} ({MIN_ESS_PER_CHAIN} per chain) for "
-                f"{_names(low, table[kind], '{:.0f}')}"
-            )
+    for kind, text, fmt in (
+        ("r_hat", f"r_hat > {MAX_R_HAT}", "{:.3f}"),
+        ("ess_bulk", f"bulk ESS below {MIN_ESS_PER_CHAIN} per chain", "{:.0f}"),
+        ("ess_tail", f"tail ESS below {MIN_ESS_PER_CHAIN} per chain", "{:.0f}"),
+    ):
+        rows = table.index[flags.str.contains(kind)]
+        if len(rows):
+            problems.append(f"{text} for {_names(rows, table[kind], fmt)}")
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
     if divergences:
         problems.append(f"{divergences} divergent transition(s)")
@@ -95,6 +94,21 @@ def diagnose(idata: Any, var_names: list[str]) -> Diagnostics:
         divergences,
         chain_lp,
         problems,
+    )
+
+
+def row_flags(table: pd.DataFrame, chains: int) -> pd.Series:
+    """Per row of an ``az.summary`` table, the failed checks: ``"r_hat ess_bulk"``, or ``""``."""
+    floor = MIN_ESS_PER_CHAIN * chains
+    failed = {
+        "r_hat": table["r_hat"] > MAX_R_HAT,
+        "ess_bulk": table["ess_bulk"] < floor,
+        "ess_tail": table["ess_tail"] < floor,
+    }
+    return pd.Series(
+        [" ".join(k for k, bad in failed.items() if bad[row]) for row in table.index],
+        index=table.index,
+        dtype=object,
     )
 
 

@@ -23,7 +23,7 @@ COUNTS = np.array([[1.0, np.nan, 4.0], [0.0, 3.0, 7.0]])
 
 MU = np.array([0.5, 1.9])
 SIGMA = np.array([0.4, 0.7])
-GAUSSIAN = {"emission_mu_lowest": 0.5, "emission_mu_gaps": [1.4], "emission_sigma": SIGMA}
+GAUSSIAN = {"emission_mu": MU, "emission_sigma": SIGMA}  # interventions on the deterministics
 
 # per builder: (data, free parameter values, reported names, log-density of y under state k)
 CASES = {
@@ -51,9 +51,9 @@ CASES = {
     "poisson": (
         poisson_hmm,
         COUNTS,
-        {"emission_rate_lowest": 1.5, "emission_rate_gaps": [2.5]},
+        {"emission_rate": np.array([1.5, 4.0])},
         ["emission_rate"],
-        lambda y, k: stats.poisson.logpmf(y, [1.5, 4.0][k]),  # rates: lowest + cumulative gaps
+        lambda y, k: stats.poisson.logpmf(y, [1.5, 4.0][k]),
     ),
 }
 
@@ -79,8 +79,9 @@ def test_model_likelihood_matches_enumeration(name):
     builder, data, values, names, emission_logpdf = CASES[name]
     model = builder(data, 2)
     assert parameter_names(model) == [*names, "p_initial_state", "p_transition"]
+    assert all(v.name.endswith("_std") for v in model.free_RVs if v.name.startswith("emission_mu"))
     fixed = pm.do(model, {**values, "p_initial_state": INIT, "p_transition": TRANS})
-    log_likelihood = fixed.compile_logp(vars=fixed.observed_RVs)({})
+    log_likelihood = fixed.compile_logp(vars=fixed.observed_RVs)(fixed.initial_point())
     np.testing.assert_allclose(log_likelihood, _brute_force(data, emission_logpdf), rtol=1e-10)
 
 

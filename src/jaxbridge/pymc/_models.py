@@ -21,7 +21,10 @@ observed :class:`~jaxbridge.MarginalHMM` is named ``"hmm"``, with dims
 ==================  ============================================================================
 
 Ordered state parameters are built as the lowest value plus cumulative positive gaps, so states
-cannot swap labels and no ``initval`` is needed (every sampler can start from the prior).
+cannot swap labels and no ``initval`` is needed (every sampler can start from the prior). The
+free variables are standardised (``*_std``: data location and scale factored out), so NUTS sees
+the same unit-scale geometry for data on any scale; the reported parameters are deterministics
+in data units.
 Priors are scaled to the data: with :math:`m` the median and :math:`d` the standard deviation
 of the observed values,
 
@@ -90,8 +93,9 @@ def gaussian_hmm(
     Returns
     -------
     pymc.Model
-        Free ``emission_mu_lowest``, ``emission_mu_gaps`` (deterministic ``emission_mu``
-        ``[K]``), ``emission_sigma`` ``[K]`` (``[1]`` when shared), and the hidden chain.
+        Deterministics ``emission_mu [K]`` and ``emission_sigma [K]`` (``[1]`` when shared)
+        in data units, computed from standardised free variables (``*_std``), and the hidden
+        chain.
     """
 
     def emission(values):
@@ -135,7 +139,7 @@ def poisson_hmm(
 
     def emission(values):
         scale = float(values.mean() + values.std() + 1.0) if values.size else 1.0
-        rate = _ordered("emission_rate", states, lambda n: pm.HalfNormal(n, scale), scale)
+        rate = _ordered("emission_rate", states, lambda n: pm.HalfNormal(n, 1.0), 1.0, 0.0, scale)
         return pm.Poisson.dist(rate)
 
     return _build(observed, states, sequence, emission)
@@ -175,20 +179,31 @@ def _gaussian_states(values: np.ndarray, states: int, shared_noise: bool):
     """Ordered means ``emission_mu [K]`` and scales ``emission_sigma``, priors scaled to data."""
     center, spread = (float(np.median(values)), float(values.std())) if values.size else (0, 1)
     spread = spread if spread > 0 else 1.0
-    mu = _ordered("emission_mu", states, lambda n: pm.Normal(n, center, 2 * spread), 2 * spread)
-    sigma = pm.HalfNormal("emission_sigma", spread, shape=1 if shared_noise else states)
-    return mu, sigma
+    mu = _ordered("emission_mu", states, lambda n: pm.Normal(n, 0.0, 2.0), 2.0, center, spread)
+    sigma_std = pm.HalfNormal("emission_sigma_std", 1.0, shape=1 if shared_noise else states)
+    return mu, pm.Deterministic("emission_sigma", spread * sigma_std)
 
 
 def _ordered(
-    name: str, states: int, lowest: Callable[[str], pt.TensorVariable], gap_scale: float
+    name: str,
+    states: int,
+    lowest: Callable[[str], pt.TensorVariable],
+    gap_sd: float,
+    offset: float,
+    scale: float,
 ) -> pt.TensorVariable:
-    """``name [K]``: ``lowest(f"{name}_lowest")`` plus cumulative ``HalfNormal(gap_scale)`` gaps."""
-    low = lowest(f"{name}_lowest")
-    if states == 1:
-        return pm.Deterministic(name, low[None])
-    gaps = pm.HalfNormal(f"{name}_gaps", gap_scale, shape=states - 1)
-    return pm.Deterministic(name, pt.concatenate([low[None], low + pt.cumsum(gaps)]))
+    """``name [K] = offset + scale * (l + cumsum([0, g]))``, a deterministic in data units.
+
+    ``l = lowest(f"{name}_lowest_std")`` and gaps ``g ~ HalfNormal(gap_sd)`` (``{name}_gaps_std``)
+    live on a standardised scale, so the sampler sees unit-scale parameters whatever the
+    data's location and scale (the prior in data units is the module docstring's).
+    """
+    low = lowest(f"{name}_lowest_std")
+    steps = [low[None]]
+    if states > 1:
+        gaps = pm.HalfNormal(f"{name}_gaps_std", gap_sd, shape=states - 1)
+        steps.append(low + pt.cumsum(gaps))
+    return pm.Deterministic(name, offset + scale * pt.concatenate(steps))
 
 
 def _build(

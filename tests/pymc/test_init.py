@@ -75,3 +75,27 @@ def test_under_tuned_run_warns_and_records_it(two_state):
     assert attrs["jaxbridge_converged"] == 0
     assert attrs["jaxbridge_problems"]
     assert "jaxbridge_modes" not in attrs  # init=None: no search
+
+
+@pytest.mark.parametrize("sampler", ["nutpie", "numpyro"])
+def test_models_with_initval_sample_with_jax_samplers(sampler):
+    """Ordered Poisson rates written the usual way (``transform=ordered`` needs an ``initval``)."""
+    import jax
+    import pymc as pm
+    from pymc.distributions.transforms import ordered
+
+    from jaxbridge.hmm import simulate
+    from jaxbridge.pymc import MarginalHMM
+
+    states = np.asarray(simulate(jax.random.key(0), INIT, TRANS, 40, batch_shape=(8,)))
+    counts = np.random.default_rng(1).poisson(np.array([2.0, 9.0])[states])
+    with pm.Model() as model:
+        rates = pm.Normal("rates", 5.0, 5.0, shape=2, transform=ordered, initval=[1.0, 2.0])
+        trans = pm.Dirichlet("trans", np.ones(2), shape=(2, 2))
+        MarginalHMM("y", INIT, trans, pm.Poisson.dist(pm.math.abs(rates)), observed=counts)
+    idata = sample(
+        model, sampler=sampler, draws=150, tune=150, chains=2, random_seed=4, progressbar=False
+    )
+    means = idata.posterior["rates"].mean(("chain", "draw")).values
+    np.testing.assert_allclose(means, [2.0, 9.0], rtol=0.25)
+    assert model.rvs_to_initial_values[model["rates"]] is not None  # put back afterwards

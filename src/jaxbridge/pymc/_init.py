@@ -6,7 +6,8 @@ two chains in the same wrong mode agree perfectly (``r_hat = 1``). Before sampli
 :func:`find_modes` therefore
 
 1. draws ``starts`` points from the prior (PyMC's ``"prior"`` initial-point strategy) on the
-   unconstrained space;
+   unconstrained space (a draw without finite density, e.g. unsorted values under an
+   ``ordered`` transform, is replaced by the model's jittered initial point);
 2. climbs from each with L-BFGS on the unconstrained log density *including* the Jacobian of
    the transforms (a MAP search on the space NUTS samples, where per-state scales cannot
    collapse onto single points as they can for the likelihood alone);
@@ -159,9 +160,19 @@ def find_modes(
 
     layout = _Layout(model)
     density = _Density(model, layout)
-    draw = make_initial_point_fn(model=model, default_strategy="prior", return_transformed=True)
+    prior = make_initial_point_fn(model=model, default_strategy="prior", return_transformed=True)
+    # where a prior draw has no finite density (an ``ordered`` transform of unsorted draws, ...):
+    # the model's initial point (its ``initval``s), jittered as PyMC does
+    jittered = make_initial_point_fn(
+        model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
+    )
+
+    def start(seed: int) -> np.ndarray:
+        flat = layout.ravel(prior(seed))
+        return flat if np.isfinite(density(flat)[0]) else layout.ravel(jittered(seed))
+
     seeds = np.random.default_rng(random_seed).integers(2**31, size=starts)
-    climbs = [_climb(density, layout.ravel(draw(int(seed))), max_iter) for seed in seeds]
+    climbs = [_climb(density, start(int(seed)), max_iter) for seed in seeds]
     climbs = [c for c in climbs if np.isfinite(c.log_density)]
     if not climbs:
         raise RuntimeError("find_modes: every climb from the prior failed (non-finite log density)")
@@ -204,7 +215,9 @@ def chains_start_at(
     Each sampler through its own mechanism: PyMC's ``initvals`` (per chain, constrained,
     without jitter); for NumPyro and BlackJAX the batch of initial positions PyMC's JAX
     module would otherwise draw; for nutpie the compiled model's initial-point function.
-    ``kwargs`` (``pm.sample``'s) is updated in place.
+    ``kwargs`` (``pm.sample``'s) is updated in place. For the JAX samplers the model's own
+    ``initval``s, superseded by the starts, are set aside during the block: PyMC's conversion of
+    a model to a JAX graph rejects models that have them.
     """
     layout = _Layout(model)
     if sampler == "pymc":
@@ -212,6 +225,22 @@ def chains_start_at(
         kwargs.setdefault("init", "adapt_diag")  # no jitter on top of the chosen starts
         yield
         return
+    with _initvals_set_aside(model), _jax_sampler_starts(sampler, layout, points):
+        yield
+
+
+@contextlib.contextmanager
+def _initvals_set_aside(model: pm.Model) -> Iterator[None]:
+    saved = dict(model.rvs_to_initial_values)
+    model.rvs_to_initial_values.update(dict.fromkeys(saved))
+    try:
+        yield
+    finally:
+        model.rvs_to_initial_values.update(saved)
+
+
+@contextlib.contextmanager
+def _jax_sampler_starts(sampler: str, layout: _Layout, points: list[np.ndarray]) -> Iterator[None]:
     if sampler in ("numpyro", "blackjax"):
         per_var = [np.stack(values) for values in zip(*map(layout.unravel, points), strict=True)]
         batched = [v[0] for v in per_var] if len(points) == 1 else per_var

@@ -129,4 +129,6 @@ def test_simulate_force(call, tmp_path):
     assert out.read_text() == first
     assert call("simulate", "--n-series", "2", "--seed", "2", "--out", out, "--force")[0] == 0
     assert out.read_text() != first
-    assert out.read_text().startswith("sequence,time,value,state\n0,0,")
+    truth_line, rest = out.read_text().split("\n", 1)
+    assert truth_line.startswith("# jaxbridge-truth: ")  # the simulation's parameters
+    assert rest.startswith("sequence,time,value,state\n0,0,")

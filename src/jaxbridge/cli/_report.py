@@ -49,6 +49,11 @@ def flat_truth(truth: xr.Dataset) -> list[tuple[str, dict, str, float]]:
     return flat
 
 
+def truth_by_label(truth: xr.Dataset) -> dict[str, float]:
+    """``{summary row label: true value}`` for every scalar of ``truth``."""
+    return {label: value for _, _, label, value in flat_truth(truth)}
+
+
 def summary_table(
     idata: Any, var_names: list[str], truth: Mapping[str, np.ndarray | float]
 ) -> pd.DataFrame:
@@ -62,7 +67,7 @@ def summary_table(
 
     table = _compat.summary(idata, var_names, HDI_PROB)
     posterior = _compat.get_group(idata, "posterior")
-    known = {label: value for _, _, label, value in flat_truth(truth_dataset(posterior, truth))}
+    known = truth_by_label(truth_dataset(posterior, truth))
     table["true"] = pd.Series(known, dtype=float).reindex(table.index)
     inside = (table[LOWER] <= table["true"]) & (table["true"] <= table[UPPER])
     table["in_hdi"] = inside.astype("boolean").mask(table["true"].isna())

@@ -124,6 +124,7 @@ def fit(
     """Build the model, sample its posterior and decode the hidden states."""
     from jaxbridge.cli._model import build_model, parameter_truth
     from jaxbridge.pymc import ConvergenceWarning, decode, sample
+    from jaxbridge.pymc._diagnostics import message
 
     say(f"building the {settings.states}-state {settings.emission} marginal HMM")
     try:
@@ -159,20 +160,17 @@ def fit(
     except ImportError as err:  # the chosen sampler's library is not installed
         raise CLIError(f"--sampler {settings.sampler}: {err}") from None
     seconds = time.perf_counter() - start
-    posterior = _compat.get_group(idata, "posterior")
+    attrs = _compat.group_attrs(idata, "posterior")
     say(_sampling_summary(idata, seconds))
-    say(f"modes found: {posterior.attrs.get('jaxbridge_modes', 'not searched')}")
-    converged = bool(posterior.attrs.get("jaxbridge_converged", 1))
+    say(f"modes found: {attrs.get('jaxbridge_modes', 'not searched')}")
+    converged = bool(attrs.get("jaxbridge_converged", 1))
     if not converged:  # never silenced
-        problems = posterior.attrs["jaxbridge_problems"].splitlines()
-        print(
-            "jaxbridge: WARNING: the chains did not converge; do not trust these results yet:\n"
-            + "".join(f"  - {line}\n" for line in problems)
-            + "  try: more --tune and --draws, more --chains; chains in different modes mean "
-            "the posterior is multimodal: check --states and --emission",
-            file=sys.stderr,
-            flush=True,
+        advice = (
+            "more --tune and --draws, more --chains; chains in different modes mean the "
+            "posterior is multimodal: check --states and --emission"
         )
+        problems = attrs["jaxbridge_problems"].splitlines()
+        print(f"jaxbridge: WARNING: {message(problems, advice)}", file=sys.stderr, flush=True)
     say("decoding the hidden states")
     decoded = decode(idata, model)
     truth = parameter_truth(
@@ -183,13 +181,13 @@ def fit(
         "versions": _versions(),
         "source": source,
         "settings": settings._asdict(),
-        "sampler_used": posterior.attrs.get("inference_library", settings.sampler),
+        "sampler_used": attrs.get("inference_library", settings.sampler),
         "data_shape": {name: int(size) for name, size in data["emissions"].sizes.items()},
         "sampling_seconds": round(seconds, 2),
         "converged": converged,
         "diagnostics": {
             key.removeprefix("jaxbridge_"): np.asarray(value).tolist()
-            for key, value in posterior.attrs.items()
+            for key, value in attrs.items()
             if key.startswith("jaxbridge_")
         },
         "var_names": var_names,
@@ -209,7 +207,7 @@ def _versions() -> dict[str, str]:
 
 
 def _sampling_summary(idata: Any, seconds: float) -> str:
-    library = _compat.get_group(idata, "posterior").attrs.get("inference_library", "the sampler")
+    library = _compat.group_attrs(idata, "posterior").get("inference_library", "the sampler")
     stats = _compat.get_group(idata, "sample_stats")
     divergent = int(stats["diverging"].sum()) if "diverging" in stats else 0
     return (

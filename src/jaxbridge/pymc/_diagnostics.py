@@ -49,13 +49,24 @@ class Diagnostics(NamedTuple):
 
     def message(self) -> str:
         """The multi-line warning text: what is wrong and what to try."""
-        return (
-            "the chains did not converge; do not trust these results yet:\n"
-            + "".join(f"  - {line}\n" for line in self.problems)
-            + "  try: more tuning and draws (tune/draws), a higher target_accept for "
-            "divergences, more chains; chains in different modes mean the posterior is "
-            "multimodal: check the model (number of states, priors)"
-        )
+        return message(self.problems, ADVICE)
+
+
+#: What to try, in the words of the Python API (the command line names its own options).
+ADVICE = (
+    "more tuning and draws (tune/draws), a higher target_accept for divergences, more "
+    "chains; chains in different modes mean the posterior is multimodal: check the model "
+    "(number of states, priors)"
+)
+
+
+def message(problems: list[str], advice: str) -> str:
+    """The convergence warning: one line per problem, then what to try."""
+    return (
+        "the chains did not converge; do not trust these results yet:\n"
+        + "".join(f"  - {line}\n" for line in problems)
+        + f"  try: {advice}"
+    )
 
 
 def diagnose(idata: Any, var_names: list[str]) -> Diagnostics:
@@ -115,8 +126,8 @@ def row_flags(table: pd.DataFrame, chains: int) -> pd.Series:
 def check(idata: Any, var_names: list[str]) -> Diagnostics:
     """:func:`diagnose`, record the figures in ``posterior.attrs``, warn when not converged."""
     result = diagnose(idata, var_names)
-    posterior = _compat.get_group(idata, "posterior")
-    posterior.attrs.update(
+    attrs = _compat.group_attrs(idata, "posterior")
+    attrs.update(
         jaxbridge_converged=int(result.converged),
         jaxbridge_max_r_hat=result.max_r_hat,
         jaxbridge_min_ess_bulk=result.min_ess_bulk,
@@ -125,8 +136,7 @@ def check(idata: Any, var_names: list[str]) -> Diagnostics:
         jaxbridge_problems="\n".join(result.problems),
     )
     if result.chain_log_density:
-        posterior.attrs["jaxbridge_chain_log_density"] = np.asarray(result.chain_log_density)
-    _compat.set_group(idata, "posterior", posterior)
+        attrs["jaxbridge_chain_log_density"] = np.asarray(result.chain_log_density)
     if not result.converged:
         warnings.warn(result.message(), ConvergenceWarning, stacklevel=3)
     return result

@@ -198,9 +198,11 @@ def _chain_points(best: list[_Climb], chains: int) -> list[np.ndarray]:
     return [candidates[i % len(candidates)] for i in range(chains)]
 
 
-def constrained_points(model: pm.Model, points: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+def constrained_points(
+    model: pm.Model, points: list[np.ndarray], layout: _Layout | None = None
+) -> list[dict[str, np.ndarray]]:
     """Unconstrained starts (:attr:`Initialization.points`) as ``{rv name: value}`` dicts."""
-    layout = _Layout(model)
+    layout = layout or _Layout(model)
     fn = pytensor.function(layout.value_vars, model.replace_rvs_by_values(model.free_RVs))
     names = [rv.name for rv in model.free_RVs]
     return [dict(zip(names, fn(*layout.unravel(flat)), strict=True)) for flat in points]
@@ -221,7 +223,7 @@ def chains_start_at(
     """
     layout = _Layout(model)
     if sampler == "pymc":
-        kwargs["initvals"] = constrained_points(model, points)
+        kwargs["initvals"] = constrained_points(model, points, layout)
         kwargs.setdefault("init", "adapt_diag")  # no jitter on top of the chosen starts
         yield
         return

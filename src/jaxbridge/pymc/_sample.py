@@ -146,9 +146,7 @@ def sample(
         else:
             idata = _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs)
     if search is not None:
-        posterior = _compat.get_group(idata, "posterior")
-        posterior.attrs["jaxbridge_modes"] = search.describe()
-        _compat.set_group(idata, "posterior", posterior)
+        _compat.group_attrs(idata, "posterior")["jaxbridge_modes"] = search.describe()
     if check_convergence:
         _diagnostics.check(idata, [rv.name for rv in model.free_RVs])
     return idata

@@ -258,6 +258,11 @@ def _jax_sampler_starts(sampler: str, layout: _Layout, points: list[np.ndarray])
     lock, order = threading.Lock(), itertools.cycle(points)
 
     def next_point(seed: Any = None) -> np.ndarray:
+        # nutpie asks for each chain's start from that chain's thread, with a seed derived from
+        # the run's seed and the chain: choosing by seed, not by arrival, keeps runs
+        # reproducible (two chains may then share a start; their random streams differ)
+        if seed is not None:
+            return points[int(seed) % len(points)].copy()
         with lock:
             return next(order).copy()
 

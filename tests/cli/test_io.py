@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from jaxbridge.cli._errors import CLIError
-from jaxbridge.cli._io import atomic_outputs, make_dataset, read_data, truth_of, write_data
+from jaxbridge.cli._io import (
+    atomic_outputs,
+    describe,
+    make_dataset,
+    read_data,
+    truth_of,
+    write_data,
+)
 from jaxbridge.cli._params import Truth
 
 TRUTH = Truth(np.array([0.7, 0.3]), np.array([[0.9, 0.1], [0.2, 0.8]]), 1.5, 0.25)
@@ -31,8 +38,21 @@ def test_csv_long_form_ragged_missing_and_shuffled(tmp_path):
     expected = np.array([[3.5, 4.0, nan, nan, 7.0], [1.0, nan, 2.0, nan, nan]])
     np.testing.assert_array_equal(data["emissions"].values, expected)
     assert list(data["sequence"].values) == ["b", "a"]
+    # "b" runs from time 3 to 7, "a" from 0 to 2: the NaN after "a" is padding, not data
+    np.testing.assert_array_equal(data["lengths"].values, [5, 3])
+    assert describe(data) == "2 sequences of 3 to 5 steps (median 4), 3 missing values"
     assert "states" not in data
     assert truth_of(data) is None
+
+
+def test_describe_counts_padding_apart_from_missing_values():
+    emissions = np.ones((5, 60))
+    lengths = np.array([20, 30, 40, 50, 60])
+    emissions[0, 3] = emissions[4, 59] = np.nan  # two missing values within the sequences
+    data = make_dataset(emissions, lengths=lengths)
+    assert describe(data) == "5 sequences of 20 to 60 steps (median 40), 2 missing values"
+    assert np.isnan(data["emissions"].values[0, 20:]).all()  # values past a length: dropped
+    assert describe(make_dataset(np.ones((1, 7)))) == "1 sequence of 7 steps, 0 missing values"
 
 
 @pytest.mark.parametrize("suffix", [".nc", ".csv", ".npz", ".npy"])
@@ -40,11 +60,16 @@ def test_write_read_round_trip(tmp_path, rng, suffix):
     states = rng.integers(0, 2, size=(3, 6))
     emissions = rng.normal(size=(3, 6))
     emissions[1, 2] = np.nan
-    data = make_dataset(emissions, states, TRUTH)
+    lengths = np.array([6, 4, 5])  # ragged: padding past 4 and 5 steps
+    data = make_dataset(emissions, states, TRUTH, lengths=lengths)
     path = tmp_path / f"d{suffix}"
     write_data(data, path)
     back = read_data(path)
-    np.testing.assert_array_equal(back["emissions"].values, emissions)
+    expected = np.where(np.arange(6) < lengths[:, None], emissions, np.nan)
+    np.testing.assert_array_equal(back["emissions"].values, expected)
+    # .npy holds emissions only: its NaNs are all missing values, no sequence ends early
+    kept = lengths if suffix != ".npy" else [6, 6, 6]
+    np.testing.assert_array_equal(back["lengths"].values, kept)
     if suffix in (".nc", ".npz"):  # the lossless formats keep states and truth
         np.testing.assert_array_equal(back["states"].values, states)
     if suffix != ".npy":  # CSV carries the truth on its first line, a comment
@@ -69,6 +94,23 @@ def test_netcdf_dims_in_any_order(tmp_path):
     back = read_data(tmp_path / "d.nc")
     np.testing.assert_array_equal(back["emissions"].values, data["emissions"].values)
     np.testing.assert_array_equal(back["states"].values, data["states"].values)
+
+
+def test_npz_lengths_mark_padding_and_are_checked(tmp_path):
+    path = tmp_path / "d.npz"
+    emissions = np.arange(8.0).reshape(2, 4)
+    np.savez(path, emissions=emissions, lengths=np.array([4, 2]))
+    data = read_data(path)
+    np.testing.assert_array_equal(data["emissions"].values[1], [4.0, 5.0, np.nan, np.nan])
+    assert describe(data) == "2 sequences of 2 to 4 steps (median 3), 0 missing values"
+    for bad, message in [
+        (np.array([4, 5]), "lengths must lie in 1..4"),
+        (np.array([4.0, 2.0]), "lengths must be 2 integers"),
+        (np.array([4]), "lengths must be 2 integers"),
+    ]:
+        np.savez(path, emissions=emissions, lengths=bad)
+        with pytest.raises(CLIError, match=message):
+            read_data(path)
 
 
 def test_npy_one_sequence(tmp_path):
@@ -114,7 +156,7 @@ BAD_INPUTS = {
     "netcdf without emissions": (
         "d.nc",
         lambda p: make_dataset(np.ones((2, 3))).rename(emissions="y").to_netcdf(p),
-        "no variable 'emissions' (found: y)",
+        "no variable 'emissions' (found: y, lengths)",
     ),
     "garbage npz": ("d.npz", b"PK\x03\x04 broken zip", "cannot read npz file"),
     "pickled npy": (

@@ -21,6 +21,7 @@ from jaxbridge.cli._errors import CLIError
 from jaxbridge.cli._io import (
     SUFFIXES,
     atomic_outputs,
+    describe,
     make_dataset,
     read_data,
     refuse_overwrite,
@@ -156,9 +157,7 @@ def _simulation_truth(args: argparse.Namespace) -> Truth:
 
 
 def _describe(data, what: str) -> str:
-    n, t = data["emissions"].shape
-    missing = int(np.isnan(data["emissions"].values).sum())
-    return f"{what}: {n} sequence(s) x {t} steps, {missing} missing value(s)"
+    return f"{what}: {describe(data)}"
 
 
 @contextmanager

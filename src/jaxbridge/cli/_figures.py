@@ -68,27 +68,49 @@ def _fmt(value: float, scale: float) -> str:
     return f"{value:.{min(digits, 8)}f}"
 
 
+def _label(name: object, width: int = 28) -> str:
+    """A sequence's name for a legend or title, shortened to ``width`` characters."""
+    text = str(name)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _until(values: np.ndarray, length: int) -> np.ndarray:
+    """``values [T]`` as floats, NaN from ``length`` on (lines stop at the sequence's end)."""
+    values = np.asarray(values, dtype=float).copy()
+    values[length:] = np.nan
+    return values
+
+
 def data_figure(data: xr.Dataset) -> Figure:
-    """The first sequences' hidden states (when known) and emissions, as on the page."""
+    """The first sequences' hidden states (when known) and emissions, as on the page.
+
+    Each sequence ends at its own length and is named in the legend.
+    """
     import matplotlib.pyplot as plt
+
+    from jaxbridge.cli._io import lengths_of
 
     has_states = "states" in data
     figure, axes = plt.subplots(
-        1 + has_states, 1, figsize=(8, 6 if has_states else 3.5), sharex=True, squeeze=False
+        1 + has_states, 1, figsize=(8, 6 if has_states else 3.8), sharex=True, squeeze=False
     )
     axes = axes[:, 0]
     shown = min(N_SHOWN, data.sizes["sequence"])
+    lengths = lengths_of(data)
     for i in range(shown):
-        style = dict(color=f"C{i}", lw=2, alpha=0.4)
+        style = dict(color=f"C{i}", lw=2, alpha=0.5)
         if has_states:
-            axes[0].plot(data["states"].values[i] + i * 0.02, **style)
-        axes[-1].plot(data["emissions"].values[i], **style)
+            axes[0].plot(_until(data["states"].values[i], lengths[i]) + i * 0.02, **style)
+        label = f"sequence {_label(data['sequence'].values[i])}"
+        axes[-1].plot(_until(data["emissions"].values[i], lengths[i]), label=label, **style)
     if has_states:
         axes[0].set_yticks(np.arange(int(data["states"].max()) + 1))
         axes[0].set_ylabel("hidden state")
     axes[-1].set_ylabel("observed emission")
     axes[-1].set_xlabel("step")
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     figure.suptitle(f"Data: first {shown} of {data.sizes['sequence']} sequences")
+    figure.tight_layout()
     return figure
 
 
@@ -179,6 +201,11 @@ def posterior_figure(posterior: xr.Dataset, var_names: list[str], truth: xr.Data
     return figure
 
 
+#: Vertical offsets of the true and the Viterbi path within a state's row of ``states.png``,
+#: so the two stay apart where they agree.
+TRUE_OFFSET, VITERBI_OFFSET = 0.18, -0.18
+
+
 def states_figure(decoded: xr.Dataset, states: np.ndarray | None) -> Figure:
     """Posterior state probabilities per step (heat map) for the first sequences.
 
@@ -186,48 +213,57 @@ def states_figure(decoded: xr.Dataset, states: np.ndarray | None) -> Figure:
     ----------
     decoded
         :func:`jaxbridge.decode`'s result: ``state_probs (sequence, time, state)``, the
-        posterior ``p(z_t = k | y)``, and ``viterbi (sequence, time)``, the most probable path.
+        posterior ``p(z_t = k | y)``, ``viterbi (sequence, time)``, the most probable path, and
+        optionally ``lengths (sequence)``: each panel stops at its sequence's end.
     states : ``[N, T]`` or None
-        True hidden states, drawn over the heat map when known.
+        True hidden states, drawn over the heat map when known (just above each state's
+        centre; the Viterbi path just below).
     """
     import matplotlib.pyplot as plt
 
     probs = decoded["state_probs"].transpose("sequence", "time", "state")
-    shown = min(N_SHOWN, probs.sizes["sequence"])
-    n_states = probs.sizes["state"]
+    n_seq, n_steps, n_states = probs.shape
+    lengths = decoded["lengths"].values if "lengths" in decoded else np.full(n_seq, n_steps)
+    shown = min(N_SHOWN, n_seq)
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="white")
     figure, axes = plt.subplots(
-        shown, 1, figsize=(8, 1.2 + (0.35 * n_states + 0.4) * shown), sharex=True, squeeze=False
+        shown,
+        1,
+        figsize=(8, 1.4 + (0.35 * n_states + 0.7) * shown),
+        sharex=True,
+        squeeze=False,
+        layout="constrained",
     )
     for i, ax in enumerate(axes[:, 0]):
         image = ax.imshow(
-            probs.values[i].T,
+            np.ma.masked_invalid(probs.values[i].T),
             aspect="auto",
             origin="lower",
             vmin=0,
             vmax=1,
-            cmap="viridis",
+            cmap=cmap,
             interpolation="nearest",
         )
+        steps = dict(drawstyle="steps-mid")
         if states is not None:
-            ax.plot(states[i], color="C1", lw=3, drawstyle="steps-mid", label="true state")
-        ax.plot(
-            decoded["viterbi"].values[i],
-            "--",
-            color="C3",
-            lw=1,
-            drawstyle="steps-mid",
-            label="Viterbi path",
-        )
+            true_path = _until(states[i], lengths[i]) + TRUE_OFFSET
+            ax.plot(true_path, color="C1", lw=2.5, label="true state", **steps)
+        viterbi = _until(decoded["viterbi"].values[i], lengths[i]) + VITERBI_OFFSET
+        ax.plot(viterbi, "--", color="C3", lw=1.2, label="Viterbi path", **steps)
         ax.set_yticks(np.arange(n_states))
-        ax.set_ylabel(f"seq {probs['sequence'].values[i]}\nstate")
+        ax.set_ylabel("state")
+        ax.set_title(
+            f"sequence {_label(probs['sequence'].values[i], 60)} ({lengths[i]} steps)",
+            loc="left",
+            fontsize=9,
+        )
         ax.grid(False)
     axes[-1, 0].set_xlabel("step")
     figure.colorbar(image, ax=axes[:, 0], label="p(state | data)", shrink=0.9)
     figure.suptitle("Posterior hidden-state probabilities")
     figure.legend(
         *axes[0, 0].get_legend_handles_labels(),
-        loc="lower left",
-        bbox_to_anchor=(0.0, 0.0),
+        loc="outside lower left",
         ncols=2,
         fontsize=9,
         frameon=False,

@@ -3,20 +3,23 @@
 In memory, and in every NetCDF data file jaxbridge writes, a data set is an
 :class:`xarray.Dataset` with
 
-* ``emissions (sequence, time)`` float64: the observations; NaN marks a missing one. Ragged
-  sequences are padded at the end with NaN, which leaves an HMM's likelihood unchanged (a
-  missing step contributes a factor ``sum_j trans[i, j] = 1``);
+* ``emissions (sequence, time)`` float64: the observations; NaN marks a missing one;
+* ``lengths (sequence)`` int64: each sequence's number of steps. Ragged sequences are padded
+  at the end with NaN past their length, which leaves an HMM's likelihood unchanged (a
+  missing step contributes a factor ``sum_j trans[i, j] = 1``); padding is not missing data:
+  decoded states and figures stop at each sequence's end;
 * ``states (sequence, time)`` int64, optional: the true hidden states (simulated data);
 * ``init (state)``, ``trans (state, next_state)``, ``signal``, ``noise``, optional: the true
   parameters of a Normal-emission HMM (see :mod:`jaxbridge.cli._params`).
 
 Accepted inputs: CSV in long form (``sequence,time,value``; each sequence starts at its first
-time; empty fields and NaN are missing observations; other columns are ignored; lines starting
-with ``#`` are comments, and a first line ``# jaxbridge-truth: {json}``, written by ``jaxbridge
-simulate``, carries the true parameters), NetCDF with an
-``emissions`` variable, ``.npy`` (one sequence ``[T]`` or ``[N, T]``) and ``.npz`` (an array
-``emissions``, or a single array; optional ``states`` and true parameters), all loaded without
-pickle.
+time and ends at its last; empty fields and NaN are missing observations; other columns are
+ignored; lines starting with ``#`` are comments, and a first line ``# jaxbridge-truth: {json}``,
+written by ``jaxbridge simulate``, carries the true parameters), NetCDF with an ``emissions``
+variable (optional ``lengths``), ``.npy`` (one sequence ``[T]`` or ``[N, T]``; every NaN is a
+missing observation) and ``.npz`` (an array ``emissions``, or a single array; optional
+``lengths [N]``, without which every NaN is a missing observation, ``states`` and true
+parameters), all loaded without pickle. Values past a sequence's length are ignored.
 """
 
 from __future__ import annotations
@@ -52,15 +55,24 @@ def make_dataset(
     states: np.ndarray | None = None,
     truth: Truth | None = None,
     sequence: Iterable | None = None,
+    lengths: np.ndarray | None = None,
 ) -> xr.Dataset:
-    """The in-memory data set (module docstring) from ``emissions [N, T]`` and optional extras."""
-    emissions = np.asarray(emissions, dtype=np.float64)
-    n = emissions.shape[0]
+    """The in-memory data set (module docstring) from ``emissions [N, T]`` and optional extras.
+
+    ``lengths [N]`` defaults to ``T`` for every sequence; values past a length become NaN.
+    """
+    emissions = np.array(emissions, dtype=np.float64)
+    n, t = emissions.shape
+    lengths = np.full(n, t, dtype=np.int64) if lengths is None else np.asarray(lengths, np.int64)
+    emissions[padding_mask(lengths, t)] = np.nan
     coords = {
         "sequence": np.asarray(list(sequence) if sequence is not None else np.arange(n)),
-        "time": np.arange(emissions.shape[1]),
+        "time": np.arange(t),
     }
-    data = {"emissions": (("sequence", "time"), emissions)}
+    data = {
+        "emissions": (("sequence", "time"), emissions),
+        "lengths": ("sequence", lengths),
+    }
     if states is not None:
         data["states"] = (("sequence", "time"), np.asarray(states, dtype=np.int64))
     if truth is not None:
@@ -71,6 +83,34 @@ def make_dataset(
             "noise": ((), truth.noise),
         }
     return xr.Dataset(data, coords=coords)
+
+
+def padding_mask(lengths: np.ndarray, n_steps: int) -> np.ndarray:
+    """``[N, T]`` bool: True at the steps past each sequence's length (padding, not data)."""
+    return np.arange(n_steps) >= np.asarray(lengths)[:, None]
+
+
+def lengths_of(data: xr.Dataset) -> np.ndarray:
+    """Each sequence's length (``T`` for all when ``data`` carries none: older files)."""
+    if "lengths" in data:
+        return data["lengths"].values
+    return np.full(data.sizes["sequence"], data.sizes["time"], dtype=np.int64)
+
+
+def describe(data: xr.Dataset) -> str:
+    """``"5 sequences of 20 to 60 steps (median 40), 6 missing values"``: padding not counted."""
+    lengths = lengths_of(data)
+    n = len(lengths)
+    observed = ~padding_mask(lengths, data.sizes["time"])
+    missing = int((np.isnan(data["emissions"].values) & observed).sum())
+    low, high = int(lengths.min()), int(lengths.max())
+    steps = (
+        f"{high} steps"
+        if low == high
+        else f"{low} to {high} steps (median {float(np.median(lengths)):g})"
+    )
+    plural = "" if n == 1 else "s"
+    return f"{n} sequence{plural} of {steps}, {missing} missing value{'' if missing == 1 else 's'}"
 
 
 def truth_of(data: xr.Dataset) -> Truth | None:
@@ -191,7 +231,8 @@ def _from_long(values: dict[str, dict[int, float]], path: Path, truth: Truth | N
     for i, (label, times) in enumerate(values.items()):
         for time, value in times.items():
             emissions[i, time - starts[label]] = value
-    return make_dataset(emissions, truth=truth, sequence=list(values))
+    lengths = [max(times) - starts[label] + 1 for label, times in values.items()]
+    return make_dataset(emissions, truth=truth, sequence=list(values), lengths=lengths)
 
 
 def _read_netcdf(path: Path) -> xr.Dataset:
@@ -208,7 +249,9 @@ def _read_netcdf(path: Path) -> xr.Dataset:
     if set(emissions.dims) == {"sequence", "time"}:
         data = data.transpose("sequence", "time", ...)
         emissions = data["emissions"]
-    arrays = {name: data[name].values for name in ("states", *TRUTH_VARS) if name in data}
+    arrays = {
+        name: data[name].values for name in ("states", "lengths", *TRUTH_VARS) if name in data
+    }
     sequence = data["sequence"].values if "sequence" in data.coords else None
     return _from_arrays(emissions.values, arrays, path, sequence)
 
@@ -255,13 +298,26 @@ def _from_arrays(
                 f"{path}: states shape {states.shape} differs from emissions {emissions.shape}"
             )
         states = states.reshape(emissions.shape)
+    lengths = arrays.get("lengths")
+    if lengths is not None:
+        lengths = np.atleast_1d(lengths)
+        if not np.issubdtype(lengths.dtype, np.integer) or lengths.shape != emissions.shape[:1]:
+            raise CLIError(
+                f"{path}: lengths must be {emissions.shape[0]} integers (one per sequence), "
+                f"got dtype {lengths.dtype}, shape {lengths.shape}"
+            )
+        if lengths.min() < 1 or lengths.max() > emissions.shape[1]:
+            raise CLIError(
+                f"{path}: lengths must lie in 1..{emissions.shape[1]} (the time axis), "
+                f"got {lengths.min()}..{lengths.max()}"
+            )
     truth = None
     if all(name in arrays for name in TRUTH_VARS):
         values = [arrays[name] for name in TRUTH_VARS]
         truth = check_truth(
             Truth(values[0], values[1], float(values[2]), float(values[3])), f"{path}: "
         )
-    return make_dataset(emissions, states, truth, sequence)
+    return make_dataset(emissions, states, truth, sequence, lengths)
 
 
 _READERS: dict[str, Callable[[Path], xr.Dataset]] = {
@@ -285,7 +341,7 @@ def _check_data(data: xr.Dataset, where: str) -> None:
     if np.isnan(emissions).all():
         raise CLIError(f"{where}: every observation is missing")
     if "states" in data:
-        states = data["states"].values
+        states = data["states"].values[~padding_mask(lengths_of(data), t)]
         k = data.sizes.get("state")
         if states.min() < 0 or (k is not None and states.max() >= k):
             raise CLIError(f"{where}: states must lie in 0..{'K-1' if k is None else k - 1}")
@@ -318,8 +374,10 @@ def _write_csv(data: xr.Dataset, path: Path) -> None:
             file.write(TRUTH_LINE + json.dumps(fields) + "\n")
         writer = csv.writer(file)
         writer.writerow([*COLUMNS, "state"] if has_states else COLUMNS)
-        for i, label in enumerate(data["sequence"].values):
-            for t, value in enumerate(data["emissions"].values[i]):
+        for i, (label, length) in enumerate(
+            zip(data["sequence"].values, lengths_of(data), strict=True)
+        ):
+            for t, value in enumerate(data["emissions"].values[i, :length]):
                 row = [label, t, "" if np.isnan(value) else repr(float(value))]
                 writer.writerow([*row, int(data["states"].values[i, t])] if has_states else row)
 

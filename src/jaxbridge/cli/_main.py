@@ -7,7 +7,9 @@ PyMC, JAX and matplotlib only when it runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -244,8 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit code after Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2).
+INTERRUPTED = 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``jaxbridge`` command line; return the exit code (0 ok, 2 bad input)."""
+    """Run the ``jaxbridge`` command line; return the exit code (0 ok, 2 bad input, 130 Ctrl-C)."""
     try:
         args = build_parser().parse_args(argv)
         return _run(args)
@@ -254,6 +260,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SystemExit as exit_:  # --help, --version
         return exit_.code if isinstance(exit_.code, int) else 0
+    except KeyboardInterrupt:  # outputs are atomic: whatever was under way left nothing
+        print("\njaxbridge: interrupted; nothing written", file=sys.stderr, flush=True)
+        if any(t.name == "jaxbridge-sampler" for t in threading.enumerate()):
+            # an abandoned XLA run (NumPyro, BlackJAX) cannot be stopped: leave without it
+            sys.stdout.flush()
+            os._exit(INTERRUPTED)
+        return INTERRUPTED
 
 
 def _run(args: argparse.Namespace) -> int:

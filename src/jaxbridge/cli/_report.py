@@ -61,7 +61,8 @@ def summary_table(
     and ``flag``: the convergence checks the parameter fails (``r_hat``, ``ess_bulk``,
     ``ess_tail``; see :mod:`jaxbridge.pymc._diagnostics`), empty when it passes.
 
-    ``true`` is NaN and ``in_hdi`` empty (``pd.NA``) where the true value is unknown.
+    ``true`` is NaN and ``in_hdi`` empty (``pd.NA``) where the true value is unknown; both
+    columns are left out when no true value is known (a user's data).
     """
     from jaxbridge.pymc._diagnostics import row_flags
 
@@ -72,13 +73,14 @@ def summary_table(
     inside = (table[LOWER] <= table["true"]) & (table["true"] <= table[UPPER])
     table["in_hdi"] = inside.astype("boolean").mask(table["true"].isna())
     table["flag"] = row_flags(table, posterior.sizes["chain"])
-    return table[COLUMNS]
+    return table[[c for c in COLUMNS if known or c not in ("true", "in_hdi")]]
 
 
 def format_table(table: pd.DataFrame) -> str:
     """The summary table as fixed-width text for the terminal."""
     shown = table.copy()
-    shown["in_hdi"] = shown["in_hdi"].map({True: "yes", False: "NO"}).fillna("")
+    if "in_hdi" in shown:
+        shown["in_hdi"] = shown["in_hdi"].map({True: "yes", False: "NO"}).fillna("")
     formats = {name: "{:.3f}".format for name in ["mean", "sd", LOWER, UPPER, "r_hat", "true"]}
     formats |= {"ess_bulk": "{:.0f}".format, "ess_tail": "{:.0f}".format}
     return shown.to_string(formatters=formats, na_rep="")

@@ -5,7 +5,8 @@ A run folder holds
 ==================  ==========================================================================
 ``data.nc``         the data (``emissions``; true ``states`` and parameters when simulated)
 ``posterior.nc``    the posterior draws, :class:`arviz.InferenceData` (``az.from_netcdf``)
-``states.nc``       decoded hidden states (:func:`jaxbridge.decode`)
+``states.nc``       decoded hidden states (:func:`jaxbridge.decode`) and ``lengths``; past a
+                    sequence's end probabilities are NaN and paths are -1
 ``run.json``        settings, parameter names, true values (what ``report`` needs), sampler used,
                     versions, data shape, timing, modes found and convergence figures
 ``summary.csv``     mean, sd, 94% HDI, r_hat, bulk/tail ESS, true value, in HDI, flag
@@ -43,7 +44,7 @@ from jaxbridge.cli._figures import (
     states_figure,
     trace_figure,
 )
-from jaxbridge.cli._io import atomic_outputs, truth_of
+from jaxbridge.cli._io import atomic_outputs, lengths_of, padding_mask, truth_of
 from jaxbridge.cli._report import summary_table, truth_dataset
 
 DATA, POSTERIOR, STATES, SETTINGS, SUMMARY = (
@@ -172,7 +173,7 @@ def fit(
         problems = attrs["jaxbridge_problems"].splitlines()
         print(f"jaxbridge: WARNING: {message(problems, advice)}", file=sys.stderr, flush=True)
     say("decoding the hidden states")
-    decoded = decode(idata, model)
+    decoded = stop_at_ends(decode(idata, model), lengths_of(data))
     truth = parameter_truth(
         truth_of(data), settings.states, settings.emission, shared_noise=settings.shared_noise
     )
@@ -194,6 +195,22 @@ def fit(
         "truth": {name: np.asarray(value).tolist() for name, value in truth.items()},
     }
     return Run(data, idata, decoded, info)
+
+
+def stop_at_ends(decoded: xr.Dataset, lengths: np.ndarray) -> xr.Dataset:
+    """``decoded`` with the steps past each sequence's end blanked: NaN probabilities, -1 paths.
+
+    The model sees padding as missing observations, so without this a short sequence's decoded
+    states would run on to the longest one's end, fading to the stationary distribution.
+    """
+    padding = xr.DataArray(padding_mask(lengths, decoded.sizes["time"]), dims=("sequence", "time"))
+    blanked = decoded.copy()
+    for name, variable in decoded.data_vars.items():
+        fill = np.nan if np.issubdtype(variable.dtype, np.floating) else -1
+        blanked[name] = variable.where(~padding, fill).astype(variable.dtype)
+    blanked["lengths"] = ("sequence", np.asarray(lengths, dtype=np.int64))
+    blanked.attrs["padding"] = "past each sequence's length: probabilities NaN, paths -1"
+    return blanked
 
 
 def _versions() -> dict[str, str]:

@@ -45,6 +45,7 @@ from jaxbridge import _compat
 from jaxbridge._sharding import Devices, Shard, plan_devices
 from jaxbridge.pymc import _diagnostics
 from jaxbridge.pymc._init import Initialization, chains_start_at, find_modes
+from jaxbridge.pymc._interrupt import interruptible, stop_if_interrupted
 
 _log = logging.getLogger("jaxbridge")
 
@@ -120,6 +121,10 @@ def sample(
     The JAX samplers (``"numpyro"``, ``"blackjax"``, ``"nutpie"`` on a model with JAX ops)
     compile the model with PyTensor's JAX linker, which needs JAX's global float64 mode;
     it is switched on for them (logged once), never on import.
+
+    Ctrl-C raises :class:`KeyboardInterrupt` with every sampler (PyMC and nutpie would
+    otherwise return the draws made so far as a finished run; see
+    :mod:`jaxbridge.pymc._interrupt`).
     """
     model = pm.modelcontext(model)
     if init not in ("modes", None):
@@ -138,13 +143,16 @@ def sample(
         chains_start_at(name, model, search.points, kwargs) if search else contextlib.nullcontext()
     )
     common = dict(draws=draws, tune=tune, chains=chains, random_seed=random_seed)
-    with plan.context, starting:
-        if name == "blackjax":
-            idata = _sample_blackjax(
-                model, progressbar=progressbar, map_chains=plan.map_chains, **common, **kwargs
-            )
-        else:
-            idata = _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs)
+
+    def run() -> Any:
+        with plan.context, starting:
+            if name == "blackjax":
+                return _sample_blackjax(
+                    model, progressbar=progressbar, map_chains=plan.map_chains, **common, **kwargs
+                )
+            return _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs)
+
+    idata = interruptible(run, in_worker=name in ("numpyro", "blackjax"))
     if search is not None:
         _compat.group_attrs(idata, "posterior")["jaxbridge_modes"] = search.describe()
     if check_convergence:
@@ -170,6 +178,8 @@ def _search_modes(model: pm.Model, chains: int, random_seed: int | None) -> Init
 def _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs) -> Any:
     """``pm.sample`` with each sampler's best settings."""
     kwargs.setdefault("compute_convergence_checks", False)  # ours replace PyMC's
+    if name == "pymc":
+        kwargs["callback"] = _after_each_draw(kwargs.get("callback"))
     if name == "pymc" and has_jax_ops:
         kwargs.setdefault("cores", 1)
         if kwargs["cores"] > 1:  # never fork a process running JAX's thread pool
@@ -187,6 +197,18 @@ def _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs) -> A
             _compat.nutpie_jax_backend(kwargs)
     idata = pm.sample(model=model, nuts_sampler=name, progressbar=progressbar, **common, **kwargs)
     return _drop_transformed(idata, model) if name == "nutpie" else idata
+
+
+def _after_each_draw(callback: Callable | None) -> Callable:
+    """PyMC's per-draw ``callback``: stop on Ctrl-C (PyMC would go on with the next chain),
+    then the user's own callback, if any."""
+
+    def after_each_draw(**kwargs: Any) -> None:
+        stop_if_interrupted()
+        if callback is not None:
+            callback(**kwargs)
+
+    return after_each_draw
 
 
 def _drop_transformed(idata: Any, model: pm.Model) -> Any:
@@ -393,6 +415,7 @@ class _Progress:
             self._bar.close()
 
     def tick(self, *_: object) -> None:
+        stop_if_interrupted()  # Ctrl-C: the run is abandoned, stop it here
         self._calls += 1
         if self._bar is not None and self._calls % self.calls_per_step == 0:
             self._bar.update(1)

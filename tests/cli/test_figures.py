@@ -1,0 +1,131 @@
+"""The run figures: what each one draws (lines, where they stop, labels, text inside the figure)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import xarray as xr
+
+from jaxbridge.cli._figures import (
+    TRUE_OFFSET,
+    VITERBI_OFFSET,
+    data_figure,
+    posterior_figure,
+    states_figure,
+    trace_figure,
+)
+from jaxbridge.cli._io import make_dataset
+from jaxbridge.cli._report import truth_dataset
+from jaxbridge.cli._run import stop_at_ends
+
+LONG_NAME = "patient-0001-visit-2024-03-17-left-ventricle-lead-II"
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _last_finite(line) -> int:
+    y = np.asarray(line.get_ydata(), dtype=float)
+    return int(np.flatnonzero(np.isfinite(y))[-1])
+
+
+def _inside_figure(figure, artist) -> bool:
+    figure.canvas.draw()
+    box = artist.get_window_extent()
+    frame = figure.bbox
+    return frame.x0 - 1 <= box.x0 and box.x1 <= frame.x1 + 1 and frame.y0 - 1 <= box.y0
+
+
+def _ragged(rng):
+    lengths = np.array([30, 12, 20])
+    states = rng.integers(0, 2, size=(3, 30))
+    data = make_dataset(
+        rng.normal(size=(3, 30)), states, sequence=["a", LONG_NAME, "c"], lengths=lengths
+    )
+    return data, lengths
+
+
+def test_data_figure_stops_each_sequence_at_its_end_and_names_it(rng):
+    data, lengths = _ragged(rng)
+    figure = data_figure(data)
+    states_ax, emissions_ax = figure.axes[:2]
+    assert [_last_finite(line) for line in emissions_ax.lines] == list(lengths - 1)
+    assert [_last_finite(line) for line in states_ax.lines] == list(lengths - 1)
+    labels = [text.get_text() for text in emissions_ax.get_legend().get_texts()]
+    assert labels[0] == "sequence a" and labels[1].startswith("sequence patient-0001")
+    assert len(labels[1]) <= len("sequence ") + 28  # long names are shortened
+
+
+def test_states_figure_blanks_padding_and_keeps_both_paths_visible(rng):
+    data, lengths = _ragged(rng)
+    probs = rng.dirichlet(np.ones(2), size=(3, 30))
+    viterbi = data["states"].values.copy()  # a perfect decoding: the two paths coincide
+    decoded = xr.Dataset(
+        {
+            "state_probs": (("sequence", "time", "state"), probs),
+            "viterbi": (("sequence", "time"), viterbi),
+        },
+        coords={"sequence": data["sequence"].values},
+    )
+    decoded = stop_at_ends(decoded, lengths)
+    figure = states_figure(decoded, data["states"].values)
+    panels = [ax for ax in figure.axes if ax.images]
+    assert len(panels) == 3
+    for ax, length, states in zip(panels, lengths, data["states"].values, strict=True):
+        true_line, viterbi_line = ax.lines
+        assert _last_finite(true_line) == _last_finite(viterbi_line) == length - 1
+        # where they agree the paths are drawn apart, true above, Viterbi below
+        gap = true_line.get_ydata()[:length] - viterbi_line.get_ydata()[:length]
+        np.testing.assert_allclose(gap, TRUE_OFFSET - VITERBI_OFFSET)
+        np.testing.assert_allclose(viterbi_line.get_ydata()[:length], states[:length] - 0.18)
+        image = ax.images[0].get_array()
+        assert image.mask[:, length:].all() and not image.mask[:, :length].any()
+        assert ax.get_title(loc="left").endswith(f"({length} steps)")
+        assert _inside_figure(figure, ax.title) and _inside_figure(figure, ax.yaxis.label)
+    assert LONG_NAME[:20] in panels[1].get_title(loc="left")
+
+
+def _posterior(rng):
+    posterior = xr.Dataset(
+        {
+            "emission_signal": (("chain", "draw"), rng.normal(1.149, 0.001, (2, 300))),
+            "p_transition": (
+                ("chain", "draw", "row", "col"),
+                rng.dirichlet(np.ones(3), size=(2, 300, 3)),
+            ),
+        }
+    )
+    truth = {"emission_signal": 1.15, "p_transition": np.full((3, 3), 1 / 3)}
+    return posterior, truth_dataset(posterior, truth)
+
+
+def test_posterior_figure_prints_enough_digits_and_keeps_text_inside(rng):
+    posterior, truth = _posterior(rng)
+    figure = posterior_figure(posterior, ["emission_signal", "p_transition"], truth)
+    signal_ax = figure.axes[0]
+    title = signal_ax.get_title()
+    # an HDI about 0.004 wide is printed with 3 decimals or more, not "1.1 to 1.2"
+    low, high = title.split("HDI ")[1].split(" to ")
+    assert len(low.split(".")[1]) >= 3 and float(low) < 1.149 < float(high)
+    assert any(line.get_linestyle() == "--" for line in signal_ax.lines)  # the true value
+    for ax in figure.axes:
+        if ax.get_visible():
+            assert _inside_figure(figure, ax.title)
+    assert len([ax for ax in figure.axes if ax.get_visible()]) == 1 + 9
+
+
+def test_trace_figure_labels_every_component_and_marks_the_truth(rng):
+    posterior, truth = _posterior(rng)
+    figure = trace_figure(posterior, ["emission_signal", "p_transition"], truth)
+    trace_ax = figure.axes[3]  # the p_transition row, right column
+    labels = [text.get_text() for text in trace_ax.get_legend().get_texts()]
+    assert labels == [f"p_transition[{i}, {j}]" for i in range(3) for j in range(3)]
+    dotted = [line for line in trace_ax.lines if line.get_linestyle() == ":"]
+    assert len(dotted) == 9  # a true-value line per component
+    assert len(figure.axes[1].lines) == 2 + 1 + 1  # two chains, the truth, the legend handle

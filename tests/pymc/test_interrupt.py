@@ -1,0 +1,91 @@
+"""Ctrl-C during sampling raises KeyboardInterrupt: never partial draws returned as a finished run."""
+
+import os
+import signal
+import threading
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pymc as pm
+import pytest
+
+from jaxbridge.pymc import sample
+from jaxbridge.pymc._interrupt import interruptible
+
+
+def _interrupt_in(seconds: float) -> threading.Timer:
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    return timer
+
+
+def test_an_interrupt_the_callee_swallows_is_raised_after_it_returns():
+    """PyMC's NUTS and nutpie catch KeyboardInterrupt and return what they have."""
+
+    def sampler_that_returns_partial_draws():
+        try:
+            time.sleep(30)
+        except KeyboardInterrupt:
+            return "partial draws"
+        return "all draws"
+
+    _interrupt_in(0.3)
+    with pytest.raises(KeyboardInterrupt):
+        interruptible(sampler_that_returns_partial_draws)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    assert interruptible(lambda: "done") == "done"
+
+
+def test_an_interrupt_during_a_long_xla_call_is_raised_at_once():
+    """XLA does not return to Python until done: the call runs in a worker thread."""
+
+    @jax.jit
+    def spin(x):  # about two seconds of compiled work, no Python in between
+        return jax.lax.fori_loop(0, 100_000_000, lambda i, v: jnp.sin(v) + 1.0, x)
+
+    spin.lower(1.0).compile()
+    _interrupt_in(0.3)
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        interruptible(lambda: float(spin(1.0)), in_worker=True)
+    assert time.perf_counter() - start < 1.0
+    _sampler_thread().join()  # the abandoned computation ends on its own
+    assert interruptible(lambda: 3, in_worker=True) == 3
+    with pytest.raises(ZeroDivisionError):  # errors in the worker reach the caller
+        interruptible(lambda: 1 / 0, in_worker=True)
+
+
+def _sampler_thread() -> threading.Thread | None:
+    return next((t for t in threading.enumerate() if t.name == "jaxbridge-sampler"), None)
+
+
+#: Draws per sampler: more than 4 seconds allow. NumPyro's abandoned run finishes in the
+#: background (it has no host callback to stop at), so it gets a run this test can wait out.
+DRAWS = {"nutpie": 10**7, "pymc": 10**6, "blackjax": 10**6, "numpyro": 20_000}
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    ["nutpie", "numpyro", pytest.param("pymc", marks=pytest.mark.slow), "blackjax"],
+)
+def test_sample_raises_keyboard_interrupt_for_every_sampler(sampler, capsys):
+    y = np.random.default_rng(0).normal(size=50)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0, 10)
+        pm.Normal("y", mu, 1, observed=y)
+    timer = _interrupt_in(4.0)
+    start = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sample(model, sampler=sampler, draws=DRAWS[sampler], tune=500, chains=2)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 20
+    worker = _sampler_thread()
+    if sampler == "blackjax":  # stopped at its progress bar's next step
+        worker.join(5.0)
+        assert not worker.is_alive()
+    elif worker is not None:  # numpyro: wait the abandoned run out
+        worker.join(120.0)

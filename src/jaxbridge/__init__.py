@@ -20,6 +20,7 @@ _EXPORTS = {
     "MarginalHMM": "jaxbridge.pymc",
     "decode": "jaxbridge.pymc",
     "hmm_logp": "jaxbridge.pymc",
+    "pseudo_residuals": "jaxbridge.pymc",
     "sample": "jaxbridge.pymc",
     "wrap": "jaxbridge.wrap",
     "shard_sequences": "jaxbridge._sharding",
@@ -34,7 +35,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from jaxbridge import datasets, hmm  # noqa: F401
     from jaxbridge._config import enable_compilation_cache  # noqa: F401
     from jaxbridge._sharding import shard_sequences, sharded_log_likelihood  # noqa: F401
-    from jaxbridge.pymc import ConvergenceWarning, MarginalHMM, decode, hmm_logp, sample  # noqa: F401
+    from jaxbridge.pymc import (  # noqa: F401
+        ConvergenceWarning,
+        MarginalHMM,
+        decode,
+        hmm_logp,
+        pseudo_residuals,
+        sample,
+    )
     from jaxbridge.wrap import wrap  # noqa: F401
 
 

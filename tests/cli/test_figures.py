@@ -12,6 +12,7 @@ import xarray as xr
 from jaxbridge.cli._figures import (
     TRUE_OFFSET,
     VITERBI_OFFSET,
+    checks_figure,
     data_figure,
     posterior_figure,
     states_figure,
@@ -129,3 +130,26 @@ def test_trace_figure_labels_every_component_and_marks_the_truth(rng):
     dotted = [line for line in trace_ax.lines if line.get_linestyle() == ":"]
     assert len(dotted) == 9  # a true-value line per component
     assert len(figure.axes[1].lines) == 2 + 1 + 1  # two chains, the truth, the legend handle
+
+
+def test_checks_figure_compares_replicates_and_plots_every_residual(rng):
+    data, lengths = _ragged(rng)
+    data["emissions"][0, 5] = np.nan  # one missing value inside a sequence
+    replicated = xr.Dataset(
+        {"hmm": (("chain", "draw", "sequence", "time"), rng.normal(size=(1, 100, 3, 30)))}
+    )
+    residuals = rng.normal(size=(3, 30))
+    decoded = xr.Dataset({"pseudo_residual": (("sequence", "time"), residuals)})
+    decoded = stop_at_ends(decoded, lengths)
+    decoded["pseudo_residual"][0, 5] = np.nan
+    figure = checks_figure(data, replicated, decoded)
+    dist_ax, acf_ax, qq_ax = figure.axes
+    assert len(dist_ax.lines) == 50 + 1  # replicates drawn, and the observed data
+    assert len(acf_ax.lines) == 50 + 1
+    assert acf_ax.lines[-1].get_xdata().tolist() == list(range(1, 11))
+    (points,) = [line for line in qq_ax.lines if line.get_marker() == "."]
+    assert len(points.get_ydata()) == lengths.sum() - 1  # padding and missing steps left out
+    assert np.all(np.diff(points.get_ydata()) >= 0)
+    labels = [text.get_text() for text in dist_ax.get_legend().get_texts()]
+    assert labels == ["replicated (50 posterior draws)", "observed"]
+    assert checks_figure(data, None, decoded).axes[0].lines  # older runs: no replicates

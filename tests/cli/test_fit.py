@@ -26,6 +26,12 @@ def _check_run_folder(folder, n_draws=30, truth=True):
         assert (folder / name).read_bytes().startswith(PNG_MAGIC)
     idata = az.from_netcdf(folder / "posterior.nc")
     assert idata.posterior.sizes["draw"] == n_draws
+    replicated = idata.posterior_predictive["hmm"]  # the posterior predictive check's data
+    assert replicated.sizes["draw"] == min(100, n_draws)
+    decoded = xr.load_dataset(folder / "states.nc")
+    observed = ~np.isnan(xr.load_dataset(folder / "data.nc")["emissions"].values)
+    residuals = decoded["pseudo_residual"].values
+    np.testing.assert_array_equal(np.isfinite(residuals), observed)
     table = pd.read_csv(folder / "summary.csv", index_col="parameter")
     assert list(table.columns) == [c for c in COLUMNS if truth or c not in ("true", "in_hdi")]
     return table

@@ -269,3 +269,78 @@ def states_figure(decoded: xr.Dataset, states: np.ndarray | None) -> Figure:
         frameon=False,
     )
     return figure
+
+
+#: Replicated data sets drawn in ``checks.png`` and the autocorrelation lags it compares.
+N_DRAWN, MAX_LAG = 50, 10
+
+
+def _autocorrelation(y: np.ndarray, max_lag: int) -> np.ndarray:
+    """Pooled lag-``1..max_lag`` autocorrelation of ``y [N, T]`` over the pairs both observed."""
+    centred = y - np.nanmean(y)
+    scale = np.nanmean(centred**2)
+    return np.array(
+        [np.nanmean(centred[:, lag:] * centred[:, :-lag]) / scale for lag in range(1, max_lag + 1)]
+    )
+
+
+def checks_figure(data: xr.Dataset, replicated: xr.Dataset | None, decoded: xr.Dataset) -> Figure:
+    """Model checks: does the fitted model reproduce the data?
+
+    Left, the distribution of the observations against that of data sets replicated from
+    posterior draws (``posterior_predictive``); middle, their autocorrelation (an HMM's
+    persistence shows there); right, a normal QQ plot of the pseudo-residuals
+    (:func:`jaxbridge.pymc.pseudo_residuals`), on the line when the model is right.
+    """
+    import matplotlib.pyplot as plt
+    from scipy.stats import norm
+
+    from jaxbridge.cli._io import lengths_of, padding_mask
+
+    observed = data["emissions"].values
+    kept = ~padding_mask(lengths_of(data), observed.shape[1]) & ~np.isnan(observed)
+    figure, (dist_ax, acf_ax, qq_ax) = plt.subplots(1, 3, figsize=(12, 3.8), layout="constrained")
+    lags = np.arange(1, min(MAX_LAG, observed.shape[1] - 1) + 1)
+    values = observed[kept]
+    draws = np.empty((0, *observed.shape))
+    if replicated is not None:
+        (name,) = replicated.data_vars
+        draws = replicated[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
+        draws = draws[:: max(1, len(draws) // N_DRAWN)]
+    grid = np.linspace(*_span(np.concatenate([values, draws[:, kept].ravel()])), 200)
+    for i, draw in enumerate(draws):
+        label = f"replicated ({len(draws)} posterior draws)" if i == 0 else None
+        dist_ax.plot(grid, _kde(draw[kept], grid), color="C0", alpha=0.15, lw=1, label=label)
+        acf = _autocorrelation(np.where(kept, draw, np.nan), lags[-1])
+        acf_ax.plot(lags, acf, color="C0", alpha=0.15, lw=1)
+    dist_ax.plot(grid, _kde(values, grid), color=TRUTH_COLOR, lw=2, label="observed")
+    dist_ax.set(xlabel="emission", title="distribution", yticks=[])
+    dist_ax.legend(loc="upper right", fontsize=8, frameon=False)
+    acf_ax.plot(
+        lags,
+        _autocorrelation(np.where(kept, observed, np.nan), lags[-1]),
+        "o-",
+        color=TRUTH_COLOR,
+        lw=2,
+    )
+    acf_ax.set(xlabel="lag", ylabel="autocorrelation", title="autocorrelation")
+    if "pseudo_residual" in decoded:  # run folders of older versions lack them
+        found = decoded["pseudo_residual"].values
+        residuals = np.sort(found[np.isfinite(found)])
+        expected = norm.ppf((np.arange(len(residuals)) + 0.5) / len(residuals))
+        qq_ax.plot(expected, residuals, ".", color="C0", ms=3)
+    qq_ax.axline((0, 0), slope=1, color=TRUTH_COLOR, lw=1, ls="--")
+    qq_ax.set(
+        xlabel="standard normal quantile",
+        ylabel="pseudo-residual",
+        title="pseudo-residuals (on the line if the model fits)",
+    )
+    qq_ax.title.set_fontsize(10)
+    figure.suptitle("Model checks")
+    return figure
+
+
+def _span(values: np.ndarray) -> tuple[float, float]:
+    low, high = np.quantile(values, [0.001, 0.999])
+    pad = 0.1 * (high - low or 1.0)
+    return low - pad, high + pad

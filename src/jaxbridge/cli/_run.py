@@ -4,9 +4,11 @@ A run folder holds
 
 ==================  ==========================================================================
 ``data.nc``         the data (``emissions``; true ``states`` and parameters when simulated)
-``posterior.nc``    the posterior draws, :class:`arviz.InferenceData` (``az.from_netcdf``)
+``posterior.nc``    the posterior draws, :class:`arviz.InferenceData` (``az.from_netcdf``), and
+                    ``posterior_predictive``: replicated data from 100 of the draws
 ``states.nc``       decoded hidden states (:func:`jaxbridge.decode`) and ``lengths``; past a
-                    sequence's end probabilities are NaN and paths are -1
+                    sequence's end probabilities are NaN and paths are -1; the pseudo-residuals
+                    (:func:`jaxbridge.pymc.pseudo_residuals`)
 ``run.json``        settings, parameter names, true values (what ``report`` needs), sampler used,
                     versions, data shape, timing, modes found and convergence figures
 ``summary.csv``     mean, sd, 94% HDI, r_hat, bulk/tail ESS, true value, in HDI, flag
@@ -14,6 +16,8 @@ A run folder holds
 ``trace.png``       trace plot
 ``posterior.png``   posterior densities, true values as reference lines
 ``states.png``      posterior state probabilities per step, true states overlaid
+``checks.png``      model checks: observed vs replicated data (distribution, autocorrelation)
+                    and a normal QQ plot of the pseudo-residuals
 ==================  ==========================================================================
 
 Everything is written to temporary names and renamed into place at the end, so a failed or
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 import time
 import warnings
@@ -38,6 +43,7 @@ import xarray as xr
 from jaxbridge import __version__, _compat
 from jaxbridge.cli._errors import CLIError
 from jaxbridge.cli._figures import (
+    checks_figure,
     data_figure,
     posterior_figure,
     save,
@@ -54,7 +60,9 @@ DATA, POSTERIOR, STATES, SETTINGS, SUMMARY = (
     "run.json",
     "summary.csv",
 )
-FIGURES = ("data.png", "trace.png", "posterior.png", "states.png")
+FIGURES = ("data.png", "trace.png", "posterior.png", "states.png", "checks.png")
+#: Posterior draws that get a replicated data set (the posterior predictive check).
+N_REPLICATES = 100
 REPORT_FILES = (SUMMARY, *FIGURES)
 RUN_FILES = (DATA, POSTERIOR, STATES, SETTINGS, *REPORT_FILES)
 #: What each file of a run folder holds (printed after a run).
@@ -68,6 +76,7 @@ CONTENTS = {
     "trace.png": "trace plot",
     "posterior.png": "posterior densities (true values marked)",
     "states.png": "posterior state probabilities per step",
+    "checks.png": "model checks: replicated data, pseudo-residual QQ plot",
 }
 
 
@@ -124,7 +133,7 @@ def fit(
 ) -> Run:
     """Build the model, sample its posterior and decode the hidden states."""
     from jaxbridge.cli._model import build_model, parameter_truth
-    from jaxbridge.pymc import ConvergenceWarning, decode, sample
+    from jaxbridge.pymc import ConvergenceWarning, decode, pseudo_residuals, sample
     from jaxbridge.pymc._diagnostics import message
 
     say(f"building the {settings.states}-state {settings.emission} marginal HMM")
@@ -173,7 +182,11 @@ def fit(
         problems = attrs["jaxbridge_problems"].splitlines()
         print(f"jaxbridge: WARNING: {message(problems, advice)}", file=sys.stderr, flush=True)
     say("decoding the hidden states")
-    decoded = stop_at_ends(decode(idata, model), lengths_of(data))
+    decoded = decode(idata, model)
+    decoded["pseudo_residual"] = pseudo_residuals(idata, model)
+    decoded = stop_at_ends(decoded, lengths_of(data))
+    say(f"simulating replicated data from {N_REPLICATES} posterior draws")
+    _compat.set_group(idata, "posterior_predictive", _replicates(idata, model, settings.seed))
     truth = parameter_truth(
         truth_of(data), settings.states, settings.emission, shared_noise=settings.shared_noise
     )
@@ -195,6 +208,30 @@ def fit(
         "truth": {name: np.asarray(value).tolist() for name, value in truth.items()},
     }
     return Run(data, idata, decoded, info)
+
+
+def _replicates(idata: Any, model: Any, seed: int) -> xr.Dataset:
+    """Data sets drawn from the model at :data:`N_REPLICATES` evenly spaced posterior draws."""
+    import pymc as pm
+
+    posterior = _compat.get_group(idata, "posterior")
+    stacked = posterior.stack(sample=("chain", "draw"))
+    chosen = np.linspace(0, stacked.sizes["sample"] - 1, N_REPLICATES).round().astype(int)
+    thinned = stacked.isel(sample=np.unique(chosen))
+    thinned = thinned.drop_vars(["sample", "chain", "draw"]).rename(sample="draw")
+    thinned = thinned.expand_dims("chain").assign_coords(chain=[0])
+    thinned = thinned.assign_coords(draw=np.arange(thinned.sizes["draw"]))
+    names = [rv.name for rv in model.observed_RVs]
+    pymc_log = logging.getLogger("pymc")
+    level = pymc_log.level
+    pymc_log.setLevel(logging.WARNING)  # not "Sampling: [hmm]": the CLI said what it does
+    try:
+        predictive = pm.sample_posterior_predictive(
+            thinned, model=model, var_names=names, random_seed=seed, progressbar=False
+        )
+    finally:
+        pymc_log.setLevel(level)
+    return _compat.get_group(predictive, "posterior_predictive")
 
 
 def stop_at_ends(decoded: xr.Dataset, lengths: np.ndarray) -> xr.Dataset:
@@ -245,6 +282,9 @@ def write_report(run: Run, temp: Callable[[str], Path]) -> pd.DataFrame:
     save(posterior_figure, temp("posterior.png"), posterior, var_names, truth_ds)
     states = run.data["states"].values if "states" in run.data else None
     save(states_figure, temp("states.png"), run.decoded, states)
+    has_replicates = "posterior_predictive" in _compat.group_names(run.idata)
+    replicated = _compat.get_group(run.idata, "posterior_predictive") if has_replicates else None
+    save(checks_figure, temp("checks.png"), run.data, replicated, run.decoded)
     return table
 
 

@@ -1,5 +1,5 @@
 """PyMC glue: the marginal HMM as a PyMC distribution, ready-made models, decoding, and one
-entry point to NUTS."""
+entry point to NUTS, and model checking (pseudo-residuals)."""
 
 from jaxbridge.pymc._decode import decode
 from jaxbridge.pymc._diagnostics import ConvergenceWarning
@@ -12,6 +12,7 @@ from jaxbridge.pymc._models import (
     poisson_hmm,
     studentt_hmm,
 )
+from jaxbridge.pymc._residuals import pseudo_residuals
 from jaxbridge.pymc._sample import sample
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "page_hmm",
     "parameter_names",
     "poisson_hmm",
+    "pseudo_residuals",
     "sample",
     "studentt_hmm",
 ]

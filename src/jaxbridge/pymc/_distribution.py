@@ -394,11 +394,20 @@ def emission_log_density(
     Missing steps (mask False or NaN) are evaluated at an observed value, which lies in the
     emission's support, so neither the value nor the gradient of the masked terms is NaN.
     """
+    value, present = observed_values(value, mask)
+    return logp(emission, value[..., None]), present
+
+
+def observed_values(
+    value: TensorVariable, mask: TensorVariable
+) -> tuple[TensorVariable, TensorVariable | None]:
+    """``value`` with its missing steps filled by an observed value, and the present-steps mask
+    ``[..., T]`` (or None when nothing is missing)."""
     present = _present(value, mask)
     if present is not None:
         fill = value.ravel()[pt.argmax(present.ravel())]
         value = pt.where(present, value, fill)
-    return logp(emission, value[..., None]), present
+    return value, present
 
 
 def _present(value, mask) -> TensorVariable | None:

@@ -1,0 +1,88 @@
+"""Ordinary normal pseudo-residuals of a fitted :class:`~jaxbridge.MarginalHMM`.
+
+For each step the one-step-ahead predictive distribution of ``y_t`` given ``y_{1:t-1}`` is a
+mixture of the state emissions, weighted by the predicted state probabilities
+
+.. math::
+
+    u_t = F(y_t \\mid y_{1:t-1}) = \\sum_k p(z_t = k \\mid y_{1:t-1}) \\, F_k(y_t), \\qquad
+    r_t = \\Phi^{-1}(u_t),
+
+with ``p(z_1 = k | ·) = init_k`` and ``p(z_t = · | y_{1:t-1}) = p(z_{t-1} = · | y_{1:t-1}) Γ_t``
+(the forward filter, Rabiner 1989). When the model is right, the ``r_t`` are independent
+standard normal: a QQ plot against ``N(0, 1)`` shows tails, skew or outliers the model misses.
+For discrete emissions (counts) the mid-pseudo-residual ``Φ^{-1}((F(y_t - 1) + F(y_t)) / 2)``
+is used (Zucchini, MacDonald & Langrock 2016, *Hidden Markov Models for Time Series*, §6.2).
+Parameters are the posterior means of the free variables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+import xarray as xr
+from pymc.logprob.basic import logcdf, logp
+from scipy.special import ndtri
+
+from jaxbridge import _compat, hmm
+from jaxbridge.pymc._decode import _marginal_hmm_variable, _observed_dims
+from jaxbridge.pymc._distribution import observed_values
+
+#: ``u_t`` is kept this far inside (0, 1), so that ``r_t`` stays finite (``|r_t| < 8``).
+_EDGE = 1e-15
+
+
+def pseudo_residuals(idata: Any, model: pm.Model | None = None, var_name: str | None = None):
+    """Ordinary normal pseudo-residuals ``r_t`` of the observed HMM (module docstring).
+
+    Parameters
+    ----------
+    idata
+        Posterior of ``model`` (its ``posterior`` group must hold every free variable).
+    model
+        The model; the one of the enclosing ``with`` block when ``None``.
+    var_name
+        Name of the observed ``MarginalHMM``; needed only when the model has several.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``pseudo_residual (..., step)``, the observed variable's dims; NaN at missing steps.
+    """
+    model = pm.modelcontext(model)
+    rv = _marginal_hmm_variable(model, var_name)
+    _rng, init, trans, emission, mask = rv.owner.inputs
+    value, present = observed_values(model.rvs_to_values[rv], mask)
+    present = pt.ones(value.shape, dtype=bool) if present is None else present
+    discrete = emission.dtype.startswith("int")
+    at = value[..., None]
+    cdfs = [logcdf(emission, at), *([logcdf(emission, at - 1)] if discrete else [])]
+    outputs = [logp(emission, at), init, trans, present, *cdfs]
+    fn = pytensor.function(model.free_RVs, outputs, on_unused_input="ignore")
+    posterior = _compat.get_group(idata, "posterior")
+    point = [posterior[v.name].mean(("chain", "draw")).values for v in model.free_RVs]
+    log_emission, init_v, trans_v, present_v, *log_cdfs = fn(*point)
+    time_varying = rv.owner.op.time_varying
+    with _compat.x64():
+        filtered = hmm.filter(log_emission, init_v, trans_v, present_v, time_varying=time_varying)
+    predicted = _predicted(np.asarray(filtered.filtered_probs), init_v, trans_v, time_varying)
+    u = np.mean([np.sum(predicted * np.exp(c), axis=-1) for c in log_cdfs], axis=0)
+    residuals = ndtri(np.clip(u, _EDGE, 1 - _EDGE))
+    dims = _observed_dims(model, rv)
+    coords = {d: list(model.coords[d]) for d in dims if model.coords.get(d) is not None}
+    return xr.DataArray(
+        np.where(present_v, residuals, np.nan), dims=dims, coords=coords, name="pseudo_residual"
+    )
+
+
+def _predicted(filtered: np.ndarray, init, trans, time_varying: bool) -> np.ndarray:
+    """``p(z_t = k | y_{1:t-1})`` ``[..., T, K]``: ``init`` at the first step, then the
+    filtered marginals of the step before moved one step by the transition matrix."""
+    trans = np.asarray(trans) if time_varying else np.asarray(trans)[..., None, :, :]
+    moved = (filtered[..., :-1, None, :] @ trans)[..., 0, :]
+    first = np.broadcast_to(np.asarray(init)[..., None, :], (*moved.shape[:-2], 1, moved.shape[-1]))
+    return np.concatenate([first, moved], axis=-2)

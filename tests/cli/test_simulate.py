@@ -47,7 +47,7 @@ def test_console_script_simulates_the_generator(run_cli, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "wrote sim/d.nc" in result.stdout
-    assert "4 sequence(s) x 10 steps" in result.stderr
+    assert "4 sequences of 10 steps, 0 missing values" in result.stderr
     data = xr.load_dataset(tmp_path / "sim" / "d.nc")
     states, emissions = simulate_normal_hmm(
         np.random.default_rng(7), SEED_INIT, SEED_TRANS, 1.15, 0.15, n_series=4, n_steps=9

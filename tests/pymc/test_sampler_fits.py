@@ -25,7 +25,12 @@ def page_model(emissions: np.ndarray) -> pm.Model:
     return model
 
 
-@pytest.mark.parametrize("sampler", SAMPLERS)
+@pytest.mark.parametrize(
+    "sampler",
+    # PyMC's own NUTS runs the JAX op from Python, step by step: minutes; its recovery test is
+    # in the slow suite
+    [pytest.param(s, marks=pytest.mark.slow) if s == "pymc" else s for s in SAMPLERS],
+)
 def test_every_sampler_fits_the_page_model_quickly(sampler):
     data = seed_page_data(n_series=12)
     idata = sample(

@@ -6,7 +6,7 @@ with N accelerators pass ``--real-devices`` to use them instead) and the persist
 compilation cache off.
 
 Kernel rows (always): the jitted ``jax.value_and_grad`` of
-``jaxbridge._sharding.sharded_log_likelihood(...).sum()`` with respect to ``log_emission``,
+``jaxbridge.hmm.sharded_log_likelihood(...).sum()`` with respect to ``log_emission``,
 ``init`` and ``trans`` -- the computation a sampler performs at every leapfrog step -- at the
 sizes of ``kernel_scaling.py``'s grid (``N`` sequences x ``T`` steps x ``K`` states), sequences
 split across the devices:
@@ -58,7 +58,7 @@ def kernel_worker(sizes, devices: int, min_time: float) -> list[dict]:
     import jax
     import numpy as np
 
-    from jaxbridge._sharding import sharded_log_likelihood
+    from jaxbridge.hmm import sharded_log_likelihood
 
     jax.config.update("jax_enable_x64", True)
 
@@ -90,8 +90,8 @@ def sampling_worker(devices: int, draws: int, tune: int) -> list[dict]:
     import pytensor.tensor as pt
 
     import jaxbridge
-    from jaxbridge._sharding import sharded_log_likelihood
     from jaxbridge.datasets import seed_page_data
+    from jaxbridge.hmm import sharded_log_likelihood
     from jaxbridge.pymc import sample
 
     y = seed_page_data().emissions  # [70, 51]

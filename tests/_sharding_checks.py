@@ -1,4 +1,4 @@
-"""Multi-device checks of :mod:`jaxbridge._sharding`, run in a subprocess by ``test_sharding.py``.
+"""Multi-device checks of :mod:`jaxbridge.hmm._sharding` and :mod:`jaxbridge.pymc._devices`, run in a subprocess by ``test_sharding.py``.
 
 JAX fixes its device count at start-up, so these checks run in a fresh interpreter started with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=4``. ``python tests/_sharding_checks.py
@@ -18,15 +18,8 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)  # float64 references, as in conftest.py
 from jaxbridge import hmm  # noqa: E402
-from jaxbridge._sharding import (  # noqa: E402
-    SEQ_AXIS,
-    _even_split,
-    chain_devices,
-    chain_map,
-    plan_devices,
-    shard_sequences,
-    sharded_log_likelihood,
-)
+from jaxbridge.hmm._sharding import SEQ_AXIS, shard_sequences, sharded_log_likelihood  # noqa: E402
+from jaxbridge.pymc._devices import _even_split, chain_devices, chain_map, plan_devices  # noqa: E402
 
 NUM_DEVICES = 4
 K = 3

@@ -1,4 +1,4 @@
-"""Sharding HMM sequences and MCMC chains across JAX devices (:mod:`jaxbridge._sharding`).
+"""Sharding HMM sequences and MCMC chains across JAX devices (:mod:`jaxbridge.hmm._sharding`, :mod:`jaxbridge.pymc._devices`).
 
 The multi-device checks need four devices, which JAX only creates at start-up: they run once,
 together, in a subprocess with ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` (see
@@ -16,13 +16,8 @@ import numpy as np
 import pytest
 
 from jaxbridge import hmm
-from jaxbridge._sharding import (
-    chain_map,
-    plan_devices,
-    resolve_devices,
-    sequence_mesh,
-    sharded_log_likelihood,
-)
+from jaxbridge.hmm._sharding import resolve_devices, sequence_mesh, sharded_log_likelihood
+from jaxbridge.pymc._devices import chain_map, plan_devices
 
 CHECKS_SCRIPT = Path(__file__).with_name("_sharding_checks.py")
 CHECKS = [

@@ -23,8 +23,8 @@ _EXPORTS = {
     "pseudo_residuals": "jaxbridge.pymc",
     "sample": "jaxbridge.pymc",
     "wrap": "jaxbridge.wrap",
-    "shard_sequences": "jaxbridge._sharding",
-    "sharded_log_likelihood": "jaxbridge._sharding",
+    "shard_sequences": "jaxbridge.hmm",
+    "sharded_log_likelihood": "jaxbridge.hmm",
     "enable_compilation_cache": "jaxbridge._config",
 }
 _SUBMODULES = ("datasets", "hmm")
@@ -34,7 +34,7 @@ __all__ = ["__version__", *_SUBMODULES, *_EXPORTS]
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on first use
     from jaxbridge import datasets, hmm  # noqa: F401
     from jaxbridge._config import enable_compilation_cache  # noqa: F401
-    from jaxbridge._sharding import shard_sequences, sharded_log_likelihood  # noqa: F401
+    from jaxbridge.hmm import shard_sequences, sharded_log_likelihood  # noqa: F401
     from jaxbridge.pymc import (  # noqa: F401
         ConvergenceWarning,
         MarginalHMM,

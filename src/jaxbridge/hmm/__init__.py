@@ -12,6 +12,7 @@ batch dims ``...``. They are pure JAX functions: jit, vmap and grad apply.
 
 from jaxbridge.hmm._likelihood import filter, log_likelihood, smooth
 from jaxbridge.hmm._sampling import sample_paths
+from jaxbridge.hmm._sharding import shard_sequences, sharded_log_likelihood
 from jaxbridge.hmm._simulate import simulate, simulate_normal
 from jaxbridge.hmm._types import FilterResult, SmoothResult, ViterbiResult
 from jaxbridge.hmm._viterbi import viterbi
@@ -23,6 +24,8 @@ __all__ = [
     "filter",
     "log_likelihood",
     "sample_paths",
+    "shard_sequences",
+    "sharded_log_likelihood",
     "simulate",
     "simulate_normal",
     "smooth",

@@ -13,7 +13,7 @@ from typing import Any
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from jaxbridge._sharding import sharded_log_likelihood
+from jaxbridge.hmm._sharding import sharded_log_likelihood
 from jaxbridge.wrap import wrap
 
 

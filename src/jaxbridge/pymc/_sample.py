@@ -42,8 +42,8 @@ from pymc.backends.arviz import coords_and_dims_for_inferencedata, find_constant
 from pymc.util import _get_seeds_per_chain, get_default_varnames
 
 from jaxbridge import _compat
-from jaxbridge._sharding import Devices, Shard, plan_devices
 from jaxbridge.pymc import _diagnostics
+from jaxbridge.pymc._devices import Devices, Shard, plan_devices
 from jaxbridge.pymc._init import Initialization, chains_start_at, find_modes
 from jaxbridge.pymc._interrupt import interruptible, stop_if_interrupted
 
@@ -90,7 +90,7 @@ def sample(
     devices, shard
         JAX samplers only: the devices (count or ``jax.Device`` list; default all local ones)
         and what is split across them, ``"chains"`` or the model's HMM ``"sequences"``; see
-        :func:`jaxbridge._sharding.plan_devices`.
+        :func:`jaxbridge.pymc._devices.plan_devices`.
     init
         ``"modes"`` (default): before sampling, search the posterior for its modes from 20
         prior draws (:func:`jaxbridge.pymc._init.find_modes`) and start every chain from a

@@ -1,0 +1,130 @@
+"""Spreading MCMC chains across JAX devices, and the device plan of :func:`jaxbridge.sample`.
+
+:func:`chain_map` turns a one-chain function into one that runs a batch of chains,
+``jax.vmap`` on each device's share of the chains and :func:`jax.shard_map` across devices
+(mesh axis :data:`CHAIN_AXIS`). Every device runs its own NUTS trees without waiting for the
+others inside a step. It is a valid NumPyro ``chain_method`` and drives jaxbridge's BlackJAX
+chains. :func:`plan_devices` resolves ``sample``'s ``devices``/``shard`` arguments: chains
+split this way, or the model's HMM sequences split one layer down
+(:func:`jaxbridge.hmm.shard_sequences`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Literal, NamedTuple
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, PartitionSpec
+
+from jaxbridge.hmm._sharding import Devices, resolve_devices, shard_sequences
+
+__all__ = ["CHAIN_AXIS", "DevicePlan", "chain_devices", "chain_map", "plan_devices"]
+
+#: Mesh axis name of the chain dimension.
+CHAIN_AXIS = "chain"
+
+
+def chain_devices(devices: Devices, chains: int) -> list[jax.Device]:
+    """The devices ``chains`` chains run on: each device gets the same number of chains.
+
+    ``devices=None`` takes the largest number of the default devices (:func:`resolve_devices`)
+    that divides ``chains``; explicitly named devices must divide ``chains`` evenly
+    (``ValueError`` otherwise).
+    """
+    available = resolve_devices(devices)
+    if devices is None:
+        return _even_split(available, chains)
+    if chains % len(available):
+        raise ValueError(
+            f"chains={chains} cannot be split evenly across {len(available)} devices; "
+            "pick a number of chains that is a multiple of the device count"
+        )
+    return available
+
+
+def _even_split(available: list, chains: int) -> list:
+    """The longest prefix of ``available`` whose length divides ``chains``."""
+    count = max(n for n in range(1, len(available) + 1) if chains % n == 0)
+    return available[:count]
+
+
+def chain_map(devices: Devices = None, chains: int | None = None) -> Callable[[Callable], Callable]:
+    """Transform a one-chain function into a function of a batch of chains across devices.
+
+    ``chain_map(devices, chains)(fn)(*args)`` equals ``jax.vmap(fn)(*args)`` (every leaf of
+    ``args`` has a leading chain axis), computed as ``jax.vmap`` over each device's share
+    of the chains inside a jitted ``jax.shard_map`` over the devices of
+    :func:`chain_devices`. With one device it is ``jax.vmap(fn)``. Usable as NumPyro's
+    ``chain_method``.
+    """
+    chosen = resolve_devices(devices) if chains is None else chain_devices(devices, chains)
+
+    def transform(fn: Callable) -> Callable:
+        batched = jax.vmap(fn)
+        if len(chosen) == 1:
+            return batched
+        mesh = Mesh(np.asarray(chosen), (CHAIN_AXIS,))
+        spec = PartitionSpec(CHAIN_AXIS)
+        # check_vma=False: samplers call jax.debug.callback, whose outputs carry no axis info.
+        # jit: NumPyro applies chain_method outside jit, and an eager shard_map would compile
+        # and dispatch one program per primitive.
+        return jax.jit(
+            jax.shard_map(batched, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+        )
+
+    return transform
+
+
+Shard = Literal["chains", "sequences"]
+_JAX_SAMPLERS = ("numpyro", "blackjax")
+
+
+class DevicePlan(NamedTuple):
+    """How :func:`jaxbridge.sample` spreads one run across devices (see :func:`plan_devices`)."""
+
+    #: entered around sampling: the ``"seq"`` mesh context for ``shard="sequences"``
+    context: contextlib.AbstractContextManager
+    #: one-chain function -> function of all chains (BlackJAX)
+    map_chains: Callable[[Callable], Callable]
+    #: NumPyro's ``chain_method``: ``"vectorized"`` or a :func:`chain_map` transform
+    chain_method: str | Callable
+    #: whether NumPyro can show a progress bar (not with a callable ``chain_method``)
+    progressbar: bool
+
+
+def plan_devices(sampler: str, devices: Devices, shard: Shard, chains: int) -> DevicePlan:
+    """Resolve the ``devices``/``shard`` arguments of :func:`jaxbridge.sample`.
+
+    Parameters
+    ----------
+    sampler
+        Resolved sampler name. Devices apply to the JAX samplers (``"numpyro"``,
+        ``"blackjax"``); ``"pymc"`` and ``"nutpie"`` accept only the defaults.
+    devices
+        See :func:`resolve_devices`; ``None`` means all local devices.
+    shard
+        ``"chains"``: chains run in parallel, an equal share on each device
+        (:func:`chain_devices`, :func:`chain_map`). ``"sequences"``: all chains run vectorised
+        in one program and the HMM sequences of the model are split across the devices
+        (:func:`shard_sequences`).
+    chains
+        Number of chains.
+    """
+    if shard not in ("chains", "sequences"):
+        raise ValueError(f"shard must be 'chains' or 'sequences'; got {shard!r}")
+    if sampler not in _JAX_SAMPLERS:
+        if devices is not None or shard != "chains":
+            raise ValueError(
+                f"devices= and shard= need a JAX sampler ({', '.join(_JAX_SAMPLERS)}); "
+                f"sampler {sampler!r} runs on one device"
+            )
+        return DevicePlan(contextlib.nullcontext(), jax.vmap, "vectorized", True)
+    if shard == "sequences":
+        return DevicePlan(shard_sequences(devices), jax.vmap, "vectorized", True)
+    if len(chain_devices(devices, chains)) == 1:
+        return DevicePlan(contextlib.nullcontext(), jax.vmap, "vectorized", True)
+    transform = chain_map(devices, chains)
+    return DevicePlan(contextlib.nullcontext(), transform, transform, False)

@@ -64,6 +64,25 @@ def check_min_ndim(name: str, x: Any, min_ndim: int, layout: str) -> None:
         )
 
 
+def trans_rank(time_varying: bool) -> int:
+    """Core rank of ``trans``: ``[K, K]``, or ``[T-1, K, K]`` when time varying."""
+    return 3 if time_varying else 2
+
+
+def hmm_batch_shape(
+    log_emission: Any, init: Any, trans: Any, mask: Any, time_varying: bool
+) -> tuple[int, ...]:
+    """The batch shape ``...`` the HMM arguments broadcast to (shapes checked beforehand)."""
+    shapes = [
+        np.shape(log_emission)[:-2],
+        np.shape(init)[:-1],
+        np.shape(trans)[: -trans_rank(time_varying)],
+    ]
+    if mask is not None:
+        shapes.append(np.shape(mask)[:-1])
+    return tuple(np.broadcast_shapes(*shapes))
+
+
 def broadcast_batch_shapes(named_shapes: dict[str, Sequence[int]]) -> tuple[int, ...]:
     """Broadcast the batch shapes of several arguments, naming them in the error."""
     try:
@@ -133,7 +152,7 @@ def check_transition_inputs(
     check_floating("trans", trans)
     check_min_ndim("init", init, 1, "[..., K]")
     trans_layout = "[..., T-1, K, K]" if time_varying else "[..., K, K]"
-    check_min_ndim("trans", trans, 3 if time_varying else 2, trans_layout)
+    check_min_ndim("trans", trans, trans_rank(time_varying), trans_layout)
     num_states = np.shape(init)[-1]
     trans_shape = tuple(np.shape(trans))
     if trans_shape[-2:] != (num_states, num_states):

@@ -25,6 +25,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxbridge._validation import hmm_batch_shape, trans_rank
+
 __all__ = ["TimeMajor", "prepare", "scale_emissions", "to_batch_major"]
 
 
@@ -72,14 +74,7 @@ def prepare(
     if logs != log_probs:
         init, trans = (jnp.log(init), jnp.log(trans)) if logs else (jnp.exp(init), jnp.exp(trans))
 
-    batch_shapes = [
-        log_emission.shape[:-2],
-        init.shape[:-1],
-        trans.shape[: -3 if time_varying else -2],
-    ]
-    if mask is not None:
-        batch_shapes.append(jnp.shape(mask)[:-1])
-    batch_shape = jnp.broadcast_shapes(*batch_shapes)
+    batch_shape = hmm_batch_shape(log_emission, init, trans, mask, time_varying)
     log_emission = jnp.broadcast_to(log_emission, (*batch_shape, *log_emission.shape[-2:]))
     if mask is not None:
         mask = jnp.broadcast_to(jnp.asarray(mask), log_emission.shape[:-1])
@@ -87,7 +82,7 @@ def prepare(
     rank = len(batch_shape)
     log_emission = _batch_last(log_emission, rank, 2)
     init = _batch_last(init, rank, 1)
-    trans = _batch_last(trans, rank, 3 if time_varying else 2)
+    trans = _batch_last(trans, rank, trans_rank(time_varying))
     return TimeMajor(log_emission, init, trans, batch_shape)
 
 

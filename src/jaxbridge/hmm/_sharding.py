@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
-from jaxbridge._validation import check_hmm_inputs
+from jaxbridge._validation import check_hmm_inputs, hmm_batch_shape, trans_rank
 from jaxbridge.hmm._likelihood import log_likelihood
 
 __all__ = [
@@ -178,13 +178,8 @@ def sharded_log_likelihood(
 @partial(jax.jit, static_argnames=("mesh", "num_devices", "time_varying", "log_probs", "method"))
 def _sharded(log_emission, init, trans, mask, *, mesh, num_devices, **options):
     """Flatten the batch to ``B``, pad it to a multiple of the device count, ``shard_map``."""
-    trans_core = 3 if options["time_varying"] else 2
-    batch_shape = jnp.broadcast_shapes(
-        jnp.shape(log_emission)[:-2],
-        jnp.shape(init)[:-1],
-        jnp.shape(trans)[:-trans_core],
-        *([] if mask is None else [jnp.shape(mask)[:-1]]),
-    )
+    trans_core = trans_rank(options["time_varying"])
+    batch_shape = hmm_batch_shape(log_emission, init, trans, mask, options["time_varying"])
     size = math.prod(batch_shape)
     padding = -size % num_devices
     if mask is None and padding:

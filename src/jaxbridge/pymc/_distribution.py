@@ -45,6 +45,7 @@ from pytensor.tensor.random.op import RandomVariable
 from pytensor.tensor.random.utils import normalize_size_param
 from pytensor.tensor.variable import TensorVariable
 
+from jaxbridge._validation import trans_rank
 from jaxbridge.pymc._logp import hmm_logp
 
 
@@ -63,7 +64,7 @@ class MarginalHMMRV(SymbolicRandomVariable):
     def rv_op(cls, init, trans, emission, mask, steps, *, time_varying: bool, size=None):
         rng = pytensor.shared(np.random.default_rng())
         size = normalize_size_param(size)
-        trans_core = 3 if time_varying else 2
+        trans_core = trans_rank(time_varying)
         if rv_size_is_none(size):
             batch = pt.broadcast_shape(
                 tuple(init.shape)[:-1],
@@ -282,7 +283,7 @@ def _check_shapes(init, trans, emission, mask, steps, time_varying: bool) -> Non
     trans_layout = "[..., T-1, K, K]" if time_varying else "[..., K, K]"
     if init.ndim < 1:
         raise ValueError(f"init must have shape [..., K]; got a {init.ndim}-d tensor")
-    if trans.ndim < (3 if time_varying else 2):
+    if trans.ndim < trans_rank(time_varying):
         raise ValueError(f"trans must have shape {trans_layout}; got a {trans.ndim}-d tensor")
     if mask.dtype != "bool":
         raise TypeError(f"mask must be boolean [..., T] (False = missing); got dtype {mask.dtype}")
@@ -318,7 +319,7 @@ def _check_observed_rank(observed, init, trans, emission, mask, time_varying: bo
     """``observed [..., T]`` must carry every batch dimension of the parameters."""
     batch_ndims = {
         "init": np.ndim(init) - 1,
-        "trans": np.ndim(trans) - (3 if time_varying else 2),
+        "trans": np.ndim(trans) - trans_rank(time_varying),
         "emission": np.ndim(emission) - 2,
         "mask": np.ndim(mask) - 1 if mask is not None else 0,
     }

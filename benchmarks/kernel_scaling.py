@@ -41,7 +41,7 @@ import numpy as np
 from jax.scipy.special import logsumexp
 
 import jaxbridge
-from jaxbridge.hmm import _likelihood
+from jaxbridge import hmm
 
 jax.config.update("jax_enable_x64", True)  # an application: float64, as PyMC computes
 
@@ -56,18 +56,13 @@ Impl = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple]
 
 
 def _jaxbridge(method: str, gradient: str) -> Callable:
+    """``hmm.log_likelihood`` (forward–backward gradient rule), or with ``gradient="autodiff"``
+    the same forward scan differentiated by JAX (``hmm.filter``'s log-likelihood)."""
+
     def loss(le, init, trans):
-        ll = _likelihood._log_likelihood_jit(
-            le,
-            init,
-            trans,
-            None,
-            time_varying=False,
-            log_probs=False,
-            method=method,
-            gradient=gradient,
-        )
-        return jnp.sum(ll)
+        if gradient == "autodiff":
+            return jnp.sum(hmm.filter(le, init, trans, method=method).log_likelihood)
+        return jnp.sum(hmm.log_likelihood(le, init, trans, method=method))
 
     return jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))
 

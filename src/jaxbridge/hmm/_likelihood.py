@@ -131,16 +131,15 @@ def _checked(jitted, log_emission, init, trans, mask, time_varying, log_probs, m
     return jitted(log_emission, init, trans, mask, method=method, **options)
 
 
-@partial(jax.jit, static_argnames=(*_STATIC, "gradient"))
-def _log_likelihood_jit(
-    log_emission, init, trans, mask, *, time_varying, log_probs, method, gradient="vjp"
-):
-    """``gradient="autodiff"`` differentiates the scan instead (kept for the benchmark:
-    the forward–backward rule was as fast or faster at the sizes measured, about 30%
-    faster at the seed's 70x51x3, and needs less memory)."""
+@partial(jax.jit, static_argnames=_STATIC)
+def _log_likelihood_jit(log_emission, init, trans, mask, *, time_varying, log_probs, method):
+    """The forward pass with the forward–backward gradient rule (``_log_likelihood_vjp``).
+
+    Differentiating the scan itself (what :func:`filter`'s ``log_likelihood`` gives) was
+    never faster at the sizes measured (``benchmarks/kernel_scaling.py``) and needs more
+    memory."""
     tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
-    kernel = _log_likelihood_vjp if gradient == "vjp" else _log_likelihood_autodiff
-    return kernel(tm.log_emission, tm.init, tm.trans, time_varying, method)
+    return _log_likelihood_vjp(tm.log_emission, tm.init, tm.trans, time_varying, method)
 
 
 @partial(jax.jit, static_argnames=_STATIC)

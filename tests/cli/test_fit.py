@@ -234,3 +234,22 @@ def test_ctrl_c_while_sampling_exits_130_and_writes_nothing(cli_env, tmp_path, s
     assert rest.rstrip().splitlines()[-1] == "jaxbridge: interrupted; nothing written"
     assert "Traceback" not in rest and "sampled with" not in rest
     assert _files(tmp_path) == ["d.npy"]  # no run folder, no temporary files
+
+
+def test_nutpie_progress_table_line_is_ended_on_a_terminal_only():
+    import io
+
+    from jaxbridge.cli._run import end_progress_line
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for library, progressbar, stream, expected in [
+        ("nutpie", True, Terminal(), "\n"),
+        ("nutpie", True, io.StringIO(), ""),  # a file or pipe: nutpie draws no table
+        ("nutpie", False, Terminal(), ""),
+        ("pymc", True, Terminal(), ""),  # its bar ends its own line
+    ]:
+        end_progress_line(library, progressbar, stream)
+        assert stream.getvalue() == expected

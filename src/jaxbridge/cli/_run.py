@@ -171,6 +171,7 @@ def fit(
         raise CLIError(f"--sampler {settings.sampler}: {err}") from None
     seconds = time.perf_counter() - start
     attrs = _compat.group_attrs(idata, "posterior")
+    end_progress_line(attrs.get("inference_library"), progressbar, sys.stderr)
     say(_sampling_summary(idata, seconds))
     say(f"modes found: {attrs.get('jaxbridge_modes', 'not searched')}")
     converged = bool(attrs.get("jaxbridge_converged", 1))
@@ -248,6 +249,13 @@ def stop_at_ends(decoded: xr.Dataset, lengths: np.ndarray) -> xr.Dataset:
     blanked["lengths"] = ("sequence", np.asarray(lengths, dtype=np.int64))
     blanked.attrs["padding"] = "past each sequence's length: probabilities NaN, paths -1"
     return blanked
+
+
+def end_progress_line(library: str | None, progressbar: bool, stream: Any) -> None:
+    """End the line nutpie's terminal progress table leaves open, so that the next message
+    starts on its own line (other samplers' bars end theirs; files and pipes get no table)."""
+    if library == "nutpie" and progressbar and stream.isatty():
+        print(file=stream, flush=True)
 
 
 def _versions() -> dict[str, str]:

@@ -65,6 +65,13 @@ def test_demo_then_report(run_cli, tmp_path):
     assert table["in_hdi"].isin([True, False]).all()
     info = json.loads((folder / "run.json").read_text())
     assert info["settings"]["draws"] == 30 and info["settings"]["states"] == 3
+    # what a colleague needs to reproduce the run: the sampler that ran, not "auto"
+    assert info["settings"]["sampler"] == "auto" and info["sampler_used"] == "nutpie"
+    assert {"pymc", "pytensor", "jax", "arviz", "nutpie"} <= set(info["versions"])
+    assert info["jaxbridge_version"] and info["settings"]["seed"] == 0
+    assert info["data_shape"] == {"sequence": 70, "time": 51}
+    assert info["sampling_seconds"] > 0 and isinstance(info["converged"], bool)
+    assert "log density" in info["diagnostics"]["modes"]
 
     # report: the same summary again, the deleted figures back
     for name in ("summary.csv", "states.png", "posterior.png"):

@@ -4,15 +4,15 @@ Two traps this module closes:
 
 * PyMC's NUTS and nutpie catch ``KeyboardInterrupt`` and return the draws made so far as if the
   run had finished (PyMC's sequential sampler even goes on with the next chain).
-  :func:`interruptible` notes the interrupt in its own SIGINT handler (which then calls the
-  previous one, so the sampler still stops), PyMC's per-draw callback
+  :func:`catching_interrupts` notes the interrupt in its own SIGINT handler (which then calls
+  the previous one, so the sampler still stops), PyMC's per-draw callback
   (:func:`stop_if_interrupted`) stops the chains that follow, and once the sampler returns
-  :func:`interruptible` raises.
+  the scope raises.
 * NumPyro and BlackJAX run their chains inside compiled XLA programs; XLA never returns to the
   interpreter, so Python's SIGINT handler cannot run until the whole run has finished. With
-  ``in_worker=True`` the call runs in a daemon thread while the main thread waits in short
+  :func:`in_worker_thread` the call runs in a daemon thread while the main thread waits in short
   slices, where the interrupt is raised at once. The abandoned computation stops at its next
-  host callback that calls :func:`stop_if_interrupted` (BlackJAX's progress bar, when shown);
+  host callback that calls :func:`stop_if_abandoned` (BlackJAX's progress bar, when shown);
   otherwise (NumPyro) it finishes in the background and its result is discarded.
 
 Signal handlers can only be installed from the main thread; elsewhere the call runs as is.
@@ -20,9 +20,10 @@ Signal handlers can only be installed from the main thread; elsewhere the call r
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -30,44 +31,62 @@ T = TypeVar("T")
 #: Seconds between the main thread's checks for an interrupt while a worker samples.
 POLL_SECONDS = 0.1
 
-#: Set by Ctrl-C during :func:`interruptible`; cleared when the next call starts.
+#: Set by Ctrl-C inside :func:`catching_interrupts`; cleared when the outermost scope ends.
 _interrupted = threading.Event()
+_depth = 0
+#: Set when the caller of :func:`in_worker_thread` was interrupted; cleared by the next call.
+_abandoned = threading.Event()
 
 
 def stop_if_interrupted(*_: object) -> None:
-    """Raise :class:`KeyboardInterrupt` if the current sampling run was interrupted.
+    """Raise :class:`KeyboardInterrupt` if Ctrl-C came within the current scope.
 
-    For callbacks the samplers call as they go: PyMC's per-draw ``callback`` (the documented
-    way to stop it), and host callbacks of an XLA run (the raise makes XLA abort the run).
+    For the points where work goes on after an interrupt was swallowed: before sampling
+    starts (a ``KeyboardInterrupt`` raised inside a garbage-collection callback is printed and
+    dropped) and PyMC's per-draw ``callback`` (the documented way to stop it).
     """
     if _interrupted.is_set():
         raise KeyboardInterrupt("sampling interrupted")
 
 
-def interruptible(call: Callable[[], T], *, in_worker: bool = False) -> T:
-    """``call()``, raising :class:`KeyboardInterrupt` if Ctrl-C (SIGINT) came during it."""
-    if threading.current_thread() is not threading.main_thread():
-        return call()
+def stop_if_abandoned(*_: object) -> None:
+    """For host callbacks of an XLA run in :func:`in_worker_thread`: raise if its caller was
+    interrupted (the raise makes XLA abort the run)."""
+    if _abandoned.is_set():
+        raise KeyboardInterrupt("sampling abandoned")
+
+
+@contextlib.contextmanager
+def catching_interrupts() -> Iterator[None]:
+    """Within the block, Ctrl-C (SIGINT) is noted as well as raised; the block raises
+    :class:`KeyboardInterrupt` at its end if one came, even when the code inside swallowed it.
+
+    Scopes nest. Outside the main thread, or when SIGINT is ignored or left to the system
+    (``SIG_IGN``/``SIG_DFL``: the user's choice), the block runs as it is.
+    """
+    global _depth
     previous = signal.getsignal(signal.SIGINT)
-    if not callable(previous):  # SIG_IGN or SIG_DFL: the user chose what SIGINT does
-        return call()
-    _interrupted.clear()
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
 
     def note_and_forward(signum: int, frame: Any) -> None:
         _interrupted.set()
         previous(signum, frame)
 
     signal.signal(signal.SIGINT, note_and_forward)
+    _depth += 1
     try:
-        result = _in_worker(call) if in_worker else call()
+        yield
+        stop_if_interrupted()  # the code inside swallowed it and returned what it had
     finally:
+        _depth -= 1
         signal.signal(signal.SIGINT, previous)
-    if _interrupted.is_set():  # the sampler swallowed it and returned what it had
-        raise KeyboardInterrupt("sampling interrupted; partial draws discarded")
-    return result
+        if _depth == 0:
+            _interrupted.clear()
 
 
-def _in_worker(call: Callable[[], T]) -> T:
+def in_worker_thread(call: Callable[[], T]) -> T:
     """``call()`` in a daemon thread; the calling thread stays responsive to signals.
 
     The caller waits on an event, not on ``Thread.join``: an interrupted ``join`` leaves the
@@ -84,12 +103,13 @@ def _in_worker(call: Callable[[], T]) -> T:
         finally:
             done.set()
 
+    _abandoned.clear()
     threading.Thread(target=target, name="jaxbridge-sampler", daemon=True).start()
     try:
         while not done.wait(POLL_SECONDS):
             pass
     except KeyboardInterrupt:
-        _interrupted.set()  # tells the worker's callbacks to stop
+        _abandoned.set()  # tells the worker's callbacks to stop
         raise
     if "error" in outcome:
         raise outcome["error"]

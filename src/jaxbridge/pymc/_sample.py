@@ -31,8 +31,9 @@ import importlib.util
 import logging
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
+from unittest import mock
 
 import jax
 import jax.numpy as jnp
@@ -45,7 +46,12 @@ from jaxbridge import _compat
 from jaxbridge.pymc import _diagnostics
 from jaxbridge.pymc._devices import Devices, Shard, plan_devices
 from jaxbridge.pymc._init import Initialization, chains_start_at, find_modes
-from jaxbridge.pymc._interrupt import interruptible, stop_if_interrupted
+from jaxbridge.pymc._interrupt import (
+    catching_interrupts,
+    in_worker_thread,
+    stop_if_abandoned,
+    stop_if_interrupted,
+)
 
 _log = logging.getLogger("jaxbridge")
 
@@ -136,23 +142,31 @@ def sample(
         _compat.enable_global_x64(f"the {name} sampler (the model compiles to JAX in float64)")
     if name in ("numpyro", "blackjax"):
         _compat.pymc_sampling_jax()  # pm.sample's own import would set XLA_FLAGS
-    search = None
-    if init == "modes" and kwargs.get("initvals") is None:
-        search = _search_modes(model, chains, random_seed)
-    starting = (
-        chains_start_at(name, model, search.points, kwargs) if search else contextlib.nullcontext()
-    )
-    common = dict(draws=draws, tune=tune, chains=chains, random_seed=random_seed)
+    with catching_interrupts():
+        search = None
+        if init == "modes" and kwargs.get("initvals") is None:
+            search = _search_modes(model, chains, random_seed)
+        starting = (
+            chains_start_at(name, model, search.points, kwargs)
+            if search
+            else contextlib.nullcontext()
+        )
+        common = dict(draws=draws, tune=tune, chains=chains, random_seed=random_seed)
 
-    def run() -> Any:
-        with plan.context, starting:
-            if name == "blackjax":
-                return _sample_blackjax(
-                    model, progressbar=progressbar, map_chains=plan.map_chains, **common, **kwargs
-                )
-            return _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs)
+        def run() -> Any:
+            with plan.context, starting:
+                if name == "blackjax":
+                    return _sample_blackjax(
+                        model,
+                        progressbar=progressbar,
+                        map_chains=plan.map_chains,
+                        **common,
+                        **kwargs,
+                    )
+                return _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs)
 
-    idata = interruptible(run, in_worker=name in ("numpyro", "blackjax"))
+        stop_if_interrupted()  # one that came during the mode search and was swallowed
+        idata = in_worker_thread(run) if name in ("numpyro", "blackjax") else run()
     if search is not None:
         _compat.group_attrs(idata, "posterior")["jaxbridge_modes"] = search.describe()
     if check_convergence:
@@ -195,8 +209,32 @@ def _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs) -> A
             progressbar = progressbar and plan.progressbar
         elif has_jax_ops:
             _compat.nutpie_jax_backend(kwargs)
-    idata = pm.sample(model=model, nuts_sampler=name, progressbar=progressbar, **common, **kwargs)
-    return _drop_transformed(idata, model) if name == "nutpie" else idata
+    if name != "nutpie":
+        return pm.sample(
+            model=model, nuts_sampler=name, progressbar=progressbar, **common, **kwargs
+        )
+    with _stop_after_compiling():
+        idata = pm.sample(
+            model=model, nuts_sampler=name, progressbar=progressbar, **common, **kwargs
+        )
+    return _drop_transformed(idata, model)
+
+
+@contextlib.contextmanager
+def _stop_after_compiling() -> Iterator[None]:
+    """Check for Ctrl-C between nutpie's compilation and its sampling: an interrupt during
+    the (numba) compilation may be swallowed there, and nutpie would then sample to the end."""
+    import nutpie
+
+    compile_model = nutpie.compile_pymc_model
+
+    def compile_then_check(*args: Any, **kwargs: Any) -> Any:
+        compiled = compile_model(*args, **kwargs)
+        stop_if_interrupted()
+        return compiled
+
+    with mock.patch.object(nutpie, "compile_pymc_model", compile_then_check):
+        yield
 
 
 def _after_each_draw(callback: Callable | None) -> Callable:
@@ -415,7 +453,7 @@ class _Progress:
             self._bar.close()
 
     def tick(self, *_: object) -> None:
-        stop_if_interrupted()  # Ctrl-C: the run is abandoned, stop it here
+        stop_if_abandoned()  # Ctrl-C: the run is abandoned, stop it here
         self._calls += 1
         if self._bar is not None and self._calls % self.calls_per_step == 0:
             self._bar.update(1)

@@ -94,7 +94,7 @@ def decode(
             viterbi=viterbi,
             random_seed=random_seed,
         )
-    coords = {d: list(model.coords[d]) for d in obs_dims if model.coords.get(d) is not None}
+    coords = _observed_coords(model, obs_dims)
     coords |= {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
     coords["state"] = np.arange(data["state_probs"][1].shape[-1])
     result = xr.Dataset(data, coords={k: v for k, v in coords.items() if k in _dims_of(data)})
@@ -222,6 +222,11 @@ def _observed_dims(model: pm.Model, rv: TensorVariable) -> tuple[str, ...]:
         return tuple(dims)
     ndim = rv.type.ndim
     return (*(f"{rv.name}_dim_{i}" for i in range(ndim - 1)), "step")
+
+
+def _observed_coords(model: pm.Model, dims: tuple[str, ...]) -> dict[str, list]:
+    """The model's coordinate values of those ``dims`` that have them."""
+    return {d: list(model.coords[d]) for d in dims if model.coords.get(d) is not None}
 
 
 def _unstack(chunks: list, posterior: xr.Dataset) -> np.ndarray:

@@ -29,7 +29,7 @@ from pymc.logprob.basic import logcdf, logp
 from scipy.special import ndtri
 
 from jaxbridge import _compat, hmm
-from jaxbridge.pymc._decode import _marginal_hmm_variable, _observed_dims
+from jaxbridge.pymc._decode import _marginal_hmm_variable, _observed_coords, _observed_dims
 from jaxbridge.pymc._distribution import observed_values
 
 #: ``u_t`` is kept this far inside (0, 1), so that ``r_t`` stays finite (``|r_t| < 8``).
@@ -73,7 +73,7 @@ def pseudo_residuals(idata: Any, model: pm.Model | None = None, var_name: str | 
     u = np.mean([np.sum(predicted * np.exp(c), axis=-1) for c in log_cdfs], axis=0)
     residuals = ndtri(np.clip(u, _EDGE, 1 - _EDGE))
     dims = _observed_dims(model, rv)
-    coords = {d: list(model.coords[d]) for d in dims if model.coords.get(d) is not None}
+    coords = _observed_coords(model, dims)
     return xr.DataArray(
         np.where(present_v, residuals, np.nan), dims=dims, coords=coords, name="pseudo_residual"
     )

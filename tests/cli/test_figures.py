@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from jaxbridge.cli._data import make_dataset
 from jaxbridge.cli._figures import (
     TRUE_OFFSET,
     VITERBI_OFFSET,
@@ -18,9 +19,8 @@ from jaxbridge.cli._figures import (
     states_figure,
     trace_figure,
 )
-from jaxbridge.cli._io import make_dataset
+from jaxbridge.cli._fit import stop_at_ends
 from jaxbridge.cli._report import truth_dataset
-from jaxbridge.cli._run import stop_at_ends
 
 LONG_NAME = "patient-0001-visit-2024-03-17-left-ventricle-lead-II"
 

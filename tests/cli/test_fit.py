@@ -246,7 +246,7 @@ def test_ctrl_c_while_sampling_exits_130_and_writes_nothing(cli_env, tmp_path, s
 def test_nutpie_progress_table_line_is_ended_on_a_terminal_only():
     import io
 
-    from jaxbridge.cli._run import end_progress_line
+    from jaxbridge.cli._fit import end_progress_line
 
     class Terminal(io.StringIO):
         def isatty(self):

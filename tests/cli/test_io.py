@@ -1,17 +1,11 @@
-"""Input readers, validation and atomic writes of the command line."""
+"""Input readers and validation of the command line."""
 
 import numpy as np
 import pytest
 
+from jaxbridge.cli._data import describe, make_dataset, truth_of
 from jaxbridge.cli._errors import CLIError
-from jaxbridge.cli._io import (
-    atomic_outputs,
-    describe,
-    make_dataset,
-    read_data,
-    truth_of,
-    write_data,
-)
+from jaxbridge.cli._io import read_data, write_data
 from jaxbridge.cli._params import Truth
 
 TRUTH = Truth(np.array([0.7, 0.3]), np.array([[0.9, 0.1], [0.2, 0.8]]), 1.5, 0.25)
@@ -43,16 +37,6 @@ def test_csv_long_form_ragged_missing_and_shuffled(tmp_path):
     assert describe(data) == "2 sequences of 3 to 5 steps (median 4), 3 missing values"
     assert "states" not in data
     assert truth_of(data) is None
-
-
-def test_describe_counts_padding_apart_from_missing_values():
-    emissions = np.ones((5, 60))
-    lengths = np.array([20, 30, 40, 50, 60])
-    emissions[0, 3] = emissions[4, 59] = np.nan  # two missing values within the sequences
-    data = make_dataset(emissions, lengths=lengths)
-    assert describe(data) == "5 sequences of 20 to 60 steps (median 40), 2 missing values"
-    assert np.isnan(data["emissions"].values[0, 20:]).all()  # values past a length: dropped
-    assert describe(make_dataset(np.ones((1, 7)))) == "1 sequence of 7 steps, 0 missing values"
 
 
 @pytest.mark.parametrize("suffix", [".nc", ".csv", ".npz", ".npy"])
@@ -196,34 +180,3 @@ def test_bad_input_is_a_one_line_error_naming_the_file(tmp_path, case):
 def test_missing_file(tmp_path):
     with pytest.raises(CLIError, match="no such file"):
         read_data(tmp_path / "absent.csv")
-
-
-def test_atomic_outputs_all_or_nothing(tmp_path):
-    out = tmp_path / "new" / "run"
-    with pytest.raises(RuntimeError), atomic_outputs(out, ["a.txt", "b.txt"], force=False) as temp:
-        temp("a.txt").write_text("a")
-        raise RuntimeError("failure after writing one output")
-    assert not (tmp_path / "new").exists()  # directories it created are gone too
-
-    with atomic_outputs(out, ["a.txt", "b.txt"], force=False) as temp:
-        temp("a.txt").write_text("a")
-        temp("b.txt").write_text("b")
-        assert not (out / "a.txt").exists()  # nothing visible before the end
-    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt"]
-
-
-def test_atomic_outputs_refuses_to_overwrite_without_force(tmp_path):
-    (tmp_path / "b.txt").write_text("old")
-    with (
-        pytest.raises(CLIError, match=r"b.txt already exists; use --force"),
-        atomic_outputs(tmp_path, ["a.txt", "b.txt"], force=False),
-    ):
-        pass
-    with pytest.raises(RuntimeError), atomic_outputs(tmp_path, ["b.txt"], force=True) as temp:
-        temp("b.txt").write_text("new")
-        raise RuntimeError
-    assert (tmp_path / "b.txt").read_text() == "old"  # a failed --force run keeps the old file
-    with atomic_outputs(tmp_path, ["b.txt"], force=True) as temp:
-        temp("b.txt").write_text("new")
-    assert (tmp_path / "b.txt").read_text() == "new"
-    assert [p.name for p in tmp_path.iterdir()] == ["b.txt"]

@@ -1,6 +1,11 @@
 """The four commands: ``demo``, ``simulate``, ``fit`` and ``report``.
 
-Each takes the parsed arguments and returns the exit code. Stage messages go to stderr, results
+Each takes the parsed arguments and returns the exit code. ``fit`` (and ``demo``) run one pass:
+claim the output folder (:mod:`._files`: refuse to overwrite before any work), read the data
+(:mod:`._io`), build the library model (:mod:`._model`), sample and decode (:mod:`._fit`),
+write the run folder (:mod:`._run`, which draws with :mod:`._report` and :mod:`._figures`); the
+data set's layout (:mod:`._data`), the true parameters (:mod:`._params`) and the error type
+(:mod:`._errors`) are the vocabulary they share. Stage messages go to stderr, results
 (the summary table, where the files are) to stdout; ``--quiet`` silences both, and warnings.
 """
 
@@ -15,18 +20,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+import xarray as xr
 
+from jaxbridge.cli._data import describe, make_dataset
 from jaxbridge.cli._errors import CLIError
-from jaxbridge.cli._io import (
-    SUFFIXES,
-    atomic_outputs,
-    describe,
-    make_dataset,
-    read_data,
-    refuse_overwrite,
-    write_data,
-)
+from jaxbridge.cli._files import atomic_outputs
+from jaxbridge.cli._io import SUFFIXES, read_data, write_data
 from jaxbridge.cli._params import (
     Truth,
     check_truth,
@@ -39,19 +38,20 @@ from jaxbridge.cli._params import (
 
 def demo(args: argparse.Namespace) -> int:
     """Simulate the example page's data, fit the page's model, write the run folder."""
-    from jaxbridge.cli._run import RUN_FILES
     from jaxbridge.datasets import SEED_PAGE_RANDOM_SEED, seed_page_data
 
-    refuse_overwrite(args.out, RUN_FILES, force=args.force)  # before any work
-    with _console(args.quiet) as say:
+    def simulated() -> tuple[xr.Dataset, str]:
         page = seed_page_data()
         data = make_dataset(
             page.emissions, page.states, Truth(page.init, page.trans, page.signal, page.noise)
         )
         data.attrs["title"] = "the example page's simulated data"
         data.attrs["seed"] = SEED_PAGE_RANDOM_SEED
-        say(_describe(data, f"simulated the example page's data (seed {SEED_PAGE_RANDOM_SEED})"))
-        return _fit(data, args, states=3, emission="page", source="demo", say=say)
+        return data, _describe(
+            data, f"simulated the example page's data (seed {SEED_PAGE_RANDOM_SEED})"
+        )
+
+    return _fit(simulated, args, states=3, emission="page", source="demo")
 
 
 def simulate(args: argparse.Namespace) -> int:
@@ -81,24 +81,14 @@ def simulate(args: argparse.Namespace) -> int:
 
 def fit(args: argparse.Namespace) -> int:
     """Fit a marginal HMM to the user's data file and write the run folder."""
-    from jaxbridge.cli._run import RUN_FILES
-
     if args.out is None:
         args.out = Path("runs") / args.data.stem
-    refuse_overwrite(args.out, RUN_FILES, force=args.force)  # before any work
-    data = read_data(args.data)
-    if args.emission == "poisson":  # before any work: one line, nothing written
-        from jaxbridge.pymc._models import check_counts
 
-        try:
-            check_counts(data["emissions"].values)
-        except ValueError as err:
-            raise CLIError(f"{args.data}: --emission poisson: {err}") from None
-    with _console(args.quiet) as say:
-        say(_describe(data, f"read {args.data}"))
-        return _fit(
-            data, args, states=args.states, emission=args.emission, source=str(args.data), say=say
-        )
+    def read() -> tuple[xr.Dataset, str]:
+        data = read_data(args.data)
+        return data, _describe(data, f"read {args.data}")
+
+    return _fit(read, args, states=args.states, emission=args.emission, source=str(args.data))
 
 
 def report(args: argparse.Namespace) -> int:
@@ -109,37 +99,48 @@ def report(args: argparse.Namespace) -> int:
         run = load_run(args.run_dir)
         say(f"redrawing the summary and figures of {args.run_dir}/")
         with atomic_outputs(args.run_dir, REPORT_FILES, force=True) as temp:
-            table = write_report(run, temp)
-    _print_result(args.quiet, table, args.run_dir, REPORT_FILES)
+            result = write_report(run, temp, args.run_dir)
+    _echo(args.quiet, result)
     return 0
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _fit(data, args: argparse.Namespace, *, states: int, emission: str, source: str, say) -> int:
-    from jaxbridge.cli._run import RUN_FILES, Settings, fit_to_folder
+def _fit(
+    get_data: Callable[[], tuple[xr.Dataset, str]],
+    args: argparse.Namespace,
+    *,
+    states: int,
+    emission: str,
+    source: str,
+) -> int:
+    """The one pass of ``fit`` and ``demo``: claim ``args.out``, get the data and its
+    description, build the model, sample, write the run folder; print the summary.
 
+    A problem with the data, including one only the model sees (negative counts for a Poisson
+    HMM), is a one-line error before any message: the model is built before the first.
+    """
+    from jaxbridge.cli._fit import Settings, fit
+    from jaxbridge.cli._model import build_model
+    from jaxbridge.cli._run import RUN_FILES, write_run
+
+    shared_noise = getattr(args, "shared_noise", False)
     settings = Settings(
-        states,
-        emission,
-        getattr(args, "shared_noise", False),
-        args.sampler,
-        args.draws,
-        args.tune,
-        args.chains,
-        args.seed,
+        states, emission, shared_noise, args.sampler, args.draws, args.tune, args.chains, args.seed
     )
-    table = fit_to_folder(
-        data,
-        settings,
-        args.out,
-        source=source,
-        force=args.force,
-        say=say,
-        progressbar=not args.quiet,
-    )
-    _print_result(args.quiet, table, args.out, RUN_FILES)
+    with (
+        _console(args.quiet) as say,
+        atomic_outputs(args.out, RUN_FILES, force=args.force) as temp,  # refuses before any work
+    ):
+        data, description = get_data()
+        fit_model = build_model(data, states, emission, shared_noise=shared_noise, source=source)
+        say(description)
+        say(f"built the {states}-state {emission} marginal HMM")
+        run = fit(data, fit_model, settings, source=source, say=say, progressbar=not args.quiet)
+        say(f"writing {args.out}/")
+        result = write_run(run, temp, args.out)
+    _echo(args.quiet, result)
     return 0
 
 
@@ -183,11 +184,3 @@ def _console(quiet: bool) -> Iterator[Callable[[str], None]]:
 def _echo(quiet: bool, text: str) -> None:
     if not quiet:
         print(text, flush=True)
-
-
-def _print_result(quiet: bool, table: pd.DataFrame, out_dir: Path, files: tuple[str, ...]) -> None:
-    from jaxbridge.cli._report import format_table
-    from jaxbridge.cli._run import CONTENTS
-
-    listing = "\n".join(f"  {name:<14} {CONTENTS[name]}" for name in files)
-    _echo(quiet, f"{format_table(table)}\n\nwrote {out_dir}/\n{listing}")

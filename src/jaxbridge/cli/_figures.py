@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from jaxbridge.cli._data import lengths_of, padding_mask
 from jaxbridge.cli._report import HDI_PROB, flat_truth, truth_by_label
 
 #: Sequences shown in ``data.png`` and ``states.png`` (the page plots four).
@@ -87,8 +88,6 @@ def data_figure(data: xr.Dataset) -> Figure:
     Each sequence ends at its own length and is named in the legend.
     """
     import matplotlib.pyplot as plt
-
-    from jaxbridge.cli._io import lengths_of
 
     has_states = "states" in data
     figure, axes = plt.subplots(
@@ -294,8 +293,6 @@ def checks_figure(data: xr.Dataset, replicated: xr.Dataset | None, decoded: xr.D
     """
     import matplotlib.pyplot as plt
     from scipy.stats import norm
-
-    from jaxbridge.cli._io import lengths_of, padding_mask
 
     observed = data["emissions"].values
     kept = ~padding_mask(lengths_of(data), observed.shape[1]) & ~np.isnan(observed)

@@ -1,16 +1,4 @@
-"""Reading a user's sequences, writing data files, and writing outputs atomically.
-
-In memory, and in every NetCDF data file jaxbridge writes, a data set is an
-:class:`xarray.Dataset` with
-
-* ``emissions (sequence, time)`` float64: the observations; NaN marks a missing one;
-* ``lengths (sequence)`` int64: each sequence's number of steps. Ragged sequences are padded
-  at the end with NaN past their length, which leaves an HMM's likelihood unchanged (a
-  missing step contributes a factor ``sum_j trans[i, j] = 1``); padding is not missing data:
-  decoded states and figures stop at each sequence's end;
-* ``states (sequence, time)`` int64, optional: the true hidden states (simulated data);
-* ``init (state)``, ``trans (state, next_state)``, ``signal``, ``noise``, optional: the true
-  parameters of a Normal-emission HMM (see :mod:`jaxbridge.cli._params`).
+"""Reading a user's sequences and writing data files (the layout: :mod:`jaxbridge.cli._data`).
 
 Accepted inputs: CSV in long form (``sequence,time,value``; each sequence starts at its first
 time and ends at its last; empty fields and NaN are missing observations; other columns are
@@ -26,103 +14,23 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from jaxbridge.cli._data import TRUTH_VARS, lengths_of, make_dataset, padding_mask, truth_of
 from jaxbridge.cli._errors import CLIError
 from jaxbridge.cli._params import Truth, check_truth
 
 COLUMNS = ("sequence", "time", "value")
 #: Prefix of the CSV comment line carrying the true parameters (JSON of :class:`Truth`).
 TRUTH_LINE = "# jaxbridge-truth: "
-TRUTH_VARS = Truth._fields
 SUFFIXES = (".csv", ".nc", ".npy", ".npz")
 #: A long-form CSV may leave at most this many array cells per row empty (gaps, ragged ends).
 MAX_PADDING = 100
-
-
-# --------------------------------------------------------------------------- building
-
-
-def make_dataset(
-    emissions: np.ndarray,
-    states: np.ndarray | None = None,
-    truth: Truth | None = None,
-    sequence: Iterable | None = None,
-    lengths: np.ndarray | None = None,
-) -> xr.Dataset:
-    """The in-memory data set (module docstring) from ``emissions [N, T]`` and optional extras.
-
-    ``lengths [N]`` defaults to ``T`` for every sequence; values past a length become NaN.
-    """
-    emissions = np.array(emissions, dtype=np.float64)
-    n, t = emissions.shape
-    lengths = np.full(n, t, dtype=np.int64) if lengths is None else np.asarray(lengths, np.int64)
-    emissions[padding_mask(lengths, t)] = np.nan
-    coords = {
-        "sequence": np.asarray(list(sequence) if sequence is not None else np.arange(n)),
-        "time": np.arange(t),
-    }
-    data = {
-        "emissions": (("sequence", "time"), emissions),
-        "lengths": ("sequence", lengths),
-    }
-    if states is not None:
-        data["states"] = (("sequence", "time"), np.asarray(states, dtype=np.int64))
-    if truth is not None:
-        data |= {
-            "init": ("state", truth.init),
-            "trans": (("state", "next_state"), truth.trans),
-            "signal": ((), truth.signal),
-            "noise": ((), truth.noise),
-        }
-    return xr.Dataset(data, coords=coords)
-
-
-def padding_mask(lengths: np.ndarray, n_steps: int) -> np.ndarray:
-    """``[N, T]`` bool: True at the steps past each sequence's length (padding, not data)."""
-    return np.arange(n_steps) >= np.asarray(lengths)[:, None]
-
-
-def lengths_of(data: xr.Dataset) -> np.ndarray:
-    """Each sequence's length (``T`` for all when ``data`` carries none: older files)."""
-    if "lengths" in data:
-        return data["lengths"].values
-    return np.full(data.sizes["sequence"], data.sizes["time"], dtype=np.int64)
-
-
-def describe(data: xr.Dataset) -> str:
-    """``"5 sequences of 20 to 60 steps (median 40), 6 missing values"``: padding not counted."""
-    lengths = lengths_of(data)
-    n = len(lengths)
-    observed = ~padding_mask(lengths, data.sizes["time"])
-    missing = int((np.isnan(data["emissions"].values) & observed).sum())
-    low, high = int(lengths.min()), int(lengths.max())
-    steps = (
-        f"{high} steps"
-        if low == high
-        else f"{low} to {high} steps (median {float(np.median(lengths)):g})"
-    )
-    plural = "" if n == 1 else "s"
-    return f"{n} sequence{plural} of {steps}, {missing} missing value{'' if missing == 1 else 's'}"
-
-
-def truth_of(data: xr.Dataset) -> Truth | None:
-    """The true parameters stored in ``data``, or ``None``."""
-    if not all(name in data for name in TRUTH_VARS):
-        return None
-    return Truth(
-        *(data[name].values if data[name].ndim else data[name].item() for name in TRUTH_VARS)
-    )
-
-
-# --------------------------------------------------------------------------- reading
 
 
 def read_data(path: Path) -> xr.Dataset:
@@ -380,65 +288,3 @@ def _write_csv(data: xr.Dataset, path: Path) -> None:
             for t, value in enumerate(data["emissions"].values[i, :length]):
                 row = [label, t, "" if np.isnan(value) else repr(float(value))]
                 writer.writerow([*row, int(data["states"].values[i, t])] if has_states else row)
-
-
-def refuse_overwrite(directory: Path, names: Iterable[str], *, force: bool) -> None:
-    """Raise :class:`CLIError` when one of the files ``names`` exists in ``directory`` and not ``force``."""
-    existing = [name for name in names if (directory / name).exists()]
-    if existing and not force:
-        what = (
-            f"{directory / existing[0]} already exists"
-            if len(existing) == 1
-            else f"{directory}/ already holds {', '.join(existing)}"
-        )
-        raise CLIError(f"{what}; use --force to overwrite")
-
-
-@contextmanager
-def atomic_outputs(
-    directory: Path, names: Iterable[str], *, force: bool
-) -> Iterator[Callable[[str], Path]]:
-    """Write the files ``names`` in ``directory`` all or nothing.
-
-    Refuses (:class:`CLIError`) when one of them exists and ``force`` is false. Yields
-    ``temp(name)``, the temporary path (same directory, same suffix) to write ``name`` to; on
-    success every written temporary file is renamed into place (:func:`os.replace`), on any error
-    the temporary files, and the directories this call created, are removed.
-    """
-    names = list(names)
-    refuse_overwrite(directory, names, force=force)
-    created = _make_dirs(directory)
-    temps: dict[str, Path] = {}
-
-    def temp(name: str) -> Path:
-        if name not in names:
-            raise KeyError(f"{name!r} is not one of this command's outputs {names}")
-        return temps.setdefault(name, directory / f".tmp-{os.getpid()}-{name}")
-
-    try:
-        yield temp
-        for name, path in temps.items():
-            os.replace(path, directory / name)
-    except BaseException:
-        for path in temps.values():
-            path.unlink(missing_ok=True)
-        for folder in reversed(created):
-            _remove_if_empty(folder)
-        raise
-
-
-def _make_dirs(directory: Path) -> list[Path]:
-    """Create ``directory`` and missing parents; return the ones created, outermost first."""
-    missing = [p for p in (directory, *directory.parents) if not p.exists()][::-1]
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise CLIError(f"{directory}: not a directory") from None
-    except OSError as err:
-        raise CLIError(f"{directory}: cannot create directory ({err.strerror})") from None
-    return missing
-
-
-def _remove_if_empty(folder: Path) -> None:
-    with suppress(OSError):
-        folder.rmdir()

@@ -8,11 +8,15 @@ simulation's parameters (``jaxbridge simulate``: state ``k`` emits
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from jaxbridge.cli._errors import CLIError
+
 if TYPE_CHECKING:  # imported by the argument parser: keep this module light
+    import xarray as xr
+
     from jaxbridge.cli._params import Truth
 
 
@@ -32,30 +36,40 @@ EMISSIONS = {
 }
 
 
+class FitModel(NamedTuple):
+    """The model ``fit`` samples, the parameters it reports and their true values (if known)."""
+
+    model: Any  # pymc.Model
+    var_names: list[str]
+    truth: dict[str, np.ndarray | float]
+
+
 def build_model(
-    emissions: np.ndarray,
-    n_states: int,
-    kind: str,
-    sequence: np.ndarray | None = None,
-    *,
-    shared_noise: bool = False,
-):
-    """The library model for ``--emission kind`` and the names of its reported parameters.
+    data: xr.Dataset, n_states: int, kind: str, *, shared_noise: bool = False, source: str
+) -> FitModel:
+    """The library model for ``--emission kind`` fitted to ``data``, read from ``source``.
 
     Raises
     ------
-    ValueError
-        The builder's own, for data the model cannot produce (negative counts, ...).
+    CLIError
+        For data the model cannot produce (negative counts, ...), naming ``source``.
     """
     import jaxbridge.pymc as models
+    from jaxbridge.cli._data import truth_of
 
     options = {"shared_noise": shared_noise} if kind in ("normal", "studentt") else {}
     builder = getattr(models, EMISSIONS[kind].builder)
-    model = builder(emissions, n_states, sequence=sequence, **options)
-    return model, models.parameter_names(model)
+    try:
+        model = builder(
+            data["emissions"].values, n_states, sequence=data["sequence"].values, **options
+        )
+    except ValueError as err:  # data the model cannot produce
+        raise CLIError(f"{source}: --emission {kind}: {err}") from None
+    truth = _parameter_truth(truth_of(data), n_states, kind, shared_noise=shared_noise)
+    return FitModel(model, models.parameter_names(model), truth)
 
 
-def parameter_truth(
+def _parameter_truth(
     truth: Truth | None, n_states: int, kind: str, *, shared_noise: bool = False
 ) -> dict[str, np.ndarray | float]:
     """True values of the model's parameters, from a simulation's ``truth`` where it applies."""

@@ -1,0 +1,184 @@
+"""Sampling a built model, decoding its hidden states and replicating the data: a :class:`Run`.
+
+The posterior comes from :func:`jaxbridge.sample` (mode search, then the chains start in the
+best mode); the convergence verdict is printed even with ``--quiet``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import xarray as xr
+
+from jaxbridge import __version__, _compat
+from jaxbridge.cli._data import padding_mask
+from jaxbridge.cli._errors import CLIError
+from jaxbridge.cli._run import Run
+
+if TYPE_CHECKING:
+    from jaxbridge.cli._model import FitModel
+
+#: Posterior draws that get a replicated data set (the posterior predictive check).
+N_REPLICATES = 100
+
+
+class Settings(NamedTuple):
+    """What ``fit`` and ``demo`` were asked to do."""
+
+    states: int
+    emission: str
+    shared_noise: bool
+    sampler: str
+    draws: int
+    tune: int
+    chains: int
+    seed: int
+
+
+def fit(
+    data: xr.Dataset,
+    fit_model: FitModel,
+    settings: Settings,
+    *,
+    source: str,
+    say: Callable[[str], None],
+    progressbar: bool,
+) -> Run:
+    """Sample the model's posterior, decode the hidden states, replicate the data."""
+    from jaxbridge.pymc import ConvergenceWarning, decode, pseudo_residuals, sample
+    from jaxbridge.pymc._diagnostics import message
+
+    model = fit_model.model
+    say(
+        f"sampling with NUTS ({settings.sampler}): {settings.chains} chain(s) x "
+        f"({settings.tune} tuning + {settings.draws} draws)"
+    )
+    say("searching the posterior for its modes (20 starts), then starting the chains in the best")
+    start = time.perf_counter()
+    try:
+        # stdout is for results: progress bars (nutpie's writes to stdout on PyMC 6) to stderr;
+        # the convergence verdict is printed below, once, even with --quiet
+        with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            idata = sample(
+                model,
+                sampler=settings.sampler,
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                random_seed=settings.seed,
+                progressbar=progressbar,
+            )
+    except ImportError as err:  # the chosen sampler's library is not installed
+        raise CLIError(f"--sampler {settings.sampler}: {err}") from None
+    seconds = time.perf_counter() - start
+    attrs = _compat.group_attrs(idata, "posterior")
+    end_progress_line(attrs.get("inference_library"), progressbar, sys.stderr)
+    say(_sampling_summary(idata, seconds))
+    say(f"modes found: {attrs.get('jaxbridge_modes', 'not searched')}")
+    converged = bool(attrs.get("jaxbridge_converged", 1))
+    if not converged:  # never silenced
+        advice = (
+            "more --tune and --draws, more --chains; chains in different modes mean the "
+            "posterior is multimodal: check --states and --emission"
+        )
+        problems = attrs["jaxbridge_problems"].splitlines()
+        print(f"jaxbridge: WARNING: {message(problems, advice)}", file=sys.stderr, flush=True)
+    say("decoding the hidden states")
+    decoded = decode(idata, model)
+    decoded["pseudo_residual"] = pseudo_residuals(idata, model)
+    decoded = stop_at_ends(decoded, data["lengths"].values)
+    say(f"simulating replicated data from {N_REPLICATES} posterior draws")
+    _compat.set_group(idata, "posterior_predictive", _replicates(idata, model, settings.seed))
+    info = {
+        "jaxbridge_version": __version__,
+        "versions": _versions(),
+        "source": source,
+        "settings": settings._asdict(),
+        "sampler_used": attrs.get("inference_library", settings.sampler),
+        "data_shape": {name: int(size) for name, size in data["emissions"].sizes.items()},
+        "sampling_seconds": round(seconds, 2),
+        "converged": converged,
+        "diagnostics": {
+            key.removeprefix("jaxbridge_"): np.asarray(value).tolist()
+            for key, value in attrs.items()
+            if key.startswith("jaxbridge_")
+        },
+        "var_names": fit_model.var_names,
+        "truth": {name: np.asarray(value).tolist() for name, value in fit_model.truth.items()},
+    }
+    return Run(data, idata, decoded, info)
+
+
+def _replicates(idata: Any, model: Any, seed: int) -> xr.Dataset:
+    """Data sets drawn from the model at :data:`N_REPLICATES` evenly spaced posterior draws."""
+    import pymc as pm
+
+    posterior = _compat.get_group(idata, "posterior")
+    stacked = posterior.stack(sample=("chain", "draw"))
+    chosen = np.linspace(0, stacked.sizes["sample"] - 1, N_REPLICATES).round().astype(int)
+    thinned = stacked.isel(sample=np.unique(chosen))
+    thinned = thinned.drop_vars(["sample", "chain", "draw"]).rename(sample="draw")
+    thinned = thinned.expand_dims("chain").assign_coords(chain=[0])
+    thinned = thinned.assign_coords(draw=np.arange(thinned.sizes["draw"]))
+    names = [rv.name for rv in model.observed_RVs]
+    pymc_log = logging.getLogger("pymc")
+    level = pymc_log.level
+    pymc_log.setLevel(logging.WARNING)  # not "Sampling: [hmm]": the CLI said what it does
+    try:
+        predictive = pm.sample_posterior_predictive(
+            thinned, model=model, var_names=names, random_seed=seed, progressbar=False
+        )
+    finally:
+        pymc_log.setLevel(level)
+    return _compat.get_group(predictive, "posterior_predictive")
+
+
+def stop_at_ends(decoded: xr.Dataset, lengths: np.ndarray) -> xr.Dataset:
+    """``decoded`` with the steps past each sequence's end blanked: NaN probabilities, -1 paths.
+
+    The model sees padding as missing observations, so without this a short sequence's decoded
+    states would run on to the longest one's end, fading to the stationary distribution.
+    """
+    padding = xr.DataArray(padding_mask(lengths, decoded.sizes["time"]), dims=("sequence", "time"))
+    blanked = decoded.copy()
+    for name, variable in decoded.data_vars.items():
+        fill = np.nan if np.issubdtype(variable.dtype, np.floating) else -1
+        blanked[name] = variable.where(~padding, fill).astype(variable.dtype)
+    blanked["lengths"] = ("sequence", np.asarray(lengths, dtype=np.int64))
+    blanked.attrs["padding"] = "past each sequence's length: probabilities NaN, paths -1"
+    return blanked
+
+
+def end_progress_line(library: str | None, progressbar: bool, stream: Any) -> None:
+    """End the line nutpie's terminal progress table leaves open, so that the next message
+    starts on its own line (other samplers' bars end theirs; files and pipes get no table)."""
+    if library == "nutpie" and progressbar and stream.isatty():
+        print(file=stream, flush=True)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("pymc", "pytensor", "jax", "jaxlib", "arviz", "nutpie", "numpyro", "blackjax"):
+        with contextlib.suppress(PackageNotFoundError):
+            found[package] = version(package)
+    return found
+
+
+def _sampling_summary(idata: Any, seconds: float) -> str:
+    library = _compat.group_attrs(idata, "posterior").get("inference_library", "the sampler")
+    stats = _compat.get_group(idata, "sample_stats")
+    divergent = int(stats["diverging"].sum()) if "diverging" in stats else 0
+    return (
+        f"sampled with {library} in {seconds:.1f} s (compilation included), "
+        f"{divergent} divergent transition(s)"
+    )

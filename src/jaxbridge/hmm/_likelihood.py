@@ -29,7 +29,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxbridge._validation import check_hmm_inputs
-from jaxbridge.hmm._forward import (
+from jaxbridge.hmm._inputs import prepare, scale_emissions, to_batch_major
+from jaxbridge.hmm._parallel import parallel_backward, parallel_forward
+from jaxbridge.hmm._recursions import (
     Gradients,
     backward_scan,
     forward_scan,
@@ -37,8 +39,6 @@ from jaxbridge.hmm._forward import (
     safe_norm,
     sum_to,
 )
-from jaxbridge.hmm._inputs import prepare, scale_emissions, to_batch_major
-from jaxbridge.hmm._parallel import parallel_backward, parallel_forward
 from jaxbridge.hmm._types import FilterResult, SmoothResult
 
 __all__ = ["filter", "log_likelihood", "smooth"]
@@ -101,7 +101,7 @@ def _sequential_gradients(trans, emission, norm, alpha, cotangent, time_varying)
 
 
 def _parallel_gradients(trans, emission, norm, alpha, cotangent, time_varying) -> Gradients:
-    """:func:`~jaxbridge.hmm._forward.gradient_scan`'s result from the parallel ``beta``."""
+    """:func:`~jaxbridge.hmm._recursions.gradient_scan`'s result from the parallel ``beta``."""
     beta = parallel_backward(trans, emission, alpha, time_varying=time_varying)
     beta = beta * cotangent[None, None]
     weight = emission * beta / safe_norm(norm)[:, None]

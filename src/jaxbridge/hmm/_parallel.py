@@ -15,7 +15,7 @@ parallel depth. Every partial product is rescaled by its largest entry, which on
 changes it by a positive factor and keeps long sequences finite.
 
 The functions return exactly what their sequential twins in
-:mod:`~jaxbridge.hmm._forward` return (the normalisers ``c_t`` and Rabiner's scaled
+:mod:`~jaxbridge.hmm._recursions` return (the normalisers ``c_t`` and Rabiner's scaled
 ``beta`` are recovered with one vectorised step each), so both methods share the
 likelihood, smoother and gradient code. Unlike dynamax's parallel filter, masks
 (through ``e_t = 1``) and time-varying transitions are supported.
@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxbridge.hmm._forward import safe_norm
+from jaxbridge.hmm._recursions import safe_norm
 
 __all__ = ["parallel_backward", "parallel_forward"]
 
@@ -56,7 +56,7 @@ def _step_matrices(trans: jax.Array, emission: jax.Array) -> jax.Array:
 def parallel_forward(
     init: jax.Array, trans: jax.Array, emission: jax.Array, *, time_varying: bool
 ) -> tuple[jax.Array, jax.Array]:
-    """Filtered probabilities and normalisers, as :func:`~jaxbridge.hmm._forward.forward_scan`."""
+    """Filtered probabilities and normalisers, as :func:`~jaxbridge.hmm._recursions.forward_scan`."""
     trans = _matrices_last(trans, time_varying)
     emission = jnp.moveaxis(emission, 1, -1)  # [T, ..., K]
     first = jnp.moveaxis(init, 0, -1) * emission[0]
@@ -72,7 +72,7 @@ def parallel_forward(
 def parallel_backward(
     trans: jax.Array, emission: jax.Array, alpha: jax.Array, *, time_varying: bool
 ) -> jax.Array:
-    """Rabiner-scaled ``beta`` as :func:`~jaxbridge.hmm._forward.backward_scan`.
+    """Rabiner-scaled ``beta`` as :func:`~jaxbridge.hmm._recursions.backward_scan`.
 
     Suffix products give ``beta_t`` up to a positive factor per step; dividing by
     ``Σ_k alpha_t(k) beta_t(k)`` restores Rabiner's scaling (``alpha * beta`` sums to one).

@@ -14,8 +14,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxbridge._validation import check_hmm_inputs
-from jaxbridge.hmm._forward import forward_scan
 from jaxbridge.hmm._inputs import prepare, scale_emissions
+from jaxbridge.hmm._recursions import forward_scan
 
 __all__ = ["sample_paths"]
 

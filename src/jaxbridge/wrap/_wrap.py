@@ -9,8 +9,8 @@ from typing import Any
 import jax
 
 from jaxbridge.wrap._op import JaxOp
+from jaxbridge.wrap._signature import infer_outputs, split_args
 from jaxbridge.wrap._spec import lookup
-from jaxbridge.wrap._types import infer_outputs, split_args
 
 
 class Wrapped:

@@ -1,4 +1,4 @@
-"""Pytree arguments <-> PyTensor variables, and output types inferred with ``jax.eval_shape``.
+"""The op's signature: pytree arguments <-> PyTensor variables, output types from ``jax.eval_shape``.
 
 Leaves of the call's ``(args, kwargs)`` pytree split in two:
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
-from wrap_helpers import assert_modes_agree, pytree_fn, sigmoid_sum, two_outputs
+from wrap_helpers import assert_modes_agree, jax_op_nodes, pytree_fn, sigmoid_sum, two_outputs
 
 from jaxbridge import wrap
 
@@ -198,3 +198,46 @@ def test_dtypes(rng, in_dtype, out_dtype):
     assert_modes_agree(
         [x, y], outputs, vals, [np.asarray(add_cast(*vals))] + [1] * (len(outputs) - 1), rtol=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    "consume",
+    [
+        lambda out: out + 1.0,  # an inplace add on the op's output
+        lambda out: out[1:] * 2.0,  # an inplace multiply on a view of it
+        lambda out: pt.set_subtensor(out[0], -1.0),  # an inplace set_subtensor
+    ],
+    ids=["add", "view", "set_subtensor"],
+)
+def test_inplace_consumers_get_a_copy_not_jax_buffers(rng, consume):
+    """Outputs handed out as zero-copy views of JAX's (read-only) buffers must not be the
+    ones an inplace op writes into: results stay right call after call."""
+    from jaxbridge.wrap._op import VIEWS_TAG
+
+    x = pt.dvector("x", shape=(3,))
+    out = wrap(jnp.exp)(x)
+    fn = pytensor.function([x], [consume(out), consume(out).sum() * 0 + out.sum()])
+    destroyed = [
+        node for node in fn.maker.fgraph.apply_nodes if getattr(node.op, "destroy_map", None)
+    ]
+    assert destroyed, "the test needs an inplace consumer in the compiled graph"
+    (node,) = jax_op_nodes(fn)
+    assert getattr(node.tag, VIEWS_TAG) == (False,)  # destroyed: copied
+    vx = rng.normal(size=3)
+    want = pytensor.function([x], consume(pt.exp(x)))(vx)
+    for _ in range(3):
+        got, total = fn(vx)
+        np.testing.assert_allclose(got, want)
+        np.testing.assert_allclose(total, np.exp(vx).sum())
+
+
+def test_outputs_nobody_destroys_are_zero_copy_views(rng):
+    from jaxbridge.wrap._op import VIEWS_TAG
+
+    x = pt.dvector("x", shape=(3,))
+    out = wrap(jnp.exp)(x)
+    fn = pytensor.function([x], pt.dot(out, out))  # read only
+    (node,) = jax_op_nodes(fn)
+    assert getattr(node.tag, VIEWS_TAG) == (True,)
+    vx = rng.normal(size=3)
+    np.testing.assert_allclose(fn(vx), np.exp(2 * vx).sum())

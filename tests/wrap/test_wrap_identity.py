@@ -1,6 +1,7 @@
 """Op identity, jit reuse, pickling and error messages."""
 
 import pickle
+import threading
 
 import cloudpickle
 import jax
@@ -86,17 +87,60 @@ def test_module_level_decorated_function_pickles(rng):
         np.testing.assert_array_equal(a, b)
 
 
-def test_unpicklable_function_fails_clearly_and_cloudpickle_works(rng):
+def test_local_function_pickles_by_value_with_standard_pickle(rng):
     def local_fn(a):
         return jnp.sum(a**2)
 
     x = pt.dvector("x", shape=(3,))
-    fn = pytensor.function([x], wrap(local_fn)(x))
-    with pytest.raises((pickle.PicklingError, AttributeError), match="local_fn"):
-        pickle.dumps(fn)
-    restored = cloudpickle.loads(cloudpickle.dumps(fn))  # what pm.sample(cores>1) uses
+    fn = pytensor.function([x], [wrap(local_fn)(x), wrap(lambda a: a * 2)(x)])
     vx = rng.normal(size=3)
-    np.testing.assert_allclose(restored(vx), np.sum(vx**2))
+    for restored in (pickle.loads(pickle.dumps(fn)), cloudpickle.loads(cloudpickle.dumps(fn))):
+        got = restored(vx)
+        np.testing.assert_allclose(got[0], np.sum(vx**2))
+        np.testing.assert_allclose(got[1], 2 * vx)
+
+
+@pytest.mark.parametrize("library_fn", [jnp.sin, jnp.linalg.slogdet, jax.nn.softplus])
+def test_library_functions_pickle_by_name(rng, library_fn):
+    """``jnp.sin`` is a jitted function whose inner function pickle cannot find by name."""
+    x = pt.dmatrix("x", shape=(3, 3))
+    out = wrap(library_fn)(x)
+    fn = pytensor.function([x], out)
+    restored = pickle.loads(pickle.dumps(fn))
+    vx = rng.normal(size=(3, 3))
+    for a, b in zip(fn(vx), restored(vx), strict=True):
+        np.testing.assert_array_equal(a, b)
+    (call,) = [n.op.spec for n in jax_op_nodes(restored)]
+    assert call.fn is library_fn  # by name: the very same object, not a copy
+
+
+def test_function_that_pickles_neither_way_is_named():
+    lock = threading.Lock()
+
+    def holds_a_lock(a):
+        with lock:
+            return a * 2
+
+    x = pt.dvector("x", shape=(3,))
+    fn = pytensor.function([x], wrap(holds_a_lock)(x))
+    with pytest.raises(pickle.PicklingError, match=r"wrap\(holds_a_lock\): cannot pickle"):
+        pickle.dumps(fn)
+
+
+def test_static_arguments_are_keyed_by_type():
+    """``1 == 1.0 == True`` in Python, but they make different ops (and dtypes)."""
+
+    def by_type(a, value):
+        return a + {bool: 10.0, int: 20.0, float: 30.0}[type(value)]
+
+    x = pt.dvector("x", shape=(3,))
+    outs = [wrap(by_type)(x, v) for v in (1, 1.0, True)]
+    ops = [o.owner.op for o in outs]
+    assert len(set(ops)) == 3
+    assert ops[0] == wrap(by_type)(x, 1).owner.op  # equal values of one type still merge
+    fn = pytensor.function([x], outs)
+    assert len(jax_op_nodes(fn)) == 3
+    np.testing.assert_array_equal(fn(np.zeros(3)), np.repeat([[20.0], [30.0], [10.0]], 3, axis=1))
 
 
 def test_wrong_number_of_arguments():

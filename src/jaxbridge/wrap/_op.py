@@ -40,6 +40,13 @@ def is_differentiable(dtype: str) -> bool:
     return np.dtype(dtype).kind in "fc"
 
 
+def _fits(shape: tuple, static: tuple) -> bool:
+    """Has an array of ``shape`` the rank and static dimensions of a type's ``static`` shape?"""
+    return len(shape) == len(static) and all(
+        s is None or s == d for d, s in zip(shape, static, strict=True)
+    )
+
+
 def grad_shape_exprs(input_types, wrt) -> tuple:
     """Shape expressions of gradients: those of the inputs ``wrt`` (``d{i}_{k}`` if unknown)."""
     return tuple(
@@ -109,12 +116,16 @@ class JaxOp(JAXOp):
         with x64():
             results = self.jitted(*inputs)
         views = getattr(node.tag, VIEWS_TAG, None) or (False,) * len(outputs)
-        for storage, result, dtype, view in zip(
-            outputs, results, self._out_dtypes, views, strict=True
+        for storage, result, dtype, out_type, view in zip(
+            outputs, results, self._out_dtypes, self.output_types, views, strict=True
         ):
             value = np.asarray(result) if view else np.array(result)
-            if value.dtype != dtype:
-                raise TypeError(f"{self} returned {value.dtype} where {dtype} was inferred")
+            if value.dtype != dtype or not _fits(value.shape, out_type.shape):
+                raise TypeError(
+                    f"{self} returned {value.dtype}{list(value.shape)} where "
+                    f"{dtype}{[d if d is not None else '?' for d in out_type.shape]} was "
+                    "inferred (the function's output type depends on input values?)"
+                )
             storage[0] = value
 
     def perform_jax(self, *inputs):

@@ -12,8 +12,8 @@ statically are given JAX *symbolic* dimensions (``jax.export.symbolic_shape``), 
 dimensions that do not depend on them stay static, and those that do are recorded as
 symbolic expressions (``"2*d0_0 - 1"``) that :meth:`JaxOp.infer_shape` evaluates on the
 input shapes. Functions that reject symbolic dimensions (e.g. they broadcast two unknown
-dimensions together) fall back to concrete probe shapes, and then all output dimensions
-are left unknown.
+dimensions together) fall back to concrete shapes (the inputs' evaluated shapes, else probe
+sizes 1 and 2), and then all output dimensions are left unknown.
 """
 
 from __future__ import annotations
@@ -23,13 +23,16 @@ from typing import Any, NamedTuple
 
 import jax
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 from jax import export
+from pytensor.compile.mode import Mode
 from pytensor.graph.basic import Variable
+from pytensor.tensor.basic import infer_static_shape
 from pytensor.tensor.type import TensorType
 
 from jaxbridge._compat import x64
-from jaxbridge.wrap._spec import SLOT, Call, Opaque
+from jaxbridge.wrap._spec import SLOT, Call, Opaque, Static
 
 
 class SplitArgs(NamedTuple):
@@ -44,12 +47,12 @@ def _is_array_leaf(x) -> bool:
     return isinstance(x, Variable | np.ndarray | np.generic | jax.Array)
 
 
-def _static(x):
+def _static(x) -> Static:
     try:
         hash(x)
     except TypeError:
         return Opaque(x)
-    return x
+    return Static(x)
 
 
 def _leaf_names(fn, paths) -> list[str]:
@@ -169,7 +172,7 @@ def _shape_exprs(struct) -> tuple:
     return tuple(d if isinstance(d, int) else str(d) for d in struct.shape)
 
 
-def _jax_error(name: str, input_names, types, err: Exception) -> ValueError:
+def _jax_error(name: str, input_names, types, err: Exception, advice: str = "") -> ValueError:
     described = ", ".join(
         f"{n}: {t.dtype}{list(s if s is not None else '?' for s in t.shape)}"
         for n, t in zip(input_names, types, strict=True)
@@ -177,18 +180,26 @@ def _jax_error(name: str, input_names, types, err: Exception) -> ValueError:
     msg = str(err).split("\n--------------------")[0]
     return ValueError(
         f"jaxbridge.wrap({name}): JAX rejected the inputs ({described or 'no inputs'}): {msg}"
+        + (f"; {advice}" if advice else "")
     )
 
 
-def infer_outputs(call: Call, inputs: list, input_names: list) -> OutputInfo:
+def infer_outputs(
+    call: Call, inputs: list, input_names: list, *, allow_eval: bool = True
+) -> OutputInfo:
     """Output types, structure and symbolic shapes of ``call`` on ``inputs`` (no evaluation).
+
+    When JAX rejects symbolic input dimensions and ``allow_eval``, the fallbacks run in turn:
+    the inputs' shapes evaluated from their graph (as :func:`pytensor.wrap_jax` does), then
+    every unknown dimension set to 1, then 2; output dimensions are then unknown.
 
     Raises
     ------
     TypeError
         The function returns something that is not an array.
     ValueError
-        JAX rejects the inputs' shapes or dtypes (message lists every argument).
+        JAX rejects the inputs' shapes or dtypes (message lists every argument), or symbolic
+        shapes fail and ``allow_eval`` is false (message asks for ``pt.specify_shape``).
     """
     types = [v.type for v in inputs]
     dtypes = [t.dtype for t in types]
@@ -200,7 +211,16 @@ def infer_outputs(call: Call, inputs: list, input_names: list) -> OutputInfo:
     except Exception as err:
         if not symbolic:
             raise _jax_error(call.name, input_names, types, err) from None
-        structs, treedef = _probe(call, types, input_names, err)
+        if not allow_eval:
+            raise _jax_error(
+                call.name,
+                input_names,
+                types,
+                err,
+                "give the inputs static shapes with "
+                "pt.specify_shape, or allow_eval=True to let jaxbridge find example shapes",
+            ) from None
+        structs, treedef = _fallback(call, inputs, input_names, err)
         exprs = tuple(tuple(None for _ in s.shape) for s in structs)
     else:
         exprs = tuple(_shape_exprs(s) for s in structs)
@@ -211,12 +231,36 @@ def infer_outputs(call: Call, inputs: list, input_names: list) -> OutputInfo:
     return OutputInfo(out_types, treedef, exprs)
 
 
-def _probe(call: Call, types, input_names, first_err: Exception):
-    """``eval_shape`` with every unknown input dimension set to 1, then 2."""
-    for size in (1, 2):
-        shapes = [tuple(size if s is None else s for s in t.shape) for t in types]
+def _evaluated_shapes(inputs: list) -> list[tuple] | None:
+    """The inputs' shapes, from static inference or by evaluating their shape graph (the
+    approach of :func:`pytensor.wrap_jax`); ``None`` when they depend on unknown inputs."""
+    shapes = [infer_static_shape(v.shape)[1] for v in inputs]
+    if all(None not in shape for shape in shapes):
+        return [tuple(shape) for shape in shapes]
+    try:
+        fn = pytensor.function(
+            [],
+            [pt.as_tensor(v.shape, dtype="int64") for v in inputs],
+            on_unused_input="ignore",
+            mode=Mode(linker="py", optimizer="fast_compile"),
+        )
+    except Exception:  # the shapes depend on inputs with no value yet
+        return None
+    return [tuple(int(d) for d in shape) for shape in fn()]
+
+
+def _fallback(call: Call, inputs: list, input_names: list, first_err: Exception):
+    """``eval_shape`` on the evaluated input shapes, else with unknown dimensions 1, then 2."""
+    types = [v.type for v in inputs]
+    dtypes = [t.dtype for t in types]
+    evaluated = _evaluated_shapes(inputs)
+    candidates = [evaluated] if evaluated is not None else []
+    candidates += [
+        [tuple(size if s is None else s for s in t.shape) for t in types] for size in (1, 2)
+    ]
+    for shapes in candidates:
         try:
-            return _eval_shape(call, shapes, [t.dtype for t in types])
-        except Exception:  # try the next probe size
+            return _eval_shape(call, shapes, dtypes)
+        except Exception:  # try the next candidate
             continue
     raise _jax_error(call.name, input_names, types, first_err) from None

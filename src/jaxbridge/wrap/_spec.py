@@ -12,16 +12,19 @@ returns a tuple of arrays, one per op output.
 ``VJP`` and ``ValueAndVJP`` take any spec as ``base``, so derivatives of any order nest.
 Specs compare by value (function identity, static pytree leaves, tree structure, index
 sets), which makes identical wraps equal ops that PyTensor merges, and lets
-:func:`jitted` share one ``jax.jit`` per spec. They hold only module-level classes, so they
-pickle whenever the user's function does.
+:func:`jitted` share one ``jax.jit`` per spec. They hold only module-level classes and pickle
+the user's function by name where it is importable, else by value (cloudpickle).
 """
 
 from __future__ import annotations
 
+import importlib
+import pickle
 import sys
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import cloudpickle
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -41,10 +44,31 @@ SLOT = _Slot()
 
 
 @dataclass(frozen=True, eq=False)
-class Opaque:
-    """A static leaf without a usable ``__hash__``; compares by identity."""
+class Static:
+    """A static (non-array) leaf, compared by type and value: ``1``, ``1.0`` and ``True`` are
+    equal in Python but may drive the function differently, so they make different ops."""
 
     value: Any
+
+    def _key(self) -> tuple:
+        return type(self.value), self.value
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+
+@dataclass(frozen=True, eq=False)
+class Opaque(Static):
+    """A static leaf without a usable ``__hash__``; compares by identity."""
+
+    def __eq__(self, other) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
 
 
 def lookup(module: str | None, qualname: str | None):
@@ -57,27 +81,62 @@ def lookup(module: str | None, qualname: str | None):
     return obj
 
 
-class WrappedRef(NamedTuple):
-    """Pickle reference to a function whose module-level name holds a decorator wrapping it
-    (``@jaxbridge.wrap``), which plain pickling by name would reject."""
+class NamedRef(NamedTuple):
+    """Pickle reference to the object importable as ``module.qualname``: covers functions that
+    pickle's own by-name lookup rejects, such as ``jax.numpy.sin`` (a jitted function whose
+    inner function is not importable) or a module-level ``@jaxbridge.wrap`` function's raw
+    function (``wrapped=True``: the name holds the decorator)."""
 
     module: str
     qualname: str
+    wrapped: bool = False
 
     def resolve(self):
-        return lookup(self.module, self.qualname).__wrapped__
+        importlib.import_module(self.module)
+        found = lookup(self.module, self.qualname)
+        return found.__wrapped__ if self.wrapped else found
 
 
-def _picklable_fn(fn):
+class ByValue(NamedTuple):
+    """A function pickled by value with cloudpickle (local functions, lambdas, closures)."""
+
+    payload: bytes
+
+    def resolve(self):
+        return pickle.loads(self.payload)
+
+
+def _picklable_fn(fn, name: str):
+    """``fn``, or a reference that pickles: by name first, then by value (cloudpickle).
+
+    Raises
+    ------
+    pickle.PicklingError
+        Naming the wrapped function, when it pickles neither way.
+    """
     module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
     public = lookup(module, qualname)
-    if public is not fn and getattr(public, "__wrapped__", None) is fn:
-        return WrappedRef(module, qualname)
+    if public is fn:
+        return NamedRef(module, qualname)
+    if public is not None and getattr(public, "__wrapped__", None) is fn:
+        return NamedRef(module, qualname, wrapped=True)
+    try:
+        pickle.dumps(fn)
+    except Exception as by_name:
+        try:
+            return ByValue(cloudpickle.dumps(fn))
+        except Exception as by_value:
+            raise pickle.PicklingError(
+                f"jaxbridge.wrap({name}): cannot pickle the function {fn!r}: not by name "
+                f"({by_name}), nor by value with cloudpickle ({by_value})"
+            ) from None
     return fn
 
 
 def _make_call(fn, treedef, template, name):
-    return Call(fn.resolve() if isinstance(fn, WrappedRef) else fn, treedef, template, name)
+    if isinstance(fn, NamedRef | ByValue):
+        fn = fn.resolve()
+    return Call(fn, treedef, template, name)
 
 
 @dataclass(frozen=True)
@@ -103,13 +162,14 @@ class Call:
     name: str = field(default="", compare=False)
 
     def __reduce__(self):
-        return _make_call, (_picklable_fn(self.fn), self.treedef, self.template, self.name)
+        fn = _picklable_fn(self.fn, self.name)
+        return _make_call, (fn, self.treedef, self.template, self.name)
 
     def rebuild(self, arrays) -> tuple[tuple, dict]:
         """``(args, kwargs)`` for ``fn``, with ``arrays`` in the array slots."""
         it = iter(arrays)
         leaves = [
-            next(it) if v is SLOT else v.value if isinstance(v, Opaque) else v
+            next(it) if v is SLOT else v.value if isinstance(v, Static) else v
             for v in self.template
         ]
         return jax.tree.unflatten(self.treedef, leaves)

@@ -20,11 +20,12 @@ class Wrapped:
     as PyTensor variables in the pytree structure the JAX function returns.
     """
 
-    def __init__(self, fn: Callable, name: str | None = None):
+    def __init__(self, fn: Callable, name: str | None = None, allow_eval: bool = True):
         if not callable(fn):
             raise TypeError(f"jaxbridge.wrap expects a callable, got {type(fn).__name__}")
         self.fn = fn
         self.name = name or getattr(fn, "__name__", None) or type(fn).__name__
+        self.allow_eval = allow_eval
         functools.update_wrapper(self, fn, updated=())
 
     def __repr__(self) -> str:
@@ -33,37 +34,49 @@ class Wrapped:
     def __reduce__(self):
         if lookup(self.__module__, self.__qualname__) is self:  # a module-level @wrap
             return self.__qualname__
-        return Wrapped, (self.fn, self.name)
+        return Wrapped, (self.fn, self.name, self.allow_eval)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         split = split_args(self.fn, self.name, args, kwargs)
-        info = infer_outputs(split.call, split.inputs, split.names)
+        info = infer_outputs(split.call, split.inputs, split.names, allow_eval=self.allow_eval)
         op = JaxOp(split.call, [v.type for v in split.inputs], info.types, info.shape_exprs)
         outputs = op(*split.inputs, return_list=True) if info.types else []
         return jax.tree.unflatten(info.treedef, outputs)
 
 
-def wrap(fn: Callable | None = None, *, name: str | None = None) -> Any:
+def wrap(
+    jax_function: Callable | None = None, *, allow_eval: bool = True, name: str | None = None
+) -> Any:
     """Make a JAX function callable on PyTensor variables, with gradients.
+
+    A drop-in for :func:`pytensor.wrap_jax` (same calling conventions and keywords:
+    ``from jaxbridge import wrap as wrap_jax``), with the differences listed under Notes.
 
     Parameters
     ----------
-    fn : callable
+    jax_function : callable
         A pure, jittable JAX function. Its arguments may be pytrees (tuples, lists, dicts,
-        NamedTuples, ...) whose leaves are arrays or static Python values. For compiled
-        functions and models to pickle (``pm.sample(cores>1)``, saving a compiled
-        function), ``fn`` must be picklable: a module-level function or a
-        ``functools.partial`` of one.
+        NamedTuples, ...) whose leaves are arrays or static Python values. Compiled functions
+        and models that hold it pickle (``pm.sample(cores>1)``, saving a compiled
+        function): by name where it is importable (``jax.numpy.sin``, a module-level
+        function, a ``functools.partial`` of one), else by value with cloudpickle (local
+        functions, lambdas); a function that pickles neither way is a ``PicklingError``
+        naming it.
+    allow_eval : bool, default True
+        When JAX cannot infer the output types from symbolic input dimensions, may
+        jaxbridge evaluate the inputs' shape graph (as :func:`pytensor.wrap_jax` does) or,
+        failing that, try unknown dimensions of size 1 and 2? With ``False`` that case is a
+        ``ValueError`` asking for ``pt.specify_shape``.
     name : str, optional
-        Name shown in graphs (default ``fn.__name__``).
+        Name shown in graphs (default ``jax_function.__name__``).
 
     Returns
     -------
     Wrapped
         Callable taking PyTensor variables, NumPy arrays (both become op inputs), Python
         scalars and other static values, or pytrees of them; returns PyTensor variables in
-        the structure ``fn`` returns. ``wrap`` also works as a bare decorator
-        (``@wrap``) or with keywords (``@wrap(name="f")``).
+        the structure the function returns. ``wrap`` also works as a bare decorator
+        (``@wrap``) or with keywords (``@wrap(allow_eval=False, name="f")``).
 
     Notes
     -----
@@ -82,11 +95,14 @@ def wrap(fn: Callable | None = None, *, name: str | None = None) -> Any:
       (PyTensor's JAX linker itself switches JAX's global x64 flag on for float64 graphs).
     * Multiprocessing: on Linux ``pm.sample(cores>1)`` uses Python's default start method,
       ``fork``, which JAX (multithreaded) warns may deadlock. Pass ``mp_ctx="forkserver"``
-      (or ``"spawn"``): workers then unpickle the model (with cloudpickle), which works for
-      wrapped module-level functions, ``functools.partial`` objects of them and
-      module-level ``@wrap`` functions. Standard ``pickle`` (e.g. of a compiled function)
-      additionally needs ``fn`` importable by name: local functions and lambdas fail there
-      with pickle's own error naming them.
+      (or ``"spawn"``): workers then unpickle the model.
+    * Differences from :func:`pytensor.wrap_jax`, all deliberate: NumPy and JAX array
+      arguments become constant inputs of the op (``wrap_jax`` treats them as static
+      values); input dimensions PyTensor does not know need no ``pt.specify_shape``
+      (symbolic shapes; ``allow_eval=False`` only forbids the fallbacks); an output that is
+      not an array is a ``TypeError`` naming it (``wrap_jax`` passes it through); static
+      arguments ``1``, ``1.0`` and ``True`` make different ops. Every call checks that the
+      results have the inferred rank, static dimensions and dtype.
 
     Examples
     --------
@@ -101,6 +117,6 @@ def wrap(fn: Callable | None = None, *, name: str | None = None) -> Any:
     >>> [float(v) for v in f(0.0)]
     [-0.375, 0.75]
     """
-    if fn is None:
-        return functools.partial(wrap, name=name)
-    return Wrapped(fn, name)
+    if jax_function is None:
+        return functools.partial(wrap, allow_eval=allow_eval, name=name)
+    return Wrapped(jax_function, name, allow_eval)

@@ -112,12 +112,18 @@ class JaxOp(JAXOp):
         ]
         return Apply(self, inputs, [t() for t in self.output_types])
 
-    def perform(self, node, inputs, outputs):
+    def results(self, node, inputs) -> list[np.ndarray]:
+        """The outputs for ``inputs``: one jitted call, checked against the output types.
+
+        Outputs marked by :class:`~jaxbridge.wrap._rewrite.MarkOutputViews` are zero-copy
+        (read-only) views of JAX's buffers, the others copies.
+        """
         with x64():
             results = self.jitted(*inputs)
-        views = getattr(node.tag, VIEWS_TAG, None) or (False,) * len(outputs)
-        for storage, result, dtype, out_type, view in zip(
-            outputs, results, self._out_dtypes, self.output_types, views, strict=True
+        views = getattr(node.tag, VIEWS_TAG, None) or (False,) * len(results)
+        values = []
+        for result, dtype, out_type, view in zip(
+            results, self._out_dtypes, self.output_types, views, strict=True
         ):
             value = np.asarray(result) if view else np.array(result)
             if value.dtype != dtype or not _fits(value.shape, out_type.shape):
@@ -126,6 +132,11 @@ class JaxOp(JAXOp):
                     f"{dtype}{[d if d is not None else '?' for d in out_type.shape]} was "
                     "inferred (the function's output type depends on input values?)"
                 )
+            values.append(value)
+        return values
+
+    def perform(self, node, inputs, outputs):
+        for storage, value in zip(outputs, self.results(node, inputs), strict=True):
             storage[0] = value
 
     def perform_jax(self, *inputs):

@@ -167,9 +167,6 @@ def _console(quiet: bool) -> Iterator[Callable[[str], None]]:
     with warnings.catch_warnings():
         # the models run their likelihood in JAX, so PyTensor's advice to link a C BLAS is noise
         warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
-        # PyTensor 3's numba linker runs a JAX op through Python: true, and the CLI's samplers
-        # (nutpie's JAX backend, NumPyro, BlackJAX) do not take that path for the likelihood
-        warnings.filterwarnings("ignore", message="Numba will use object mode to run JaxOp")
         if not quiet:
             yield lambda message: print(f"jaxbridge: {message}", file=sys.stderr, flush=True)
             return

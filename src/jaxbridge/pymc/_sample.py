@@ -12,7 +12,8 @@ models that contain wrapped JAX functions (:func:`jaxbridge.wrap`), and returns
   ``chain_method="vectorized"``: all chains in one XLA program, which amortises XLA's
   per-operation cost and compiles once.
 * ``"nutpie"``: nutpie with the JAX backend and JAX gradients when the model contains JAX ops
-  (its default numba backend would run them in object mode), nutpie's defaults otherwise.
+  (its default numba backend would call each JAX op from an object-mode block, see
+  :mod:`jaxbridge.wrap._numba`), nutpie's defaults otherwise.
 * ``"blackjax"``: :func:`pymc.sample(nuts_sampler="blackjax") <pymc.sample>` fails with
   blackjax 1.7 (it passes a ``progress_bar`` keyword the kernel does not take), so jaxbridge
   drives BlackJAX itself: Stan-style window adaptation (``blackjax.window_adaptation``) and

@@ -1,6 +1,6 @@
 """Hashable, picklable descriptions of the pure JAX functions a wrapped op runs.
 
-Every op built by :func:`jaxbridge.wrap` carries one of three *specs*. A spec is a frozen
+Every op built by :func:`jaxbridge.wrap` carries a *spec*. A spec is a frozen
 dataclass that is also the flat JAX function itself: it takes the op's inputs as arrays and
 returns a tuple of arrays, one per op output.
 
@@ -8,6 +8,7 @@ returns a tuple of arrays, one per op output.
 * :class:`VJP` — its vector-Jacobian product ``(*x, *ybar) -> (*xbar[wrt])``.
 * :class:`ValueAndVJP` — both from one ``jax.vjp`` call ``(*x, *ybar) -> (*y, *xbar[wrt])``
   (what the fusion rewrite in :mod:`jaxbridge.wrap._rewrite` puts into compiled graphs).
+* :class:`Vectorized` — any spec over leading batch dimensions (:mod:`jaxbridge.wrap._vectorize`).
 
 ``VJP`` and ``ValueAndVJP`` take any spec as ``base``, so derivatives of any order nest.
 Specs compare by value (function identity, static pytree leaves, tree structure, index
@@ -257,6 +258,36 @@ class ValueAndVJP(VJP):
     def __call__(self, *args):
         y, xbar = _pullback(self, args)
         return (*y, *xbar)
+
+
+@dataclass(frozen=True)
+class Vectorized:
+    """``base`` over leading batch dimensions, broadcast as NumPy's generalised ufuncs do:
+    one :func:`jax.numpy.vectorize` call (a ``jax.vmap`` per batch dimension) for the batch.
+
+    Attributes
+    ----------
+    base : spec
+        The flat function on core dimensions.
+    signature : str
+        Its generalised-ufunc signature, e.g. ``"(i00),(i10)->(),(o10,o11)"``.
+    n_out : int
+        Number of outputs of ``base``.
+    """
+
+    base: Any
+    signature: str
+    n_out: int
+
+    @property
+    def name(self) -> str:
+        return f"vectorized_{self.base.name}"
+
+    def __call__(self, *arrays):
+        if self.n_out == 1:
+            out = jnp.vectorize(lambda *x: self.base(*x)[0], signature=self.signature)(*arrays)
+            return (out,)
+        return tuple(jnp.vectorize(self.base, signature=self.signature)(*arrays))
 
 
 _JITTED: dict = {}

@@ -22,10 +22,18 @@ from jaxbridge.wrap._op import JaxOp
 from jaxbridge.wrap._spec import Vectorized
 
 
-def _batched_exprs(op: JaxOp, batch: int) -> tuple | None:
-    """The core op's output shape expressions, moved behind ``batch`` unknown batch dims."""
+def _batched_exprs(op: JaxOp, input_types, batch: int) -> tuple | None:
+    """Shape expressions of the batched op's outputs (see :class:`JaxOp`): each batch dim is
+    that of an input not statically 1 there (PyTensor broadcasts only static 1s), each core
+    dim the core op's expression moved behind the batch dims."""
     if op.shape_exprs is None:
         return None
+
+    def batch_dim(k: int):
+        for i, t in enumerate(input_types):
+            if t.shape[k] != 1:
+                return t.shape[k] if t.shape[k] is not None else f"d{i}_{k}"
+        return 1
 
     def shifted(expr):
         if isinstance(expr, int):
@@ -36,7 +44,8 @@ def _batched_exprs(op: JaxOp, batch: int) -> tuple | None:
                     return f"d{i}_{k + batch}"
         return None  # compound: read off the output
 
-    return tuple((None,) * batch + tuple(map(shifted, e)) for e in op.shape_exprs)
+    batch_exprs = tuple(batch_dim(k) for k in range(batch))
+    return tuple(batch_exprs + tuple(map(shifted, e)) for e in op.shape_exprs)
 
 
 def batched_node(op: JaxOp, inputs) -> Apply:
@@ -50,7 +59,7 @@ def batched_node(op: JaxOp, inputs) -> Apply:
         Vectorized(op.spec, signature, len(op.output_types)),
         [v.type for v in blockwise.inputs],
         [v.type for v in blockwise.outputs],
-        _batched_exprs(op, batch),
+        _batched_exprs(op, [v.type for v in blockwise.inputs], batch),
     )
     return vectorized.make_node(*blockwise.inputs)
 

@@ -150,3 +150,39 @@ def test_grad_with_broadcast_batch_dims(rng, time_varying):
     for g, e in zip(got, expected, strict=True):
         assert g.shape == e.shape
         np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["sequential", "parallel"])
+@pytest.mark.parametrize("time_varying", [False, True])
+@pytest.mark.parametrize("num_states", [5, 6])
+def test_many_states_with_per_sequence_transitions(rng, method, time_varying, num_states):
+    """K > 4 takes the array-contraction branches; per-sequence (and time-varying) transition
+    matrices take the unshared one: value, gradients and smoothing against enumeration."""
+    num_seq, num_steps = 2, 3
+    log_emission = rng.normal(scale=2.0, size=(num_seq, num_steps, num_states))
+    init = rng.dirichlet(np.ones(num_states))
+    per_seq = (num_seq, num_steps - 1, num_states) if time_varying else (num_seq, num_states)
+    trans = rng.dirichlet(np.ones(num_states), size=per_seq)
+    mask = np.array([[True, False, True], [True, True, False]])
+    options = dict(time_varying=time_varying, method=method)
+
+    def ours(le, p0, a):
+        ll = hmm.log_likelihood(le, p0, a, mask, **options)
+        return jnp.sum(ll * jnp.array([1.0, -2.0]))
+
+    def reference(le, p0, a):
+        lls = [
+            ref.log_likelihood(le[n], p0, a[n], mask[n], time_varying=time_varying)
+            for n in range(num_seq)
+        ]
+        return lls[0] - 2.0 * lls[1]
+
+    value, got = jax.value_and_grad(ours, ARGNUMS)(log_emission, init, trans)
+    want_value, want = jax.jit(jax.value_and_grad(reference, ARGNUMS))(log_emission, init, trans)
+    np.testing.assert_allclose(value, want_value, rtol=1e-12)
+    for g, e in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12)
+    smoothed = hmm.smooth(log_emission, init, trans, mask, **options).smoothed_probs
+    for n in range(num_seq):
+        want_n = ref.smoothed(log_emission[n], init, trans[n], mask[n], time_varying=time_varying)
+        np.testing.assert_allclose(smoothed[n], want_n, atol=1e-10)

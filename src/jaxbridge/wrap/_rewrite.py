@@ -12,11 +12,13 @@ constant-filled cotangents (the ``1`` of ``d logp / d term``) into the op instea
 them as inputs (one host-to-device transfer less per call).
 
 Registered in ``optdb`` after the last merge of the main phases (so the forward and VJP nodes
-share their input variables) under the ``fast_run``, ``fast_compile`` and ``jax`` tags: it
-runs in PyTensor's default mode, in PyMC's compile mode and in ``mode="JAX"`` (also through
-``pymc.sampling.jax.get_jaxified_graph``, used by numpyro, blackjax and nutpie's JAX backend),
-where the fused op puts a single ``jax.vjp`` into the graph's jit instead of two forward
-passes that XLA cannot always merge (loops are not common-subexpression-eliminated).
+share their input variables) under the ``fast_run``, ``fast_compile`` and ``jax`` tags. It
+serves every caller that compiles PyTensor's *gradient graph*: ``logp_dlogp_function`` in the
+C, Python and numba modes (PyMC's NUTS, nutpie's numba backend) and in ``mode="JAX"`` (nutpie's
+JAX backend with ``gradient_backend="pytensor"``), where the fused op puts one ``jax.vjp`` into
+the graph's jit. The JAX samplers (NumPyro, BlackJAX, nutpie with ``gradient_backend="jax"``)
+jaxify the log-density alone and differentiate it with ``jax.grad``: they never see the VJP
+op, and this rewrite does nothing for them.
 """
 
 from __future__ import annotations

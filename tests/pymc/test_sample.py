@@ -5,9 +5,9 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from jaxbridge._compat import group_names
+from jaxbridge._compat import get_group, group_attrs, group_names
 from jaxbridge.pymc import sample
-from jaxbridge.pymc._sample import AUTO_ORDER, _has_jax_ops, _resolve_sampler, installed_samplers
+from jaxbridge.pymc._sample import AUTO_ORDER, _has_jax_ops, auto_candidates, installed_samplers
 from jaxbridge.wrap import wrap
 
 SAMPLERS = ["pymc", "numpyro", "blackjax", "nutpie"]
@@ -86,10 +86,51 @@ def test_blackjax_single_chain_and_progressbar(conjugate_model, capsys):
     assert "BlackJAX warm-up" in err and "BlackJAX sampling" in err and "60/60" in err
 
 
-def test_auto_picks_first_installed_in_order():
-    installed = installed_samplers()
-    assert set(installed) == set(SAMPLERS)  # the test environment has all four
-    assert _resolve_sampler("auto") == AUTO_ORDER[0]
+def test_auto_rule_follows_installed_samplers_devices_and_model(conjugate_model, monkeypatch):
+    from jaxbridge.pymc import _sample
+
+    model = conjugate_model[0]
+    assert set(installed_samplers()) == set(SAMPLERS)  # the test environment has all four
+    assert auto_candidates(model) == list(AUTO_ORDER)
+    assert auto_candidates(model, devices=1) == ["numpyro", "blackjax"]
+    assert auto_candidates(model, shard="sequences") == ["numpyro", "blackjax"]
+    with pm.Model() as discrete:
+        pm.Poisson("count", 3.0)
+    assert auto_candidates(discrete) == ["pymc"]
+    monkeypatch.setattr(_sample, "installed_samplers", lambda: ["pymc"])
+    with pytest.raises(ImportError, match="devices= or shard= needs one of 'numpyro', 'blackjax'"):
+        auto_candidates(model, devices=1)
+
+
+def test_auto_falls_back_to_the_next_sampler_with_one_log_line(
+    conjugate_model, monkeypatch, caplog
+):
+    """A sampler that cannot take the model is never a dead end under sampler='auto'."""
+    from jaxbridge.pymc import _sample
+
+    real = _sample._sample_with
+    tried = []
+
+    def nutpie_fails(name, *args, **kwargs):
+        tried.append(name)
+        if name == "nutpie":
+            raise NotImplementedError("nutpie cannot compile this op\nsecond line")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(_sample, "_sample_with", nutpie_fails)
+    model, mean, sd = conjugate_model
+    with caplog.at_level("WARNING", logger="jaxbridge"):
+        idata = sample(model, draws=200, tune=200, chains=1, random_seed=3, progressbar=False)
+    assert tried == ["nutpie", "pymc"]
+    assert group_attrs(idata, "posterior")["inference_library"] == "pymc"
+    assert abs(float(get_group(idata, "posterior")["mu"].mean()) - mean) < 4 * sd
+    (record,) = [r for r in caplog.records if "falling back" in r.getMessage()]
+    assert record.getMessage() == (
+        "jaxbridge: sampler='nutpie' failed (NotImplementedError: nutpie cannot compile this "
+        "op); falling back to 'pymc'"
+    )
+    with pytest.raises(NotImplementedError, match="nutpie cannot compile"):  # chosen: no fallback
+        sample(model, sampler="nutpie", draws=10, tune=10, chains=1, progressbar=False)
 
 
 def test_unknown_sampler_is_a_clear_error(conjugate_model):

@@ -18,11 +18,14 @@ models that contain wrapped JAX functions (:func:`jaxbridge.wrap`), and returns
   blackjax 1.7 (it passes a ``progress_bar`` keyword the kernel does not take), so jaxbridge
   drives BlackJAX itself: Stan-style window adaptation (``blackjax.window_adaptation``) and
   NUTS on PyMC's jaxified log-density, chains vectorised with :func:`jax.vmap`.
-* ``"auto"``: the first installed of :data:`AUTO_ORDER`, ordered by effective samples per second
-  *including compilation* on the example page's HMM (``MarginalHMM``, 70 x 51 steps, 2 chains x
-  (1000 + 1000), ``benchmarks/seed_workload.py``) on the 2-core CPU: nutpie (JAX backend)
-  147 ESS/s, BlackJAX 17, NumPyro vectorized 12 (a busy machine; nutpie runs its chains on
-  parallel threads and its adaptation needed about half the gradient evaluations per draw).
+* ``"auto"``: a rule (:func:`auto_candidates`), never a dead end. The candidates are the
+  installed samplers that can take the request: a model with discrete free variables only
+  ``"pymc"`` (the others need a gradient for every variable); ``devices=`` or
+  ``shard="sequences"`` only the samplers that place work on devices (``"numpyro"``,
+  ``"blackjax"``); otherwise all, in :data:`AUTO_ORDER` (fastest first in effective samples
+  per second, compilation included, on the example page's workload: see
+  ``benchmarks/RESULTS.md``). The first is used; when it fails before returning draws, the
+  next is tried, with one warning in the log naming the failure.
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ _log = logging.getLogger("jaxbridge")
 Sampler = Literal["auto", "pymc", "numpyro", "blackjax", "nutpie"]
 
 #: Samplers ``sampler="auto"`` tries, fastest first (ESS per second including compilation).
-AUTO_ORDER: tuple[str, ...] = ("nutpie", "blackjax", "numpyro", "pymc")  # see module docstring
+AUTO_ORDER: tuple[str, ...] = ("nutpie", "pymc", "numpyro", "blackjax")  # see module docstring
+_DEVICE_SAMPLERS = ("numpyro", "blackjax")
 
 _MODULE = {"pymc": "pymc", "numpyro": "numpyro", "blackjax": "blackjax", "nutpie": "nutpie"}
 
@@ -87,7 +91,8 @@ def sample(
         The model; the one of the enclosing ``with`` block when ``None``.
     sampler
         ``"pymc"``, ``"numpyro"``, ``"blackjax"``, ``"nutpie"``, or ``"auto"`` (the fastest one
-        installed, see :data:`AUTO_ORDER`).
+        installed that can take the model, falling back to the next when it fails; see
+        :func:`auto_candidates`).
     draws, tune, chains
         Posterior draws kept per chain, tuning (warm-up) steps per chain, number of chains.
     random_seed
@@ -136,43 +141,83 @@ def sample(
     model = pm.modelcontext(model)
     if init not in ("modes", None):
         raise ValueError(f"init must be 'modes' or None; got {init!r}")
-    name = _resolve_sampler(sampler)
-    plan = plan_devices(name, devices, shard, chains)
-    has_jax_ops = _has_jax_ops(model)
-    if name in ("numpyro", "blackjax") or (name == "nutpie" and has_jax_ops):
-        _compat.enable_global_x64(f"the {name} sampler (the model compiles to JAX in float64)")
-    if name in ("numpyro", "blackjax"):
-        _compat.pymc_sampling_jax()  # pm.sample's own import would set XLA_FLAGS
+    names = (
+        auto_candidates(model, devices, shard) if sampler == "auto" else [_resolve_sampler(sampler)]
+    )
     with catching_interrupts():
         search = None
         if init == "modes" and kwargs.get("initvals") is None:
             search = _search_modes(model, chains, random_seed)
-        starting = (
-            chains_start_at(name, model, search.points, kwargs)
-            if search
-            else contextlib.nullcontext()
-        )
-        common = dict(draws=draws, tune=tune, chains=chains, random_seed=random_seed)
-
-        def run() -> Any:
-            with plan.context, starting:
-                if name == "blackjax":
-                    return _sample_blackjax(
-                        model,
-                        progressbar=progressbar,
-                        map_chains=plan.map_chains,
-                        **common,
-                        **kwargs,
-                    )
-                return _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs)
-
         stop_if_interrupted()  # one that came during the mode search and was swallowed
-        idata = in_worker_thread(run) if name in ("numpyro", "blackjax") else run()
+        common = dict(draws=draws, tune=tune, chains=chains, random_seed=random_seed)
+        for i, name in enumerate(names):
+            try:
+                idata = _sample_with(
+                    name, model, search, devices, shard, progressbar, common, dict(kwargs)
+                )
+                break
+            except Exception as err:
+                if i + 1 == len(names):
+                    raise
+                _log.warning(
+                    "jaxbridge: sampler=%r failed (%s: %s); falling back to %r",
+                    name,
+                    type(err).__name__,
+                    str(err).strip().splitlines()[0] if str(err).strip() else "",
+                    names[i + 1],
+                )
     if search is not None:
         _compat.group_attrs(idata, "posterior")["jaxbridge_modes"] = search.describe()
     if check_convergence:
         _diagnostics.check(idata, [rv.name for rv in model.free_RVs])
     return idata
+
+
+def auto_candidates(model: pm.Model, devices: Devices = None, shard: Shard = "chains") -> list:
+    """The samplers ``sampler="auto"`` tries, in order (see the module docstring).
+
+    Raises
+    ------
+    ImportError
+        When no installed sampler can take the request.
+    """
+    if any(rv.type.dtype.startswith(("int", "uint", "bool")) for rv in model.free_RVs):
+        wanted, why = ("pymc",), "a model with discrete free variables"
+    elif devices is not None or shard != "chains":
+        wanted, why = _DEVICE_SAMPLERS, "devices= or shard="
+    else:
+        wanted, why = AUTO_ORDER, "this model"
+    available = installed_samplers()
+    found = [name for name in wanted if name in available]
+    if not found:
+        raise ImportError(
+            f"sampler='auto': {why} needs one of {', '.join(map(repr, wanted))}, "
+            "none of which is installed"
+        )
+    return found
+
+
+def _sample_with(name, model, search, devices, shard, progressbar, common, kwargs) -> Any:
+    """One sampler's run: its devices, float64 mode, starting points and settings."""
+    plan = plan_devices(name, devices, shard, common["chains"])
+    has_jax_ops = _has_jax_ops(model)
+    if name in _DEVICE_SAMPLERS or (name == "nutpie" and has_jax_ops):
+        _compat.enable_global_x64(f"the {name} sampler (the model compiles to JAX in float64)")
+    if name in _DEVICE_SAMPLERS:
+        _compat.pymc_sampling_jax()  # pm.sample's own import would set XLA_FLAGS
+    starting = (
+        chains_start_at(name, model, search.points, kwargs) if search else contextlib.nullcontext()
+    )
+
+    def run() -> Any:
+        with plan.context, starting:
+            if name == "blackjax":
+                return _sample_blackjax(
+                    model, progressbar=progressbar, map_chains=plan.map_chains, **common, **kwargs
+                )
+            return _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs)
+
+    return in_worker_thread(run) if name in _DEVICE_SAMPLERS else run()
 
 
 def _search_modes(model: pm.Model, chains: int, random_seed: int | None) -> Initialization:
@@ -268,9 +313,6 @@ def installed_samplers() -> list[str]:
 
 
 def _resolve_sampler(sampler: str) -> str:
-    if sampler == "auto":
-        available = installed_samplers()
-        return next(name for name in AUTO_ORDER if name in available)
     if sampler not in _MODULE:
         raise ValueError(
             f"sampler must be one of 'auto', {', '.join(map(repr, _MODULE))}; got {sampler!r}"

@@ -192,16 +192,24 @@ def _hmm_model():
     return model
 
 
-def check_sample_numpyro_sequences() -> dict:
-    """The sequences split over both processes: same draws on both, as on one device."""
+def _sequences_split(sampler: str) -> dict:
+    """The sequences split over both processes: as on one device, to rounding."""
     from jaxbridge import sample
 
     model = _hmm_model()
-    kwargs = dict(SAMPLE_KWARGS, sampler="numpyro", random_seed=3, shard="sequences")
+    kwargs = dict(SAMPLE_KWARGS, sampler=sampler, random_seed=3, shard="sequences")
     split = sample(model, devices=jax.devices(), **kwargs).posterior["mu"].values
     alone = sample(model, devices=1, **kwargs).posterior["mu"].values
     np.testing.assert_allclose(split, alone, rtol=1e-6, atol=1e-8)
     return {"mu": split.tolist()}
+
+
+def check_sample_numpyro_sequences() -> dict:
+    return _sequences_split("numpyro")
+
+
+def check_sample_blackjax_sequences() -> dict:
+    return _sequences_split("blackjax")
 
 
 def check_chains_per_process() -> dict:

@@ -34,10 +34,15 @@ SLOW_CHECKS = [
     "check_likelihood_local_shares",
     "check_mesh_context_across_processes",
     "check_sample_numpyro_sequences",
+    "check_sample_blackjax_sequences",
     "check_chains_per_process",
 ]
 #: Slow checks that return the draws, which must be the same on both processes.
-SAME_ON_BOTH = ["check_sample_numpyro_sequences", "check_chains_per_process"]
+SAME_ON_BOTH = [
+    "check_sample_numpyro_sequences",
+    "check_sample_blackjax_sequences",
+    "check_chains_per_process",
+]
 #: What a process that outlives its peer prints when JAX ends it.
 PEER_DIED = "another task died"
 
@@ -142,9 +147,9 @@ def test_gathered_chains_are_the_same_on_both_processes(two_processes):
 @pytest.mark.slow
 @pytest.mark.parametrize("check", SLOW_CHECKS)
 def test_slow_on_two_processes(two_processes_slow, check):
-    """Local shares and the mesh context to 1e-10; sequence-sharded NumPyro: identical draws
-    on both processes, equal (to rounding) to the one-device run; chains per process merged
-    to 4 chains, the same on both."""
+    """Local shares and the mesh context to 1e-10; sequence-sharded NumPyro and BlackJAX:
+    identical draws on both processes, equal (to rounding) to the one-device run; chains per
+    process merged to 4 chains, the same on both."""
     _assert_ok_on_both(two_processes_slow, check)
     if check in SAME_ON_BOTH:
         first, second = (r[check] for r in two_processes_slow)

@@ -150,8 +150,9 @@ def gather_chains(
     idata
         This process's result of :func:`jaxbridge.sample` (InferenceData on ArviZ 0.x,
         DataTree on 1.x). Groups with a ``chain`` dimension (``posterior``,
-        ``sample_stats``, ...) are merged; the others (``observed_data``, ...) and all
-        attributes are taken from process 0.
+        ``sample_stats``, ...) are merged; the others (``observed_data``, ...) and the
+        attributes stay this process's own (the same on every process for the same model,
+        except timings and the modes each process's search found).
     check_convergence
         Check r_hat, ESS, divergences and agreement between chains on the merged chains and
         record the figures in ``posterior.attrs``, as :func:`jaxbridge.sample` does (run it

@@ -86,11 +86,11 @@ def check_likelihood_local_shares() -> None:
     from jax.sharding import NamedSharding, PartitionSpec
 
     from jaxbridge import hmm
-    from jaxbridge.hmm._sharding import SEQ_AXIS, sequence_mesh, sharded_log_likelihood
+    from jaxbridge.hmm._sharding import sharded_log_likelihood
 
     le, init, trans, mask = _hmm_args(8, 12, seed=1)
-    mesh = sequence_mesh(jax.devices())
-    sharding = NamedSharding(mesh, PartitionSpec(SEQ_AXIS))
+    mesh = jax.make_mesh((jax.device_count(),), ("seq",))  # as in the README
+    sharding = NamedSharding(mesh, PartitionSpec("seq"))
     mine = slice(4 * jax.process_index(), 4 * jax.process_index() + 4)
     le_global = jax.make_array_from_process_local_data(sharding, le[mine])
     mask_global = jax.make_array_from_process_local_data(sharding, mask[mine])

@@ -19,6 +19,7 @@ _EXPORTS = {
     "ConvergenceWarning": "jaxbridge.pymc",
     "MarginalHMM": "jaxbridge.pymc",
     "decode": "jaxbridge.pymc",
+    "gather_chains": "jaxbridge._hosts",
     "hmm_logp": "jaxbridge.pymc",
     "pseudo_residuals": "jaxbridge.pymc",
     "sample": "jaxbridge.pymc",
@@ -26,6 +27,7 @@ _EXPORTS = {
     "shard_sequences": "jaxbridge.hmm",
     "sharded_log_likelihood": "jaxbridge.hmm",
     "enable_compilation_cache": "jaxbridge._config",
+    "initialize_processes": "jaxbridge._hosts",
 }
 _SUBMODULES = ("datasets", "hmm")
 
@@ -34,6 +36,7 @@ __all__ = ["__version__", *_SUBMODULES, *_EXPORTS]
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on first use
     from jaxbridge import datasets, hmm  # noqa: F401
     from jaxbridge._config import enable_compilation_cache  # noqa: F401
+    from jaxbridge._hosts import gather_chains, initialize_processes  # noqa: F401
     from jaxbridge.hmm import shard_sequences, sharded_log_likelihood  # noqa: F401
     from jaxbridge.pymc import (  # noqa: F401
         ConvergenceWarning,

@@ -38,6 +38,12 @@ NUTS_KWARGS = "nuts" if PYMC_6 else "nuts_sampler_kwargs"
 
 # ----------------------------------------------------------------------------- JAX
 
+# Several processes (jaxbridge._hosts) need nothing here: jax.distributed.initialize (with
+# initialization_timeout, heartbeat_timeout_seconds, shutdown_timeout_seconds), the
+# jax_cpu_collectives_implementation="gloo" option (the default on both), jax.shard_map,
+# jax.make_array_from_process_local_data and jax.experimental.multihost_utils have the same
+# names and behaviour in JAX 0.10 and 0.12 (checked with the two-process tests on both).
+
 
 def x64() -> contextlib.AbstractContextManager:
     """A context in which JAX keeps float64, without touching the global ``jax_enable_x64``.

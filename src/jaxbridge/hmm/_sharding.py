@@ -18,6 +18,18 @@ axis, and :func:`sharded_log_likelihood` called with ``devices=None`` shards ove
 traced. The mesh context is part of :func:`jax.jit`'s cache key, so a function traced outside
 the context is not reused inside it. With one device everything reduces to the plain call.
 Chains are spread across devices one layer up (:mod:`jaxbridge.pymc._devices`).
+
+Several processes (multi-controller JAX, :func:`jaxbridge.initialize_processes`): the devices
+may be those of all processes (``devices=jax.devices()``). Data enter as **full arrays on every
+process**: each process runs the same script with the same (whole) data, which JAX treats as
+replicated, and each device computes the forward algorithm of its share of the sequences; the
+sums over sequences are all-reduced across processes, so every process gets the same values
+and gradients. This is what a PyMC model needs, whose data are constants of the compiled
+log-density. It saves computation, not memory: every process holds the whole data set. Called
+directly, :func:`sharded_log_likelihood` also takes a global :class:`jax.Array` whose batch
+axis is already split, e.g. built from each process's local share with
+``jax.make_array_from_process_local_data(NamedSharding(sequence_mesh(jax.devices()),
+PartitionSpec("seq")), local_share)``; then no process holds another's sequences.
 """
 
 from __future__ import annotations
@@ -58,7 +70,8 @@ def resolve_devices(devices: Devices = None) -> list[jax.Device]:
     devices
         ``None``: all local accelerators (:func:`jax.local_devices`), or one device when JAX
         runs on the CPU; an ``int`` ``n``: the first ``n`` local devices; or a sequence of
-        distinct :class:`jax.Device` objects.
+        distinct :class:`jax.Device` objects, which in a multi-process run may include other
+        processes' devices (``jax.devices()``).
 
     Notes
     -----
@@ -144,7 +157,8 @@ def sharded_log_likelihood(
     log_emission, init, trans, mask, time_varying, log_probs, method
         As :func:`jaxbridge.hmm.log_likelihood`: ``log_emission [..., T, K]``,
         ``init [..., K]``, ``trans [..., K, K]`` (``[..., T-1, K, K]`` when time varying),
-        ``mask [..., T]``.
+        ``mask [..., T]``. With devices of several processes: the same full arrays on every
+        process, or global :class:`jax.Array` inputs (see the module docstring).
     devices
         ``None``: the ``"seq"`` axis of the current mesh context (see :func:`shard_sequences`),
         no sharding outside one. Otherwise a device count, a sequence of devices, or a
@@ -155,7 +169,9 @@ def sharded_log_likelihood(
     [...]
         Per-sequence log-likelihoods, equal to the unsharded ones to rounding, sharded along
         the flattened batch over the devices. With one device, or no batch dimensions, this
-        is exactly the unsharded call.
+        is exactly the unsharded call. Across processes the result is a global array: reduce
+        it inside :func:`jax.jit` (``.sum()``) or read it with
+        :func:`jax.experimental.multihost_utils.process_allgather`.
     """
     if method not in ("sequential", "parallel"):
         raise ValueError(f"method must be one of ('sequential', 'parallel'); got {method!r}")

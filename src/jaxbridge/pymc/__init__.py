@@ -1,6 +1,8 @@
 """PyMC glue: the marginal HMM as a PyMC distribution, ready-made models, decoding, and one
-entry point to NUTS, and model checking (pseudo-residuals)."""
+entry point to NUTS, merging chains sampled on several processes, and model checking
+(pseudo-residuals)."""
 
+from jaxbridge._hosts import gather_chains
 from jaxbridge.pymc._decode import decode
 from jaxbridge.pymc._diagnostics import ConvergenceWarning
 from jaxbridge.pymc._distribution import MarginalHMM
@@ -19,6 +21,7 @@ __all__ = [
     "ConvergenceWarning",
     "MarginalHMM",
     "decode",
+    "gather_chains",
     "gaussian_hmm",
     "hmm_logp",
     "page_hmm",

@@ -6,7 +6,9 @@
 others inside a step. It is a valid NumPyro ``chain_method`` and drives jaxbridge's BlackJAX
 chains. :func:`plan_devices` resolves ``sample``'s ``devices``/``shard`` arguments: chains
 split this way, or the model's HMM sequences split one layer down
-(:func:`jaxbridge.hmm.shard_sequences`).
+(:func:`jaxbridge.hmm.shard_sequences`). Only sequences may be split across the devices of
+several processes (a multi-process run, :func:`jaxbridge.initialize_processes`); chains on
+several processes run independently and are merged by :func:`jaxbridge.gather_chains`.
 """
 
 from __future__ import annotations
@@ -107,9 +109,11 @@ def plan_devices(sampler: str, devices: Devices, shard: Shard, chains: int) -> D
         See :func:`resolve_devices`; ``None`` means all local devices.
     shard
         ``"chains"``: chains run in parallel, an equal share on each device
-        (:func:`chain_devices`, :func:`chain_map`). ``"sequences"``: all chains run vectorised
-        in one program and the HMM sequences of the model are split across the devices
-        (:func:`shard_sequences`).
+        (:func:`chain_devices`, :func:`chain_map`); local devices only. ``"sequences"``: all
+        chains run vectorised in one program and the HMM sequences of the model are split
+        across the devices (:func:`shard_sequences`), which may belong to several processes
+        (``devices=jax.devices()``): every process then runs the same program on the full
+        data, computes its devices' share and ends with the same draws.
     chains
         Number of chains.
     """
@@ -124,6 +128,12 @@ def plan_devices(sampler: str, devices: Devices, shard: Shard, chains: int) -> D
         return DevicePlan(contextlib.nullcontext(), jax.vmap, "vectorized", True)
     if shard == "sequences":
         return DevicePlan(shard_sequences(devices), jax.vmap, "vectorized", True)
+    if any(d.process_index != jax.process_index() for d in resolve_devices(devices)):
+        raise ValueError(
+            "shard='chains' runs on this process's devices only (jax.local_devices()); "
+            "across processes either split the sequences (shard='sequences') or sample "
+            "independent chains on each process and merge them with jaxbridge.gather_chains"
+        )
     if len(chain_devices(devices, chains)) == 1:
         return DevicePlan(contextlib.nullcontext(), jax.vmap, "vectorized", True)
     transform = chain_map(devices, chains)

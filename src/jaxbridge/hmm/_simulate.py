@@ -54,7 +54,7 @@ def simulate(
 
     Returns
     -------
-    [*batch_shape, num_steps] int32
+    ``[*batch_shape, num_steps]`` int32
     """
     shape = _check_simulation(init, trans, num_steps, batch_shape, time_varying=time_varying)
     return _simulate_jit(
@@ -104,8 +104,8 @@ def simulate_normal(
 
     Returns
     -------
-    states : [*batch_shape, num_steps] int32
-    emissions : [*batch_shape, num_steps]
+    states : ``[*batch_shape, num_steps]`` int32
+    emissions : ``[*batch_shape, num_steps]``
     """
     means = jnp.asarray(means)
     sigma = jnp.asarray(sigma)

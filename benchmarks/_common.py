@@ -66,6 +66,59 @@ def time_per_call(fn: Callable[[], object], min_time: float = 1.0, repeats: int 
     return per_call[len(per_call) // 2]
 
 
+def sharded_likelihood_rows(
+    devices, sizes, min_time: float, timer: Callable = time_per_call
+) -> list[dict]:
+    """Compile and per-call seconds of ``jax.value_and_grad`` of the summed sequence-sharded
+    log-likelihood (``sharded_log_likelihood(..., devices=devices)``) at each ``(N, T, K)``.
+
+    ``timer(fn, min_time=...)`` times one call (multi-process runs pass one that makes every
+    process call the same number of times).
+    """
+    import numpy as np
+
+    from jaxbridge.hmm import sharded_log_likelihood
+
+    def total(log_emission, init, trans):
+        return sharded_log_likelihood(log_emission, init, trans, devices=devices).sum()
+
+    value_and_grad = jax.jit(jax.value_and_grad(total, argnums=(0, 1, 2)))
+    rows = []
+    for n, t, k in sizes:
+        rng = np.random.default_rng(0)
+        args = (
+            rng.normal(size=(n, t, k)),
+            rng.dirichlet(np.ones(k)),
+            rng.dirichlet(np.ones(k), size=k),
+        )
+        start = time.perf_counter()
+        jax.block_until_ready(value_and_grad(*args))
+        compile_s = time.perf_counter() - start
+        eval_s = timer(
+            lambda args=args: jax.block_until_ready(value_and_grad(*args)), min_time=min_time
+        )
+        rows.append(dict(size=f"{n}x{t}x{k}", compile=compile_s, eval=eval_s))
+    return rows
+
+
+def speedup_table(rows: list[dict], by: str) -> str:
+    """Markdown table of :func:`sharded_likelihood_rows` results over ``by`` (``"devices"`` or
+    ``"processes"``), with each size's speed-up over its run on one."""
+    base = {r["size"]: r["eval"] for r in rows if r[by] == 1}
+    body = [
+        (
+            r["size"],
+            r[by],
+            f"{r['eval'] * 1e3:.2f} ms",
+            f"{r['compile']:.2f} s",
+            f"{base[r['size']] / r['eval']:.2f}x" if r["size"] in base else "n/a",
+        )
+        for r in sorted(rows, key=lambda r: (r["size"], r[by]))
+    ]
+    header = ("N x T x K", by, "value+grad eval", "compile + 1st call", "speed-up")
+    return markdown_table(header, body)
+
+
 def cpu_model() -> str:
     """CPU model name from /proc/cpuinfo, falling back to :func:`platform.processor`."""
     try:
@@ -140,6 +193,14 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     ]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def report(parts: Sequence[str], *, append: bool) -> None:
+    """Print a results section made of ``parts`` (lines); append it to RESULTS.md if asked."""
+    section = "\n".join(parts)
+    print(section)
+    if append:
+        append_results(section)
 
 
 def append_results(section: str, path: Path = RESULTS_MD) -> None:

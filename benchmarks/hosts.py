@@ -52,30 +52,8 @@ WORKER_TIMEOUT = 1800
 def kernel_worker(sizes, min_time: float) -> list[dict]:
     """Time value_and_grad of the summed log-likelihood over ``jax.devices()`` at each size."""
     import jax
-    import numpy as np
 
-    from jaxbridge.hmm import sharded_log_likelihood
-
-    def total(log_emission, init, trans):
-        return sharded_log_likelihood(log_emission, init, trans, devices=jax.devices()).sum()
-
-    value_and_grad = jax.jit(jax.value_and_grad(total, argnums=(0, 1, 2)))
-    rows = []
-    for n, t, k in sizes:
-        rng = np.random.default_rng(0)
-        args = (
-            rng.normal(size=(n, t, k)),
-            rng.dirichlet(np.ones(k)),
-            rng.dirichlet(np.ones(k), size=k),
-        )
-        start = time.perf_counter()
-        jax.block_until_ready(value_and_grad(*args))
-        compile_s = time.perf_counter() - start
-        eval_s = time_per_call(
-            lambda args=args: jax.block_until_ready(value_and_grad(*args)), min_time=min_time
-        )
-        rows.append(dict(size=f"{n}x{t}x{k}", compile=compile_s, eval=eval_s))
-    return rows
+    return _common.sharded_likelihood_rows(jax.devices(), sizes, min_time, timer=time_per_call)
 
 
 def time_per_call(fn, min_time: float, repeats: int = 5) -> float:
@@ -168,22 +146,6 @@ def run_workers(processes: int, args: argparse.Namespace, task: str) -> list[dic
     return [dict(row, processes=processes) for row in json.loads(outputs[0][0].splitlines()[-1])]
 
 
-def kernel_table(rows: list[dict]) -> str:
-    base = {r["size"]: r["eval"] for r in rows if r["processes"] == 1}
-    body = [
-        (
-            r["size"],
-            r["processes"],
-            f"{r['eval'] * 1e3:.2f} ms",
-            f"{r['compile']:.2f} s",
-            f"{base[r['size']] / r['eval']:.2f}x",
-        )
-        for r in sorted(rows, key=lambda r: (r["size"], r["processes"]))
-    ]
-    header = ("N x T x K", "processes", "value+grad eval", "compile + 1st call", "speed-up")
-    return _common.markdown_table(header, body)
-
-
 def sampling_table(rows: list[dict], args: argparse.Namespace) -> str:
     body = [(r["processes"], f"{r['wall']:.1f} s", f"{r['signal']:.4f}") for r in rows]
     header = ("processes", f"wall (4 chains x {args.tune}+{args.draws})", "mean signal")
@@ -233,16 +195,13 @@ def main(argv: list[str] | None = None) -> None:
         "",
         "value_and_grad of the summed log-likelihood, sequences split across the processes:",
         "",
-        kernel_table(kernel_rows),
+        _common.speedup_table(kernel_rows, "processes"),
     ]
     if args.sampling:
         sampling_rows = [r for n in (1, 2) for r in run_workers(n, args, "sampling")]
         parts += ["", "jaxbridge.sample(sampler='numpyro', shard='sequences'), page model:", ""]
         parts.append(sampling_table(sampling_rows, args))
-    section = "\n".join(parts)
-    print(section)
-    if not (args.no_append or args.quick):
-        _common.append_results(section)
+    _common.report(parts, append=not (args.no_append or args.quick))
 
 
 if __name__ == "__main__":

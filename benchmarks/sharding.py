@@ -55,33 +55,8 @@ SHARDS = ("chains", "sequences")
 
 def kernel_worker(sizes, devices: int, min_time: float) -> list[dict]:
     """Time value_and_grad of the summed sharded log-likelihood at each size."""
-    import jax
-    import numpy as np
-
-    from jaxbridge.hmm import sharded_log_likelihood
-
-    jax.config.update("jax_enable_x64", True)
-
-    def total(log_emission, init, trans):
-        return sharded_log_likelihood(log_emission, init, trans, devices=devices).sum()
-
-    value_and_grad = jax.jit(jax.value_and_grad(total, argnums=(0, 1, 2)))
-    rows = []
-    for n, t, k in sizes:
-        rng = np.random.default_rng(0)
-        args = (
-            rng.normal(size=(n, t, k)),
-            rng.dirichlet(np.ones(k)),
-            rng.dirichlet(np.ones(k), size=k),
-        )
-        start = time.perf_counter()
-        jax.block_until_ready(value_and_grad(*args))
-        compile_s = time.perf_counter() - start
-        eval_s = _common.time_per_call(
-            lambda args=args: jax.block_until_ready(value_and_grad(*args)), min_time=min_time
-        )
-        rows.append(dict(size=f"{n}x{t}x{k}", devices=devices, compile=compile_s, eval=eval_s))
-    return rows
+    rows = _common.sharded_likelihood_rows(devices, sizes, min_time)
+    return [dict(row, devices=devices) for row in rows]
 
 
 def sampling_worker(devices: int, draws: int, tune: int) -> list[dict]:
@@ -143,22 +118,6 @@ def run_worker(devices: int, args: argparse.Namespace, task: str) -> list[dict]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def kernel_table(rows: list[dict]) -> str:
-    base = {r["size"]: r["eval"] for r in rows if r["devices"] == 1}
-    body = [
-        (
-            r["size"],
-            r["devices"],
-            f"{r['eval'] * 1e3:.2f} ms",
-            f"{r['compile']:.2f} s",
-            f"{base[r['size']] / r['eval']:.2f}x" if r["size"] in base else "n/a",
-        )
-        for r in sorted(rows, key=lambda r: (r["size"], r["devices"]))
-    ]
-    header = ("N x T x K", "devices", "value+grad eval", "compile + 1st call", "speed-up")
-    return _common.markdown_table(header, body)
-
-
 def sampling_table(rows: list[dict], args: argparse.Namespace) -> str:
     body = [
         (r["shard"], r["devices"], f"{r['wall']:.1f} s", f"{r['signal']:.4f}")
@@ -207,16 +166,13 @@ def main(argv: list[str] | None = None) -> None:
         "",
         "value_and_grad of the summed log-likelihood, sequences split across devices:",
         "",
-        kernel_table(kernel_rows),
+        _common.speedup_table(kernel_rows, "devices"),
     ]
     if args.sampling:
         sampling_rows = [r for n in args.devices for r in run_worker(n, args, "sampling")]
         parts += ["", "jaxbridge.sample(sampler='numpyro'), page workload:", ""]
         parts.append(sampling_table(sampling_rows, args))
-    section = "\n".join(parts)
-    print(section)
-    if not (args.no_append or args.quick):
-        _common.append_results(section)
+    _common.report(parts, append=not (args.no_append or args.quick))
 
 
 if __name__ == "__main__":

@@ -152,9 +152,10 @@ def test_grad_with_broadcast_batch_dims(rng, time_varying):
         np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("method", ["sequential", "parallel"])
-@pytest.mark.parametrize("time_varying", [False, True])
-@pytest.mark.parametrize("num_states", [5, 6])
+@pytest.mark.parametrize(
+    ("num_states", "time_varying", "method"),
+    [(5, False, "sequential"), (5, True, "parallel"), (6, True, "sequential")],
+)
 def test_many_states_with_per_sequence_transitions(rng, method, time_varying, num_states):
     """K > 4 takes the array-contraction branches; per-sequence (and time-varying) transition
     matrices take the unshared one: value, gradients and smoothing against enumeration."""

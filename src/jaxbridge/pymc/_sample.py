@@ -147,7 +147,9 @@ def sample(
     with catching_interrupts():
         search = None
         if init == "modes" and kwargs.get("initvals") is None:
-            search = _search_modes(model, chains, random_seed)
+            # in a worker thread: its XLA loops do not return to Python for seconds, and the
+            # calling thread must stay responsive to Ctrl-C
+            search = in_worker_thread(lambda: _search_modes(model, chains, random_seed))
         stop_if_interrupted()  # one that came during the mode search and was swallowed
         common = dict(draws=draws, tune=tune, chains=chains, random_seed=random_seed)
         for i, name in enumerate(names):

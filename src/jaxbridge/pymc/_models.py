@@ -10,7 +10,9 @@ observed :class:`~jaxbridge.MarginalHMM` is named ``"hmm"``, with dims
     \pi \sim \mathrm{Dirichlet}(\mathbf 1_K), \qquad
     A_{i\cdot} \sim \mathrm{Dirichlet}(\mathbf 1_K)
 
-(``p_initial_state``, ``p_transition``; constants when ``K = 1``). The emissions differ:
+(``p_initial_state``, ``p_transition``; constants when ``K = 1``), or with ``covariates=``
+transitions that follow covariates (:func:`~jaxbridge.pymc.covariate_transitions`). The
+emissions differ:
 
 ==================  ============================================================================
 :func:`page_hmm`    the example page's model: :math:`y \mid z=k \sim N((k+1)\,s, \sigma)`,

@@ -85,7 +85,7 @@ def fit(args: argparse.Namespace) -> int:
         args.out = Path("runs") / args.data.stem
 
     def read() -> tuple[xr.Dataset, str]:
-        data = read_data(args.data)
+        data = read_data(args.data, args.covariates)
         return data, _describe(data, f"read {args.data}")
 
     return _fit(read, args, states=args.states, emission=args.emission, source=str(args.data))
@@ -126,8 +126,17 @@ def _fit(
     from jaxbridge.cli._run import RUN_FILES, write_run
 
     shared_noise = getattr(args, "shared_noise", False)
+    covariates = getattr(args, "covariates", ())
     settings = Settings(
-        states, emission, shared_noise, args.sampler, args.draws, args.tune, args.chains, args.seed
+        states,
+        emission,
+        shared_noise,
+        args.sampler,
+        args.draws,
+        args.tune,
+        args.chains,
+        args.seed,
+        covariates,
     )
     with (
         _console(args.quiet) as say,

@@ -9,6 +9,8 @@ In memory, and in every NetCDF data file jaxbridge writes, a data set is an
   missing step contributes a factor ``sum_j trans[i, j] = 1``); padding is not missing data:
   decoded states and figures stop at each sequence's end;
 * ``states (sequence, time)`` int64, optional: the true hidden states (simulated data);
+* ``covariates (sequence, time, covariate)`` float64, optional: covariates driving the
+  transitions (``jaxbridge fit --covariates``), zero past each sequence's end;
 * ``init (state)``, ``trans (state, next_state)``, ``signal``, ``noise``, optional: the true
   parameters of a Normal-emission HMM (see :mod:`jaxbridge.cli._params`).
 """
@@ -85,7 +87,10 @@ def describe(data: xr.Dataset) -> str:
         else f"{low} to {high} steps (median {float(np.median(lengths)):g})"
     )
     plural = "" if n == 1 else "s"
-    return f"{n} sequence{plural} of {steps}, {missing} missing value{'' if missing == 1 else 's'}"
+    text = f"{n} sequence{plural} of {steps}, {missing} missing value{'' if missing == 1 else 's'}"
+    if "covariates" in data:
+        text += f", covariates {', '.join(map(str, data['covariate'].values))}"
+    return text
 
 
 def truth_of(data: xr.Dataset) -> Truth | None:

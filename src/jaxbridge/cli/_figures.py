@@ -341,3 +341,88 @@ def _span(values: np.ndarray) -> tuple[float, float]:
     low, high = np.quantile(values, [0.001, 0.999])
     pad = 0.1 * (high - low or 1.0)
     return low - pad, high + pad
+
+
+#: Posterior draws used for the bands of ``transitions.png`` (evenly spaced).
+MAX_DRAWS = 400
+#: Points along each covariate's observed range in ``transitions.png``.
+GRID = 60
+
+
+def transitions_figure(posterior: xr.Dataset, data: xr.Dataset) -> Figure:
+    """The hidden chain's moves.
+
+    Without covariates, the transition matrix ``p_transition`` (posterior mean, a heat map).
+    With covariates (``transition_intercept``, ``transition_coef``), every transition
+    probability ``p(z_t = j | z_{t-1} = i)`` against each covariate over its observed range,
+    the other covariates at their mean: posterior mean and 94% interval, a panel per origin
+    state ``i`` (rows) and covariate (columns).
+    """
+    import matplotlib.pyplot as plt
+
+    if "transition_coef" in posterior:
+        return _covariate_transitions_figure(posterior, data)
+    figure, ax = plt.subplots(figsize=(4.6, 3.8), layout="constrained")
+    if "p_transition" not in posterior:
+        ax.text(0.5, 0.5, "one state: no transitions", ha="center", va="center")
+        ax.set_axis_off()
+        return figure
+    mean = posterior["p_transition"].mean(("chain", "draw")).values
+    image = ax.imshow(mean, vmin=0.0, vmax=1.0, cmap="viridis")
+    for (i, j), value in np.ndenumerate(mean):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="w" if value < 0.6 else "k")
+    ax.set_xlabel("to state")
+    ax.set_ylabel("from state")
+    ax.set_title("transition probabilities (posterior mean)")
+    ax.set_xticks(range(len(mean)))
+    ax.set_yticks(range(len(mean)))
+    ax.grid(False)
+    figure.colorbar(image, ax=ax)
+    return figure
+
+
+def _covariate_transitions_figure(posterior: xr.Dataset, data: xr.Dataset) -> Figure:
+    import matplotlib.pyplot as plt
+
+    intercept = posterior["transition_intercept"].values  # [chain, draw, K, K]
+    coef = posterior["transition_coef"].values  # [chain, draw, K, P, K]
+    k, p = intercept.shape[-1], coef.shape[-2]
+    intercept, coef = intercept.reshape(-1, k, k), coef.reshape(-1, k, p, k)
+    keep = np.unique(np.linspace(0, len(intercept) - 1, MAX_DRAWS).round().astype(int))
+    intercept, coef = intercept[keep], coef[keep]
+    steps = ~padding_mask(lengths_of(data), data.sizes["time"])
+    x = data["covariates"].values[steps]  # [steps, P], within the sequences
+    names = [str(name) for name in data["covariate"].values]
+    figure, axes = plt.subplots(
+        k, p, figsize=(3.6 * p + 0.6, 2.4 * k + 0.6), squeeze=False, layout="constrained"
+    )
+    moves = 1.0 - np.eye(k)
+    for c in range(p):
+        grid = np.tile(x.mean(axis=0), (GRID, 1))
+        grid[:, c] = np.linspace(x[:, c].min(), x[:, c].max(), GRID)
+        logits = intercept[:, None] + np.einsum("gq,siqj->sgij", grid, coef)
+        logits = logits * moves
+        probs = np.exp(logits - logits.max(-1, keepdims=True))
+        probs /= probs.sum(-1, keepdims=True)  # [draws, grid, K, K]
+        low, high = np.quantile(probs, [0.03, 0.97], axis=0)
+        for i in range(k):
+            ax = axes[i, c]
+            for j in range(k):
+                line = ax.plot(grid[:, c], probs[:, :, i, j].mean(0), label=f"to {j}")[0]
+                ax.fill_between(
+                    grid[:, c],
+                    low[:, i, j],
+                    high[:, i, j],
+                    alpha=0.25,
+                    color=line.get_color(),
+                    linewidth=0,
+                )
+            ax.set_ylim(0, 1)
+            ax.set_title(f"from state {i}", fontsize=9)
+            if i == k - 1:
+                ax.set_xlabel(names[c])
+            if c == 0:
+                ax.set_ylabel("p(next state)")
+    axes[0, -1].legend(fontsize=8, loc="best")
+    figure.suptitle("transition probabilities against each covariate (mean, 94% interval)")
+    return figure

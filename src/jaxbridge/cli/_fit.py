@@ -40,6 +40,7 @@ class Settings(NamedTuple):
     tune: int
     chains: int
     seed: int
+    covariates: tuple[str, ...] = ()
 
 
 def fit(

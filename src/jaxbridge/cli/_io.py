@@ -33,8 +33,12 @@ SUFFIXES = (".csv", ".nc", ".npy", ".npz")
 MAX_PADDING = 100
 
 
-def read_data(path: Path) -> xr.Dataset:
-    """Read and validate a data file; any problem raises a one-line :class:`CLIError`."""
+def read_data(path: Path, covariates: tuple[str, ...] = ()) -> xr.Dataset:
+    """Read and validate a data file; any problem raises a one-line :class:`CLIError`.
+
+    ``covariates`` names CSV columns (or NetCDF variables ``(sequence, time)``) read into
+    ``covariates (sequence, time, covariate)``: a number at every step of every sequence.
+    """
     suffix = path.suffix.lower()
     reader = _READERS.get(suffix)
     if reader is None:
@@ -44,7 +48,7 @@ def read_data(path: Path) -> xr.Dataset:
     if not path.is_file():
         raise CLIError(f"{path}: no such file")
     try:
-        data = reader(path)
+        data = reader(path, covariates)
     except CLIError:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
@@ -54,7 +58,7 @@ def read_data(path: Path) -> xr.Dataset:
     return data
 
 
-def _read_csv(path: Path) -> xr.Dataset:
+def _read_csv(path: Path, covariates: tuple[str, ...]) -> xr.Dataset:
     with path.open(newline="", encoding="utf-8-sig") as file:  # -sig: tolerate a BOM
         lines = list(file)
     truth = None
@@ -65,10 +69,12 @@ def _read_csv(path: Path) -> xr.Dataset:
         except (ValueError, KeyError, TypeError) as err:
             raise CLIError(f"{path} line 1: unreadable jaxbridge-truth line ({err})") from None
     blanked = [line if not line.startswith("#") else "\n" for line in lines]
-    return _read_long(path, blanked, truth)
+    return _read_long(path, blanked, truth, covariates)
 
 
-def _read_long(path: Path, lines: list[str], truth: Truth | None) -> xr.Dataset:
+def _read_long(
+    path: Path, lines: list[str], truth: Truth | None, covariates: tuple[str, ...]
+) -> xr.Dataset:
     """The long-form table (comment lines blanked, so line numbers stay the file's)."""
     rows = csv.reader(lines)
     header = next((row for row in rows if any(field.strip() for field in row)), None)
@@ -81,8 +87,15 @@ def _read_long(path: Path, lines: list[str], truth: Truth | None) -> xr.Dataset:
             f"{path}: missing column(s) {', '.join(missing)}; expected long form "
             f"'sequence,time,value' (header: {','.join(header)!r})"
         )
+    absent = [name for name in covariates if name.lower() not in names]
+    if absent:
+        raise CLIError(
+            f"{path}: no column {', '.join(map(repr, absent))} for --covariates "
+            f"(header: {','.join(header)!r})"
+        )
     i_seq, i_time, i_value = (names.index(name) for name in COLUMNS)
-    values: dict[str, dict[int, float]] = {}
+    i_covariates = [names.index(name.lower()) for name in covariates]
+    values: dict[str, dict[int, tuple[float, ...]]] = {}
     for row in rows:
         if not any(field.strip() for field in row):
             continue
@@ -96,10 +109,16 @@ def _read_long(path: Path, lines: list[str], truth: Truth | None) -> xr.Dataset:
         times = values.setdefault(label, {})
         if time in times:
             raise CLIError(f"{where}: sequence {label!r} has time {time} twice")
-        times[time] = _parse_value(row[i_value], where)
+        times[time] = (
+            _parse_value(row[i_value], where),
+            *(
+                _covariate(row[i], name, where)
+                for i, name in zip(i_covariates, covariates, strict=True)
+            ),
+        )
     if not values:
         raise CLIError(f"{path}: no data rows after the header")
-    return _from_long(values, path, truth)
+    return _from_long(values, path, truth, covariates)
 
 
 def _parse_time(field: str, where: str) -> int:
@@ -125,8 +144,21 @@ def _parse_value(field: str, where: str) -> float:
     return value
 
 
-def _from_long(values: dict[str, dict[int, float]], path: Path, truth: Truth | None) -> xr.Dataset:
-    """``{sequence: {time: value}}`` -> ``emissions [N, T]``, each sequence from its first time."""
+def _covariate(field: str, name: str, where: str) -> float:
+    value = _parse_value(field, where)
+    if np.isnan(value):
+        raise CLIError(f"{where}: covariate {name!r} is missing (--covariates needs every step)")
+    return value
+
+
+def _from_long(
+    values: dict[str, dict[int, tuple[float, ...]]],
+    path: Path,
+    truth: Truth | None,
+    covariates: tuple[str, ...],
+) -> xr.Dataset:
+    """``{sequence: {time: (value, *covariates)}}`` -> ``emissions [N, T]`` (and
+    ``covariates [N, T, P]``), each sequence from its first time."""
     starts = {label: min(times) for label, times in values.items()}
     n_steps = max(max(times) - starts[label] + 1 for label, times in values.items())
     n_rows = sum(map(len, values.values()))
@@ -135,15 +167,16 @@ def _from_long(values: dict[str, dict[int, float]], path: Path, truth: Truth | N
             f"{path}: {n_rows} rows span {n_steps} time steps; 'time' must count steps "
             "(0, 1, 2, ...), not e.g. timestamps"
         )
-    emissions = np.full((len(values), n_steps), np.nan)
+    table = np.full((len(values), n_steps, 1 + len(covariates)), np.nan)
     for i, (label, times) in enumerate(values.items()):
-        for time, value in times.items():
-            emissions[i, time - starts[label]] = value
+        for time, row in times.items():
+            table[i, time - starts[label]] = row
     lengths = [max(times) - starts[label] + 1 for label, times in values.items()]
-    return make_dataset(emissions, truth=truth, sequence=list(values), lengths=lengths)
+    data = make_dataset(table[..., 0], truth=truth, sequence=list(values), lengths=lengths)
+    return _with_covariates(data, table[..., 1:], covariates, str(path))
 
 
-def _read_netcdf(path: Path) -> xr.Dataset:
+def _read_netcdf(path: Path, covariates: tuple[str, ...]) -> xr.Dataset:
     data = xr.load_dataset(path)
     if "emissions" not in data:
         raise CLIError(
@@ -161,14 +194,52 @@ def _read_netcdf(path: Path) -> xr.Dataset:
         name: data[name].values for name in ("states", "lengths", *TRUTH_VARS) if name in data
     }
     sequence = data["sequence"].values if "sequence" in data.coords else None
-    return _from_arrays(emissions.values, arrays, path, sequence)
+    absent = [name for name in covariates if name not in data]
+    if absent:
+        raise CLIError(f"{path}: no variable {', '.join(map(repr, absent))} for --covariates")
+    columns = [data[name].transpose("sequence", "time").values for name in covariates]
+    read = _from_arrays(emissions.values, arrays, path, sequence)
+    table = np.stack(columns, axis=-1) if columns else None
+    return _with_covariates(read, table, covariates, str(path))
 
 
-def _read_npy(path: Path) -> xr.Dataset:
+def _read_npy(path: Path, covariates: tuple[str, ...]) -> xr.Dataset:
+    _no_named_columns(path, covariates)
     return _from_arrays(np.load(path, allow_pickle=False), {}, path)
 
 
-def _read_npz(path: Path) -> xr.Dataset:
+def _no_named_columns(path: Path, covariates: tuple[str, ...]) -> None:
+    if covariates:
+        raise CLIError(
+            f"{path}: --covariates reads named CSV columns or NetCDF variables; "
+            f"{path.suffix} files have none"
+        )
+
+
+def _with_covariates(
+    data: xr.Dataset, table: np.ndarray | None, names: tuple[str, ...], where: str
+) -> xr.Dataset:
+    """``data`` with ``covariates (sequence, time, covariate)`` from ``table [N, T, P]``:
+    finite within each sequence (an error names the first gap), zero past its end."""
+    if not names:
+        return data
+    table = np.array(table, dtype=np.float64)
+    padding = padding_mask(data["lengths"].values, data.sizes["time"])
+    gaps = np.argwhere(~np.isfinite(table) & ~padding[..., None])
+    if gaps.size:
+        seq, step, col = gaps[0]
+        label = str(data["sequence"].values[seq])
+        raise CLIError(
+            f"{where}: covariate {names[col]!r} is missing at sequence {label!r}, step {step} "
+            "(--covariates needs a value at every step)"
+        )
+    table[padding] = 0.0  # past a sequence's end: moves that no observation depends on
+    covariates = (("sequence", "time", "covariate"), table)
+    return data.assign(covariates=covariates).assign_coords(covariate=list(names))
+
+
+def _read_npz(path: Path, covariates: tuple[str, ...]) -> xr.Dataset:
+    _no_named_columns(path, covariates)
     with np.load(path, allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in npz.files}
     if "emissions" in arrays:
@@ -228,7 +299,7 @@ def _from_arrays(
     return make_dataset(emissions, states, truth, sequence, lengths)
 
 
-_READERS: dict[str, Callable[[Path], xr.Dataset]] = {
+_READERS: dict[str, Callable[[Path, tuple[str, ...]], xr.Dataset]] = {
     ".csv": _read_csv,
     ".nc": _read_netcdf,
     ".npy": _read_npy,

@@ -67,6 +67,13 @@ def _finite(text: str) -> float:
     return value
 
 
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(","))
+    if not all(names) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"expected distinct comma-separated names, got {text!r}")
+    return names
+
+
 def _positive(text: str) -> float:
     value = _finite(text)
     if value <= 0:
@@ -224,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--shared-noise",
         action="store_true",
         help="normal/studentt: one noise scale for all states instead of one per state",
+    )
+    fit.add_argument(
+        "--covariates",
+        metavar="NAMES",
+        type=_names,
+        default=(),
+        help="covariates driving the transitions (multinomial logit, staying the reference): "
+        "comma-separated CSV columns or NetCDF variables, a number at every step, e.g. temp,dose",
     )
     fit.add_argument(
         "--out",

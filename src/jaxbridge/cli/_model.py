@@ -60,12 +60,16 @@ def build_model(
     options = {"shared_noise": shared_noise} if kind in ("normal", "studentt") else {}
     builder = getattr(models, EMISSIONS[kind].builder)
     try:
+        if "covariates" in data:
+            options["covariates"] = data["covariates"].values
         model = builder(
             data["emissions"].values, n_states, sequence=data["sequence"].values, **options
         )
     except ValueError as err:  # data the model cannot produce
         raise CLIError(f"{source}: --emission {kind}: {err}") from None
     truth = _parameter_truth(truth_of(data), n_states, kind, shared_noise=shared_noise)
+    if "covariates" in data:  # the simulated chain had no covariates
+        truth.pop("p_transition", None)
     return FitModel(model, models.parameter_names(model), truth)
 
 

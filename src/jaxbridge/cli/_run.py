@@ -18,6 +18,8 @@ A run folder holds
 ``states.png``      posterior state probabilities per step, true states overlaid
 ``checks.png``      model checks: observed vs replicated data (distribution, autocorrelation)
                     and a normal QQ plot of the pseudo-residuals
+``transitions.png`` the transition matrix, or with ``--covariates`` each transition
+                    probability against each covariate
 ==================  ==========================================================================
 
 Everything is written to temporary names and renamed into place at the end, so a failed or
@@ -42,6 +44,7 @@ from jaxbridge.cli._figures import (
     save,
     states_figure,
     trace_figure,
+    transitions_figure,
 )
 from jaxbridge.cli._report import format_table, summary_table, truth_dataset
 
@@ -52,7 +55,7 @@ DATA, POSTERIOR, STATES, SETTINGS, SUMMARY = (
     "run.json",
     "summary.csv",
 )
-FIGURES = ("data.png", "trace.png", "posterior.png", "states.png", "checks.png")
+FIGURES = ("data.png", "trace.png", "posterior.png", "states.png", "checks.png", "transitions.png")
 REPORT_FILES = (SUMMARY, *FIGURES)
 RUN_FILES = (DATA, POSTERIOR, STATES, SETTINGS, *REPORT_FILES)
 #: What each file of a run folder holds (printed after a run).
@@ -67,6 +70,7 @@ CONTENTS = {
     "posterior.png": "posterior densities (true values marked)",
     "states.png": "posterior state probabilities per step",
     "checks.png": "model checks: replicated data, pseudo-residual QQ plot",
+    "transitions.png": "transition probabilities (against each covariate, if any)",
 }
 
 
@@ -107,7 +111,8 @@ def write_report(
     has_replicates = "posterior_predictive" in _compat.group_names(run.idata)
     replicated = _compat.get_group(run.idata, "posterior_predictive") if has_replicates else None
     save(checks_figure, temp("checks.png"), run.data, replicated, run.decoded)
-    listing = "\n".join(f"  {name:<14} {CONTENTS[name]}" for name in files)
+    save(transitions_figure, temp("transitions.png"), posterior, run.data)
+    listing = "\n".join(f"  {name:<15} {CONTENTS[name]}" for name in files)
     return f"{format_table(table)}\n\nwrote {out_dir}/\n{listing}"
 
 

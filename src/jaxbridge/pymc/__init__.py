@@ -3,6 +3,7 @@ entry point to NUTS, merging chains sampled on several processes, and model chec
 (pseudo-residuals)."""
 
 from jaxbridge._hosts import gather_chains
+from jaxbridge.pymc._covariates import covariate_transitions
 from jaxbridge.pymc._decode import decode
 from jaxbridge.pymc._diagnostics import ConvergenceWarning
 from jaxbridge.pymc._distribution import MarginalHMM
@@ -20,6 +21,7 @@ from jaxbridge.pymc._sample import sample
 __all__ = [
     "ConvergenceWarning",
     "MarginalHMM",
+    "covariate_transitions",
     "decode",
     "gather_chains",
     "gaussian_hmm",

@@ -10,7 +10,9 @@ observed :class:`~jaxbridge.MarginalHMM` is named ``"hmm"``, with dims
     \pi \sim \mathrm{Dirichlet}(\mathbf 1_K), \qquad
     A_{i\cdot} \sim \mathrm{Dirichlet}(\mathbf 1_K)
 
-(``p_initial_state``, ``p_transition``; constants when ``K = 1``). The emissions differ:
+(``p_initial_state``, ``p_transition``; constants when ``K = 1``), or with ``covariates=``
+transitions that follow covariates (:func:`~jaxbridge.pymc.covariate_transitions`). The
+emissions differ:
 
 ==================  ============================================================================
 :func:`page_hmm`    the example page's model: :math:`y \mid z=k \sim N((k+1)\,s, \sigma)`,
@@ -46,6 +48,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from pytensor.graph.traversal import ancestors
 
+from jaxbridge.pymc._covariates import check_covariates, covariate_transitions
 from jaxbridge.pymc._distribution import MarginalHMM
 
 #: Name of the observed marginal HMM in every model built here.
@@ -53,7 +56,11 @@ HMM_NAME = "hmm"
 
 
 def page_hmm(
-    observed: np.ndarray, states: int = 3, *, sequence: np.ndarray | None = None
+    observed: np.ndarray,
+    states: int = 3,
+    *,
+    sequence: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
 ) -> pm.Model:
     r"""The example page's model: state ``k`` emits :math:`N((k+1)\,s, \sigma)`.
 
@@ -67,7 +74,7 @@ def page_hmm(
         noise = pm.HalfNormal("emission_noise", 1.0)
         return pm.Normal.dist(mu=(np.arange(states) + 1.0) * signal, sigma=noise)
 
-    return _build(observed, states, sequence, emission)
+    return _build(observed, states, sequence, emission, covariates)
 
 
 def gaussian_hmm(
@@ -76,6 +83,7 @@ def gaussian_hmm(
     *,
     shared_noise: bool = False,
     sequence: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
 ) -> pm.Model:
     r"""Gaussian HMM: :math:`y \mid z=k \sim N(\mu_k, \sigma_k)` with ordered means.
 
@@ -89,6 +97,10 @@ def gaussian_hmm(
         One noise scale for all states instead of one per state.
     sequence
         Labels of the ``N`` sequences (coordinate ``sequence``).
+    covariates : ``[N, T, P]``, optional
+        Covariates driving the transitions (multinomial logit, see
+        :func:`covariate_transitions`): ``p_transition`` is replaced by
+        ``transition_intercept [K, K]`` and ``transition_coef [K, P, K]``.
 
     Returns
     -------
@@ -102,7 +114,7 @@ def gaussian_hmm(
         mu, sigma = _gaussian_states(values, states, shared_noise)
         return pm.Normal.dist(mu=mu, sigma=sigma)
 
-    return _build(observed, states, sequence, emission)
+    return _build(observed, states, sequence, emission, covariates)
 
 
 def studentt_hmm(
@@ -111,6 +123,7 @@ def studentt_hmm(
     *,
     shared_noise: bool = False,
     sequence: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
 ) -> pm.Model:
     r"""Student-t HMM: :func:`gaussian_hmm` with :math:`t_\nu(\mu_k, \sigma_k)` emissions.
 
@@ -122,11 +135,15 @@ def studentt_hmm(
         nu = pm.Gamma("emission_nu", alpha=2.0, beta=0.1)
         return pm.StudentT.dist(nu=nu, mu=mu, sigma=sigma)
 
-    return _build(observed, states, sequence, emission)
+    return _build(observed, states, sequence, emission, covariates)
 
 
 def poisson_hmm(
-    observed: np.ndarray, states: int, *, sequence: np.ndarray | None = None
+    observed: np.ndarray,
+    states: int,
+    *,
+    sequence: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
 ) -> pm.Model:
     r"""Poisson HMM for counts: :math:`y \mid z=k \sim \mathrm{Poisson}(\lambda_k)`, ordered rates.
 
@@ -142,7 +159,7 @@ def poisson_hmm(
         rate = _ordered("emission_rate", states, lambda n: pm.HalfNormal(n, 1.0), 1.0, 0.0, scale)
         return pm.Poisson.dist(rate)
 
-    return _build(observed, states, sequence, emission)
+    return _build(observed, states, sequence, emission, covariates)
 
 
 def check_counts(observed: np.ndarray) -> None:
@@ -211,6 +228,7 @@ def _build(
     states: int,
     sequence: np.ndarray | None,
     emission: Callable[[np.ndarray], pm.Distribution],
+    covariates: np.ndarray | None = None,
 ) -> pm.Model:
     """The model: hidden-chain priors, ``emission(observed values)``, the observed HMM."""
     values = np.asarray(observed, dtype=float)
@@ -220,6 +238,11 @@ def _build(
         raise ValueError(f"observed must be [N, T] or [T]; got shape {values.shape}")
     if not (isinstance(states, int | np.integer) and states >= 1):
         raise ValueError(f"states must be a positive integer; got {states!r}")
+    x = None
+    if covariates is not None:
+        if states < 2:
+            raise ValueError("covariates drive the transitions: states must be at least 2")
+        x = check_covariates(covariates, values.shape)
     labels = np.arange(len(values)) if sequence is None else np.asarray(sequence)
     with pm.Model(coords={"sequence": labels, "time": np.arange(values.shape[1])}) as model:
         dist = emission(values[~np.isnan(values)])
@@ -227,13 +250,43 @@ def _build(
             init, trans = np.ones(1), np.ones((1, 1))
         else:
             init = pm.Dirichlet("p_initial_state", np.ones(states))
-            trans = pm.Dirichlet("p_transition", np.ones(states), shape=(states, states))
+            trans = (
+                pm.Dirichlet("p_transition", np.ones(states), shape=(states, states))
+                if x is None
+                else _covariate_trans(x, states)
+            )
         MarginalHMM(
             HMM_NAME,
             init=init,
             trans=trans,
             emission=dist,
             observed=values,
+            time_varying=x is not None,
             dims=("sequence", "time"),
         )
     return model
+
+
+def _covariate_trans(x: np.ndarray, states: int) -> pt.TensorVariable:
+    r"""Covariate-driven ``trans [N, T-1, K, K]`` with standardised free coefficients.
+
+    The free variables act on standardised covariates :math:`(x - m) / s`:
+    ``transition_intercept_std`` :math:`\sim N(0, 2)` and ``transition_coef_std``
+    :math:`\sim N(0, 1)` (one per move ``i -> j != i``); the reported deterministics
+    ``transition_intercept [K, K]`` and ``transition_coef [K, P, K]`` are in the covariates'
+    own units (zero on the reference diagonal).
+    """
+    n_cov = x.shape[2]
+    flat = x.reshape(-1, n_cov)
+    center, scale = flat.mean(axis=0), flat.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    # one-hot embedding of the moves i -> j != i into K x K (zero on the diagonal)
+    moves = np.eye(states * states)[~np.eye(states, dtype=bool).ravel()]  # [K(K-1), K*K]
+    a_std = pm.Normal("transition_intercept_std", 0.0, 2.0, shape=len(moves))
+    b_std = pm.Normal("transition_coef_std", 0.0, 1.0, shape=(n_cov, len(moves)))
+    a_full = pt.dot(a_std, moves).reshape((states, states))
+    b_full = pt.dot(b_std, moves).reshape((n_cov, states, states)).transpose(1, 0, 2)
+    coef = pm.Deterministic("transition_coef", b_full / scale[None, :, None])
+    shift = pt.einsum("p,ipj->ij", center / scale, b_full)
+    intercept = pm.Deterministic("transition_intercept", a_full - shift)
+    return covariate_transitions(x, intercept, coef)

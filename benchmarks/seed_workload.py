@@ -13,23 +13,33 @@ row inherits another's compiled programs), and reports
 * ``wall``: model construction plus the whole sampling call, compilation included;
 * ``JAX compile in wall``: seconds JAX spent tracing, lowering and XLA-compiling during
   the sampling call (:class:`_common.CompileRecorder`); PyTensor's own compilation is not in it;
-* ``CPU``: CPU seconds of the row's process (all threads) over the same span -- less
-  sensitive than ``wall`` to other processes on a shared machine;
-* ``min ESS``: the smaller bulk ESS of ``emission_signal`` and ``emission_noise``;
+* ``CPU``: CPU seconds of the row's process and of its child processes (all threads; PyMC's
+  chain processes included) over the same span;
+* ``min ESS``: the minimum bulk ESS over **every** free parameter (signal, noise, each initial
+  and each transition probability);
 * ``steps/draw``: mean leapfrog steps (gradient evaluations) per post-warm-up draw, a
   load-independent measure of the sampler's efficiency;
-* ``ESS/s``: min ESS / wall, and both speed-ups relative to the page's Ops under PyMC NUTS.
+* ``ESS/s`` and ``ESS/CPU-s``: min ESS per wall second and per CPU second, each also as a
+  ratio to the strongest anchor of the run (the anchor row with the highest value).
+
+The protocol (like for like): every row runs on the same cores at its best configuration for
+them -- PyMC NUTS with one process per chain (``cores=chains``, ``mp_ctx="spawn"``: safe with
+JAX's threads), NumPyro and BlackJAX with one chain per CPU device (``jax_num_cpu_devices =
+chains``), nutpie with its default threads. Anchors are the rows that do not use jaxbridge.
 
 Rows (``--rows`` picks a subset; the default is ``DEFAULT_ROWS``):
 
-``page_ops_pymc``       the page's ``HMMLogpOp``/``HMMLogpGradOp`` ported to PyTensor + PyMC NUTS
-``wrap_jax_pymc``       ``pytensor.wrap_jax`` of the page's JAX function + PyMC NUTS
-``numpyro_native``      NumPyro model, scaled-probability kernel, ``chain_method="vectorized"``
-``jaxbridge_<sampler>`` ``jaxbridge.MarginalHMM`` + ``jaxbridge.sample(sampler=...)``
-                        for pymc, numpyro, blackjax, nutpie and auto
-``page_ops_numpyro``    (extra) page's Ops + ``pm.sample(nuts_sampler="numpyro")``
-``page_ops_nutpie_jax`` (extra) page's Ops + nutpie with ``backend="jax"``
-``numpyro_native_parallel`` (extra) as ``numpyro_native``, one chain per CPU device
+``page_ops_pymc``          the page's ``HMMLogpOp``/``HMMLogpGradOp`` ported to PyTensor + PyMC NUTS
+``page_ops_nutpie_jax``    the page's Ops + nutpie with ``backend="jax"`` (the control row: the
+                           strongest anchor measured so far)
+``page_ops_pm_sample``     the page's Ops + a plain ``pm.sample()`` with every default (on PyMC 6
+                           that is nutpie's numba backend)
+``wrap_jax_pymc``          ``pytensor.wrap_jax`` of the page's JAX function + PyMC NUTS
+``numpyro_native``         NumPyro model, scaled-probability kernel, one chain per CPU device
+``jaxbridge_<sampler>``    ``jaxbridge.MarginalHMM`` + ``jaxbridge.sample(sampler=...)``
+                           for pymc, numpyro, blackjax, nutpie and auto
+``page_ops_numpyro``       (extra) page's Ops + ``pm.sample(nuts_sampler="numpyro")``
+``numpyro_native_vectorized`` (extra) as ``numpyro_native``, ``chain_method="vectorized"``
 
 Usage, from the repository root with the project venv::
 
@@ -55,14 +65,19 @@ import _common
 
 PAGE_ROW = "page_ops_pymc"
 JAXBRIDGE_SAMPLERS = ("pymc", "numpyro", "blackjax", "nutpie", "auto")
-DEFAULT_ROWS = (
+ANCHOR_ROWS = (
     PAGE_ROW,
+    "page_ops_nutpie_jax",
+    "page_ops_pm_sample",
     "wrap_jax_pymc",
     "numpyro_native",
-    *(f"jaxbridge_{s}" for s in JAXBRIDGE_SAMPLERS),
 )
-EXTRA_ROWS = ("page_ops_numpyro", "page_ops_nutpie_jax", "numpyro_native_parallel")
-ESS_VARS = ("emission_signal", "emission_noise")
+DEFAULT_ROWS = (*ANCHOR_ROWS, *(f"jaxbridge_{s}" for s in JAXBRIDGE_SAMPLERS))
+EXTRA_ROWS = ("page_ops_numpyro", "numpyro_native_vectorized")
+#: Every free parameter of the page's model: the min bulk ESS is taken over all their elements.
+FREE_VARS = ("emission_signal", "emission_noise", "p_initial_state", "p_transition")
+#: Rows whose sampler runs its chains on JAX devices: one CPU device per chain.
+DEVICE_ROWS = ("numpyro_native", "page_ops_numpyro", "jaxbridge_numpyro", "jaxbridge_blackjax")
 
 
 class Settings(NamedTuple):
@@ -288,18 +303,20 @@ def pymc_jax_eval(model, settings: Settings) -> tuple[float, float]:
 
 
 def posterior_summary(idata) -> dict:
-    """Min bulk ESS of ``ESS_VARS``, posterior means, and mean leapfrog steps per draw.
+    """Min bulk ESS over :data:`FREE_VARS`, posterior means, and mean leapfrog steps per draw.
 
     ``steps`` (post-warm-up ``n_steps``, i.e. gradient evaluations per draw) does not depend
     on the machine's load, so ``ess / steps`` compares samplers' efficiency per gradient.
     """
     from jaxbridge import _compat
 
-    ess = _compat.summary(idata, list(ESS_VARS), 0.94)["ess_bulk"]
+    ess = _compat.summary(idata, list(FREE_VARS), 0.94)["ess_bulk"]
     post = _compat.get_group(idata, "posterior")
     stats = getattr(idata, "sample_stats", None)
     steps = float(stats["n_steps"].mean()) if stats is not None and "n_steps" in stats else None
+    library = _compat.group_attrs(idata, "posterior").get("inference_library", "numpyro")
     return {
+        "library": str(library),
         "ess": float(ess.min()),
         "signal": float(post["emission_signal"].mean()),
         "noise": float(post["emission_noise"].mean()),
@@ -312,11 +329,24 @@ def posterior_summary(idata) -> dict:
 # --------------------------------------------------------------------------------------
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process (all threads) and its finished children."""
+    import resource
+
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+
+
 def _timed(fn: Callable) -> tuple[object, float, float]:
-    """``(fn(), wall seconds, CPU seconds of this process, all threads)``."""
-    start, cpu_start = time.perf_counter(), time.process_time()
+    """``(fn(), wall seconds, CPU seconds of this process and its children, all threads)``."""
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
     result = fn()
-    return result, time.perf_counter() - start, time.process_time() - cpu_start
+    return result, time.perf_counter() - start, _cpu_seconds() - cpu_start
 
 
 def _pymc_row(build: Callable, settings: Settings, sample: Callable, eval_kind: str) -> dict:
@@ -340,6 +370,28 @@ def _pymc_row(build: Callable, settings: Settings, sample: Callable, eval_kind: 
 
 
 def _pm_sample(settings: Settings, **kwargs) -> Callable:
+    """``pm.sample``; PyMC NUTS with one spawned process per chain unless ``kwargs`` say."""
+    import pymc as pm
+
+    if kwargs.get("nuts_sampler", "pymc") == "pymc":
+        kwargs = {"cores": settings.chains, "mp_ctx": "spawn", **kwargs}
+
+    def sample(model):
+        with model:
+            return pm.sample(
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                random_seed=settings.seed,
+                progressbar=False,
+                **kwargs,
+            )
+
+    return sample
+
+
+def _pm_sample_defaults(settings: Settings) -> Callable:
+    """A plain ``pm.sample()``: every default (sampler, cores, backend) of the installed PyMC."""
     import pymc as pm
 
     def sample(model):
@@ -348,10 +400,8 @@ def _pm_sample(settings: Settings, **kwargs) -> Callable:
                 draws=settings.draws,
                 tune=settings.tune,
                 chains=settings.chains,
-                cores=1,
                 random_seed=settings.seed,
                 progressbar=False,
-                **kwargs,
             )
 
     return sample
@@ -377,6 +427,8 @@ def _nutpie_jax_sample(settings: Settings) -> Callable:
 def _jaxbridge_sample(settings: Settings, sampler: str) -> Callable:
     from jaxbridge.pymc import sample as jaxbridge_sample  # re-exported as jaxbridge.sample
 
+    kwargs = {"cores": settings.chains, "mp_ctx": "spawn"} if sampler == "pymc" else {}
+
     def sample(model):
         return jaxbridge_sample(
             model,
@@ -386,6 +438,7 @@ def _jaxbridge_sample(settings: Settings, sampler: str) -> Callable:
             chains=settings.chains,
             random_seed=settings.seed,
             progressbar=False,
+            **kwargs,
         )
 
     return sample
@@ -395,7 +448,7 @@ def _page_build(data) -> Callable:
     return lambda: page_model(data.emissions, page_ops()[1])
 
 
-def row_numpyro_native(data, settings: Settings, chain_method: str = "vectorized") -> dict:
+def row_numpyro_native(data, settings: Settings, chain_method: str = "parallel") -> dict:
     """NumPyro-native model; ``"parallel"`` runs one chain per CPU device (``pmap``)."""
     import jax
     import jax.numpy as jnp
@@ -443,7 +496,7 @@ def _numpyro_idata(mcmc):
     steps = mcmc.get_extra_fields(group_by_chain=True)["num_steps"]
     return _compat.from_dict(
         {
-            "posterior": {v: np.asarray(samples[v]) for v in ESS_VARS},
+            "posterior": {v: np.asarray(samples[v]) for v in FREE_VARS},
             "sample_stats": {"n_steps": np.asarray(steps)},
         }
     )
@@ -451,21 +504,24 @@ def _numpyro_idata(mcmc):
 
 def run_row(name: str, settings: Settings) -> dict:
     """Run one row in this process and return its measurements."""
+    import jax
+
+    # before JAX creates its CPU client: one device per chain where the sampler uses devices
+    jax.config.update("jax_num_cpu_devices", settings.chains if name in DEVICE_ROWS else 1)
     from jaxbridge.datasets import seed_page_data
 
     data = seed_page_data()
     if name.startswith("numpyro_native"):
-        import jax
-
-        # `import jaxbridge` imports pymc.sampling.jax, which sets XLA_FLAGS to 100 host
-        # devices; a plain NumPyro user has one (vectorized) or one per chain (parallel).
-        parallel = name == "numpyro_native_parallel"
-        jax.config.update("jax_num_cpu_devices", settings.chains if parallel else 1)
-        return row_numpyro_native(data, settings, "parallel" if parallel else "vectorized")
+        method = "vectorized" if name == "numpyro_native_vectorized" else "parallel"
+        return row_numpyro_native(data, settings, method)
     if name == PAGE_ROW:
         return _pymc_row(_page_build(data), settings, _pm_sample(settings), "pymc")
+    if name == "page_ops_pm_sample":
+        return _pymc_row(_page_build(data), settings, _pm_sample_defaults(settings), "pymc")
     if name == "page_ops_numpyro":
-        sample = _pm_sample(settings, nuts_sampler="numpyro")
+        sample = _pm_sample(
+            settings, nuts_sampler="numpyro", nuts_sampler_kwargs={"chain_method": "parallel"}
+        )
         return _pymc_row(_page_build(data), settings, sample, "jax")
     if name == "page_ops_nutpie_jax":
         return _pymc_row(_page_build(data), settings, _nutpie_jax_sample(settings), "jax")
@@ -521,22 +577,41 @@ def run_row_subprocess(name: str, args: argparse.Namespace, timeout: float) -> d
         return result
 
 
+def _rates(r: dict) -> dict:
+    """ESS per wall second and per CPU second of one row."""
+    return {"wall": r["ess"] / r["wall_s"], "cpu": r["ess"] / r["cpu_s"]}
+
+
+def strongest_anchors(results: dict[str, dict]) -> dict[str, tuple[str, float]]:
+    """Per measure (``"wall"``, ``"cpu"``): the anchor row with the highest ESS rate."""
+    anchors = {n: _rates(r) for n, r in results.items() if n in ANCHOR_ROWS and "error" not in r}
+    return {
+        measure: max(
+            ((name, rates[measure]) for name, rates in anchors.items()), key=lambda x: x[1]
+        )
+        for measure in ("wall", "cpu")
+        if anchors
+    }
+
+
 def format_table(results: dict[str, dict]) -> str:
-    """Markdown table of the rows, with speed-ups relative to the page's Ops row."""
-    page = results.get(PAGE_ROW, {})
+    """Markdown table of the rows; ratios are to the strongest anchor of the same run."""
+    best = strongest_anchors(results)
     header = [
         "row",
+        "sampler",
         "eval fn",
         "logp+grad eval (µs)",
-        "eval × page",
         "compile (s)",
         "wall (s)",
         "JAX compile in wall (s)",
         "CPU (s)",
-        "min bulk ESS",
+        "min bulk ESS (all params)",
         "steps/draw",
         "ESS/s",
-        "ESS/s × page",
+        "× best anchor",
+        "ESS/CPU-s",
+        "× best anchor (CPU)",
         "mean signal / noise",
     ]
     rows = []
@@ -544,30 +619,29 @@ def format_table(results: dict[str, dict]) -> str:
         if "error" in r:
             rows.append([name, *["—"] * (len(header) - 2), f"failed: {r['error']}"])
             continue
-        ess_per_s = r["ess"] / r["wall_s"]
-        eval_x = ess_x = "—"
-        if "error" not in page and page:
-            if r["eval"] == "pymc" and page.get("eval") == "pymc":
-                eval_x = f"{page['eval_s'] / r['eval_s']:.2f}"
-            ess_x = f"{ess_per_s / (page['ess'] / page['wall_s']):.2f}"
+        rates = _rates(r)
+        ratio = {m: f"{rates[m] / best[m][1]:.2f}" if m in best else "—" for m in ("wall", "cpu")}
         rows.append(
             [
-                name,
+                f"{name} (anchor)" if name in ANCHOR_ROWS else name,
+                r.get("library", "—"),
                 "logp_dlogp_function" if r["eval"] == "pymc" else "jit(value_and_grad)",
                 f"{r['eval_s'] * 1e6:.0f}",
-                eval_x,
                 f"{r['compile_s']:.2f}",
                 f"{r['wall_s']:.1f}",
                 f"{r['jax_compile_s']:.1f}",
                 f"{r['cpu_s']:.1f}",
                 f"{r['ess']:.0f}",
                 "—" if r.get("steps") is None else f"{r['steps']:.1f}",
-                f"{ess_per_s:.1f}",
-                ess_x,
+                f"{rates['wall']:.1f}",
+                ratio["wall"],
+                f"{rates['cpu']:.1f}",
+                ratio["cpu"],
                 f"{r['signal']:.3f} / {r['noise']:.3f}",
             ]
         )
-    return _common.markdown_table(header, rows)
+    notes = [f"strongest anchor, {m}: `{name}`" for m, (name, _) in best.items()]
+    return _common.markdown_table(header, rows) + ("\n\n" + "; ".join(notes) if notes else "")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

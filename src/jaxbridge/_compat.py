@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib.metadata import version
 from typing import Any
 
@@ -54,6 +54,24 @@ def x64() -> contextlib.AbstractContextManager:
     import jax
 
     return jax.enable_x64(True)
+
+
+@contextlib.contextmanager
+def global_x64_kept() -> Iterator[None]:
+    """Put JAX's global x64 flag back as it was on leaving the block.
+
+    Importing ``pytensor.link.jax.dispatch`` (which compiling a PyTensor function with
+    ``mode="JAX"`` does) sets the global flag to ``floatX == "float64"``. Enter this before
+    :func:`x64`, so that it reads the global value, not the scoped one.
+    """
+    import jax
+
+    before = bool(jax.config.jax_enable_x64)
+    try:
+        yield
+    finally:
+        if bool(jax.config.jax_enable_x64) != before:
+            jax.config.update("jax_enable_x64", before)
 
 
 def enable_global_x64(reason: str) -> None:

@@ -36,6 +36,7 @@ from unittest import mock
 import numpy as np
 import pymc as pm
 import pytensor
+from threadpoolctl import threadpool_limits
 
 from jaxbridge import _compat
 
@@ -91,16 +92,28 @@ class _Layout:
 
 
 class _Density:
-    """Log density and gradient of a model on its raveled unconstrained space (one call)."""
+    """Log density and gradient of a model on its raveled unconstrained space (one call).
+
+    Compiled with PyTensor's JAX backend when every op of the graph has a JAX implementation
+    (one XLA program, run in float64 under a scoped ``jax.enable_x64``), else with the default
+    mode. A climb evaluates it a few hundred times, so compilation dominates: XLA compiles
+    such a graph in about a second, where PyTensor 3's default numba backend takes many.
+    """
 
     def __init__(self, model: pm.Model, layout: _Layout):
         outputs, joined = pm.pytensorf.join_nonshared_inputs(
             layout.point, [model.logp(jacobian=True), model.dlogp(jacobian=True)], layout.value_vars
         )
-        self._fn = pm.pytensorf.compile([joined], outputs)  # failed parameter checks: -inf
+        try:  # constants become JAX arrays here: float64 ones must stay float64
+            with _compat.global_x64_kept(), _compat.x64():
+                self._fn = pm.pytensorf.compile([joined], outputs, mode="JAX")
+        except NotImplementedError:  # an op without a JAX implementation
+            self._fn = pm.pytensorf.compile([joined], outputs)
+        # failed parameter checks give -inf in both (PyMC's compile rewrites them)
 
     def __call__(self, flat: np.ndarray) -> tuple[float, np.ndarray]:
-        logp, grad = self._fn(flat)
+        with _compat.x64():
+            logp, grad = self._fn(flat)
         return float(logp), np.asarray(grad, dtype=float)
 
 
@@ -172,7 +185,10 @@ def find_modes(
         return flat if np.isfinite(density(flat)[0]) else layout.ravel(jittered(seed))
 
     seeds = np.random.default_rng(random_seed).integers(2**31, size=starts)
-    climbs = [_climb(density, start(int(seed)), max_iter) for seed in seeds]
+    # SciPy's L-BFGS-B calls BLAS on vectors of the model's size: a multi-threaded BLAS
+    # spends far longer synchronising its threads than computing (100x on a busy 2-core CPU)
+    with threadpool_limits(1, user_api="blas"):
+        climbs = [_climb(density, start(int(seed)), max_iter) for seed in seeds]
     climbs = [c for c in climbs if np.isfinite(c.log_density)]
     if not climbs:
         raise RuntimeError("find_modes: every climb from the prior failed (non-finite log density)")

@@ -18,7 +18,8 @@ predictive draws, so their intervals include the uncertainty of the parameters.
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Callable
+from functools import lru_cache, partial
 from typing import Any
 
 import jax
@@ -180,9 +181,9 @@ class _ForecastGraph:
     def __init__(
         self, model: pm.Model, rv: TensorVariable, steps: int, covariates: Any, future_trans: Any
     ):
-        log_emission, init, trans, present = hmm_terms(model, rv)
         emission = rv.owner.inputs[3]
         self._op = _emission_op(emission)
+        log_emission, init, trans, present = hmm_terms(model, rv)
         # [..., T, K] as numbers: a graph of the emission's shape would hold the emission
         shape = tuple(int(n) for n in pytensor.function([], emission.shape)())
         last = _last_present(present, shape)
@@ -308,12 +309,7 @@ def _forecast_states(
     """Posterior-mean current and forecast state probabilities, and per draw ``[S, ...]`` the
     forecast paths and the emission parameters at the last present step."""
     *hmm_axes, param_axes = _split(graph.terms.in_axes)
-    forecast_chunk = jax.jit(
-        jax.vmap(
-            partial(_forecast_draw, steps=steps, time_varying=time_varying),
-            in_axes=(0, None, *hmm_axes),
-        )
-    )
+    forecast_chunk = _chunk_function(steps, time_varying, tuple(hmm_axes))
     last = jnp.asarray(graph.last_step)
     keys = jax.random.split(jax.random.key(int(seed.generate_state(1)[0])), num_samples)
     current_sum, probs_sum, states, params = 0.0, 0.0, [], []
@@ -332,6 +328,14 @@ def _forecast_states(
         )
     params = [np.concatenate(ps) for ps in zip(*params, strict=True)]
     return current_sum / num_samples, probs_sum / num_samples, np.concatenate(states), params
+
+
+@lru_cache(maxsize=16)
+def _chunk_function(steps: int, time_varying: bool, in_axes: tuple) -> Callable:
+    """:func:`_forecast_draw` vectorised over a chunk of draws (kept: a repeated forecast of
+    the same shapes compiles nothing)."""
+    draw = partial(_forecast_draw, steps=steps, time_varying=time_varying)
+    return jax.jit(jax.vmap(draw, in_axes=(0, None, *in_axes)))
 
 
 def _split(terms: tuple | list) -> tuple:

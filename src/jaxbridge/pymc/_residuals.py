@@ -29,7 +29,7 @@ from pymc.logprob.basic import logcdf, logp
 from scipy.special import ndtri
 
 from jaxbridge import _compat, hmm
-from jaxbridge.pymc._decode import marginal_hmm_variable, _observed_coords, _observed_dims
+from jaxbridge.pymc._decode import _observed_coords, _observed_dims, marginal_hmm_variable
 from jaxbridge.pymc._distribution import observed_values
 
 #: ``u_t`` is kept this far inside (0, 1), so that ``r_t`` stays finite (``|r_t| < 8``).

@@ -93,12 +93,12 @@ def fit(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     """Redraw ``summary.csv`` and the figures of a saved run; print the summary."""
-    from jaxbridge.cli._run import REPORT_FILES, load_run, write_report
+    from jaxbridge.cli._run import load_run, report_files, write_report
 
     with _console(args.quiet) as say:
         run = load_run(args.run_dir)
         say(f"redrawing the summary and figures of {args.run_dir}/")
-        with atomic_outputs(args.run_dir, REPORT_FILES, force=True) as temp:
+        with atomic_outputs(args.run_dir, report_files(run), force=True) as temp:
             result = write_report(run, temp, args.run_dir)
     _echo(args.quiet, result)
     return 0
@@ -123,10 +123,17 @@ def _fit(
     """
     from jaxbridge.cli._fit import Settings, fit
     from jaxbridge.cli._model import build_model
-    from jaxbridge.cli._run import RUN_FILES, write_run
+    from jaxbridge.cli._run import run_files, write_run
 
     shared_noise = getattr(args, "shared_noise", False)
     covariates = getattr(args, "covariates", ())
+    steps_ahead = getattr(args, "forecast", 0)
+    if steps_ahead and covariates:
+        raise CLIError(
+            "--forecast with --covariates: the transitions into future steps follow the "
+            "covariates' future values, which the data does not hold; forecast in Python with "
+            "jaxbridge.forecast(idata, model, steps, covariates=...)"
+        )
     settings = Settings(
         states,
         emission,
@@ -137,10 +144,12 @@ def _fit(
         args.chains,
         args.seed,
         covariates,
+        steps_ahead,
     )
     with (
         _console(args.quiet) as say,
-        atomic_outputs(args.out, RUN_FILES, force=args.force) as temp,  # refuses before any work
+        # refuses before any work
+        atomic_outputs(args.out, run_files(steps_ahead > 0), force=args.force) as temp,
     ):
         data, description = get_data()
         fit_model = build_model(data, states, emission, shared_noise=shared_noise, source=source)

@@ -426,3 +426,73 @@ def _covariate_transitions_figure(posterior: xr.Dataset, data: xr.Dataset) -> Fi
     axes[0, -1].legend(fontsize=8, loc="best")
     figure.suptitle("transition probabilities against each covariate (mean, 94% interval)")
     return figure
+
+
+#: Steps of observed history shown before the forecast in ``forecast.png`` (at most).
+HISTORY = 30
+
+
+def forecast_figure(data: xr.Dataset, forecast: xr.Dataset) -> Figure:
+    """The first sequences' last observed steps, then their forecast (:func:`jaxbridge.forecast`).
+
+    Per sequence, above: the observations up to its last one (its now), the forecast mean and
+    its interval (posterior predictive, parameter uncertainty included); below: the state
+    probabilities, filtered at now and forecast after it, stacked.
+    """
+    import matplotlib.pyplot as plt
+
+    shown = min(N_SHOWN, data.sizes["sequence"])
+    figure, axes = plt.subplots(
+        2 * shown,
+        1,
+        figsize=(8, 3.3 * shown + 0.6),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [2, 1] * shown},
+        layout="constrained",
+    )
+    interval = round(100 * float(forecast.attrs.get("interval", 0.94)))
+    for i in range(shown):
+        values_ax, states_ax = axes[2 * i, 0], axes[2 * i + 1, 0]
+        now = int(forecast["last_step"].values[i])
+        start = max(0, now + 1 - HISTORY)
+        history = np.arange(start, now + 1)
+        ahead = now + forecast["horizon"].values
+        values_ax.plot(history, data["emissions"].values[i, start : now + 1], ".-", color="C0")
+        mean = forecast["observation_mean"].values[i]
+        values_ax.plot(ahead, mean, "o-", color="C1", ms=3, label="forecast mean")
+        values_ax.fill_between(
+            ahead,
+            forecast["observation_low"].values[i],
+            forecast["observation_high"].values[i],
+            color="C1",
+            alpha=0.3,
+            linewidth=0,
+            label=f"{interval}% interval",
+        )
+        values_ax.axvline(now, color=TRUTH_COLOR, lw=0.8, ls=":")
+        values_ax.set_ylabel("emission")
+        values_ax.set_title(
+            f"sequence {_label(forecast['sequence'].values[i], 60)} (now: step {now})",
+            loc="left",
+            fontsize=9,
+        )
+        probs = np.concatenate(
+            [forecast["current_state_probs"].values[i][None], forecast["state_probs"].values[i]]
+        )
+        steps = np.concatenate([[now], ahead])
+        states_ax.stackplot(steps, probs.T, labels=[f"state {k}" for k in range(probs.shape[1])])
+        states_ax.set_xlim(values_ax.get_xlim())
+        states_ax.set_ylim(0, 1)
+        states_ax.set_ylabel("p(state)")
+    axes[-1, 0].set_xlabel("step")
+    handles = [
+        *axes[0, 0].get_legend_handles_labels()[0],
+        *axes[1, 0].get_legend_handles_labels()[0],
+    ]
+    labels = [
+        *axes[0, 0].get_legend_handles_labels()[1],
+        *axes[1, 0].get_legend_handles_labels()[1],
+    ]
+    figure.legend(handles, labels, loc="outside lower left", ncols=5, fontsize=8, frameon=False)
+    figure.suptitle(f"Forecast: {forecast.sizes['horizon']} step(s) after each sequence's now")
+    return figure

@@ -1,4 +1,5 @@
-"""Sampling a built model, decoding its hidden states and replicating the data: a :class:`Run`.
+"""Sampling a built model, decoding its hidden states, replicating the data and, when asked,
+forecasting: a :class:`Run`.
 
 The posterior comes from :func:`jaxbridge.sample` (mode search, then the chains start in the
 best mode); the convergence verdict is printed even with ``--quiet``.
@@ -41,6 +42,7 @@ class Settings(NamedTuple):
     chains: int
     seed: int
     covariates: tuple[str, ...] = ()
+    forecast: int = 0  # steps ahead (0: no forecast)
 
 
 def fit(
@@ -52,8 +54,9 @@ def fit(
     say: Callable[[str], None],
     progressbar: bool,
 ) -> Run:
-    """Sample the model's posterior, decode the hidden states, replicate the data."""
-    from jaxbridge.pymc import ConvergenceWarning, decode, pseudo_residuals, sample
+    """Sample the model's posterior, decode the hidden states, replicate the data; forecast
+    ``settings.forecast`` steps ahead when positive."""
+    from jaxbridge.pymc import ConvergenceWarning, decode, forecast, pseudo_residuals, sample
     from jaxbridge.pymc._diagnostics import message
 
     model = fit_model.model
@@ -96,6 +99,10 @@ def fit(
     decoded = decode(idata, model)
     decoded["pseudo_residual"] = pseudo_residuals(idata, model)
     decoded = stop_at_ends(decoded, data["lengths"].values)
+    forecasted = None
+    if settings.forecast:
+        say(f"forecasting {settings.forecast} step(s) after each sequence's last observation")
+        forecasted = forecast(idata, model, settings.forecast, random_seed=settings.seed)
     say(f"simulating replicated data from {N_REPLICATES} posterior draws")
     _compat.set_group(idata, "posterior_predictive", _replicates(idata, model, settings.seed))
     info = {
@@ -115,7 +122,7 @@ def fit(
         "var_names": fit_model.var_names,
         "truth": {name: np.asarray(value).tolist() for name, value in fit_model.truth.items()},
     }
-    return Run(data, idata, decoded, info)
+    return Run(data, idata, decoded, info, forecasted)
 
 
 def _replicates(idata: Any, model: Any, seed: int) -> xr.Dataset:

@@ -241,6 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
         "comma-separated CSV columns or NetCDF variables, a number at every step, e.g. temp,dose",
     )
     fit.add_argument(
+        "--forecast",
+        metavar="H",
+        type=_at_least(0),
+        default=0,
+        help="also forecast H steps after each sequence's last observation: forecast.csv, "
+        "forecast.png (0: no forecast)",
+    )
+    fit.add_argument(
         "--out",
         type=Path,
         default=None,

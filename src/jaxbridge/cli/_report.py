@@ -84,3 +84,27 @@ def format_table(table: pd.DataFrame) -> str:
     formats = {name: "{:.3f}".format for name in ["mean", "sd", LOWER, UPPER, "r_hat", "true"]}
     formats |= {"ess_bulk": "{:.0f}".format, "ess_tail": "{:.0f}".format}
     return shown.to_string(formatters=formats, na_rep="")
+
+
+def forecast_table(forecast: xr.Dataset) -> pd.DataFrame:
+    """One row per sequence and horizon step of :func:`jaxbridge.forecast`'s result.
+
+    Columns ``sequence, horizon, time`` (the step: the sequence's now plus ``horizon``),
+    ``p_state_k`` for each state, ``observation_mean``, ``observation_low`` and
+    ``observation_high`` (the interval). Horizon 0 is now: the filtered state probabilities,
+    no observation forecast.
+    """
+    num_states = forecast.sizes["state"]
+    now = forecast["current_state_probs"].expand_dims(horizon=[0])
+    probs = xr.concat([now, forecast["state_probs"]], dim="horizon")
+    probs = probs.transpose("sequence", "horizon", "state")
+    rows = []
+    for i, label in enumerate(forecast["sequence"].values):
+        last = int(forecast["last_step"].values[i])
+        for j, horizon in enumerate(probs["horizon"].values):
+            row = {"sequence": label, "horizon": int(horizon), "time": last + int(horizon)}
+            row |= {f"p_state_{k}": float(probs.values[i, j, k]) for k in range(num_states)}
+            for name in ("observation_mean", "observation_low", "observation_high"):
+                row[name] = float(forecast[name].values[i, j - 1]) if horizon else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)

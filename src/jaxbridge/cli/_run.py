@@ -22,6 +22,16 @@ A run folder holds
                     probability against each covariate
 ==================  ==========================================================================
 
+and with ``--forecast H`` (:func:`jaxbridge.forecast`)
+
+==================  ==========================================================================
+``forecast.nc``     the forecast: filtered current state probabilities, state probabilities
+                    ``H`` steps ahead, forecast paths and observation draws, their summaries
+``forecast.csv``    per sequence and step ahead (0 = now): each state's probability, the
+                    observation forecast's mean and 94% interval
+``forecast.png``    the first sequences' last steps, then the forecast fan and state probabilities
+==================  ==========================================================================
+
 Everything is written to temporary names and renamed into place at the end, so a failed or
 interrupted run leaves nothing behind (:func:`jaxbridge.cli._files.atomic_outputs`).
 """
@@ -40,13 +50,14 @@ from jaxbridge.cli._errors import CLIError
 from jaxbridge.cli._figures import (
     checks_figure,
     data_figure,
+    forecast_figure,
     posterior_figure,
     save,
     states_figure,
     trace_figure,
     transitions_figure,
 )
-from jaxbridge.cli._report import format_table, summary_table, truth_dataset
+from jaxbridge.cli._report import forecast_table, format_table, summary_table, truth_dataset
 
 DATA, POSTERIOR, STATES, SETTINGS, SUMMARY = (
     "data.nc",
@@ -58,6 +69,8 @@ DATA, POSTERIOR, STATES, SETTINGS, SUMMARY = (
 FIGURES = ("data.png", "trace.png", "posterior.png", "states.png", "checks.png", "transitions.png")
 REPORT_FILES = (SUMMARY, *FIGURES)
 RUN_FILES = (DATA, POSTERIOR, STATES, SETTINGS, *REPORT_FILES)
+FORECAST = "forecast.nc"
+FORECAST_REPORT = ("forecast.csv", "forecast.png")
 #: What each file of a run folder holds (printed after a run).
 CONTENTS = {
     DATA: "the data (true states and parameters when simulated)",
@@ -71,6 +84,9 @@ CONTENTS = {
     "states.png": "posterior state probabilities per step",
     "checks.png": "model checks: replicated data, pseudo-residual QQ plot",
     "transitions.png": "transition probabilities (against each covariate, if any)",
+    FORECAST: "forecast: state probabilities ahead, observation draws",
+    "forecast.csv": "forecast per sequence and step ahead: state probabilities, mean, interval",
+    "forecast.png": "last steps of the first sequences, then their forecast",
 }
 
 
@@ -81,6 +97,17 @@ class Run(NamedTuple):
     idata: Any  # arviz.InferenceData (ArviZ 0.x) or xarray.DataTree (1.x)
     decoded: xr.Dataset
     info: dict[str, Any]
+    forecast: xr.Dataset | None = None  # jaxbridge.forecast's result, with --forecast
+
+
+def run_files(forecast: bool) -> tuple[str, ...]:
+    """The files of a run folder, with or without a forecast."""
+    return (*RUN_FILES, FORECAST, *FORECAST_REPORT) if forecast else RUN_FILES
+
+
+def report_files(run: Run) -> tuple[str, ...]:
+    """The files :func:`write_report` writes for ``run``."""
+    return (*REPORT_FILES, *FORECAST_REPORT) if run.forecast is not None else REPORT_FILES
 
 
 def write_run(run: Run, temp: Callable[[str], Path], out_dir: Path) -> str:
@@ -90,14 +117,18 @@ def write_run(run: Run, temp: Callable[[str], Path], out_dir: Path) -> str:
     run.idata.to_netcdf(str(temp(POSTERIOR)), engine="h5netcdf")
     run.decoded.to_netcdf(temp(STATES), engine="h5netcdf")
     temp(SETTINGS).write_text(json.dumps(run.info, indent=2) + "\n")
-    return write_report(run, temp, out_dir, RUN_FILES)
+    if run.forecast is not None:
+        run.forecast.to_netcdf(temp(FORECAST), engine="h5netcdf")
+    return write_report(run, temp, out_dir, run_files(run.forecast is not None))
 
 
 def write_report(
-    run: Run, temp: Callable[[str], Path], out_dir: Path, files: tuple[str, ...] = REPORT_FILES
+    run: Run, temp: Callable[[str], Path], out_dir: Path, files: tuple[str, ...] | None = None
 ) -> str:
-    """Write ``summary.csv`` and the figures of ``run``; return what to print: the summary
-    table and the list of ``files`` written to ``out_dir``."""
+    """Write ``summary.csv`` and the figures of ``run`` (and its forecast's table and figure);
+    return what to print: the summary table and the list of ``files`` written to ``out_dir``
+    (:func:`report_files` when ``None``)."""
+    files = report_files(run) if files is None else files
     var_names, truth = run.info["var_names"], run.info["truth"]
     table = summary_table(run.idata, var_names, truth)
     table.to_csv(temp(SUMMARY), index_label="parameter")
@@ -112,6 +143,9 @@ def write_report(
     replicated = _compat.get_group(run.idata, "posterior_predictive") if has_replicates else None
     save(checks_figure, temp("checks.png"), run.data, replicated, run.decoded)
     save(transitions_figure, temp("transitions.png"), posterior, run.data)
+    if run.forecast is not None:
+        forecast_table(run.forecast).to_csv(temp("forecast.csv"), index=False)
+        save(forecast_figure, temp("forecast.png"), run.data, run.forecast)
     listing = "\n".join(f"  {name:<15} {CONTENTS[name]}" for name in files)
     return f"{format_table(table)}\n\nwrote {out_dir}/\n{listing}"
 
@@ -127,11 +161,13 @@ def load_run(run_dir: Path) -> Run:
         raise CLIError(f"{run_dir}: not a jaxbridge run folder (missing {', '.join(missing)})")
     try:
         info = json.loads((run_dir / SETTINGS).read_text())
+        forecast = run_dir / FORECAST
         return Run(
             xr.load_dataset(run_dir / DATA),
             _compat.from_netcdf(run_dir / POSTERIOR),
             xr.load_dataset(run_dir / STATES),
             info,
+            xr.load_dataset(forecast) if forecast.is_file() else None,
         )
     except (OSError, ValueError) as err:
         first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]

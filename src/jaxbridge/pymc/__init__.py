@@ -1,12 +1,13 @@
-"""PyMC glue: the marginal HMM as a PyMC distribution, ready-made models, decoding, and one
-entry point to NUTS, merging chains sampled on several processes, and model checking
-(pseudo-residuals)."""
+"""PyMC glue: the marginal HMM as a PyMC distribution, ready-made models, decoding and
+forecasting, and one entry point to NUTS, merging chains sampled on several processes, and
+model checking (pseudo-residuals)."""
 
 from jaxbridge._hosts import gather_chains
 from jaxbridge.pymc._covariates import covariate_transitions
 from jaxbridge.pymc._decode import decode
 from jaxbridge.pymc._diagnostics import ConvergenceWarning
 from jaxbridge.pymc._distribution import MarginalHMM
+from jaxbridge.pymc._forecast import forecast
 from jaxbridge.pymc._logp import hmm_logp
 from jaxbridge.pymc._models import (
     gaussian_hmm,
@@ -23,6 +24,7 @@ __all__ = [
     "MarginalHMM",
     "covariate_transitions",
     "decode",
+    "forecast",
     "gather_chains",
     "gaussian_hmm",
     "hmm_logp",

@@ -73,15 +73,9 @@ def decode(
     if viterbi not in ("mean", "draws"):
         raise ValueError(f"viterbi must be 'mean' or 'draws'; got {viterbi!r}")
     model = pm.modelcontext(model)
-    rv = _marginal_hmm_variable(model, var_name)
-    names = [v.name for v in model.free_RVs]
-    posterior = _compat.get_group(idata, "posterior")
-    absent = [n for n in names if n not in posterior]
-    if absent:
-        raise ValueError(f"idata.posterior lacks the model's free variables {absent}")
-    draws = posterior[names].stack(sample=("chain", "draw"))
-    values = [draws[n].transpose("sample", ...).values for n in names]
-    terms = _Terms(model, rv)
+    rv = marginal_hmm_variable(model, var_name)
+    posterior, values = posterior_draws(idata, model)
+    terms = DrawGraph(model, hmm_terms(model, rv))
     obs_dims = _observed_dims(model, rv)
     with _compat.x64():  # the model's float64 values stay float64
         data = _decode_draws(
@@ -104,7 +98,7 @@ def decode(
 
 
 def _decode_draws(
-    terms: _Terms,
+    terms: DrawGraph,
     values: list[np.ndarray],
     posterior: xr.Dataset,
     obs_dims: tuple[str, ...],
@@ -155,7 +149,7 @@ def _decode_draws(
     return data
 
 
-def _marginal_hmm_variable(model: pm.Model, var_name: str | None) -> TensorVariable:
+def marginal_hmm_variable(model: pm.Model, var_name: str | None) -> TensorVariable:
     candidates = [rv for rv in model.observed_RVs if isinstance(rv.owner.op, MarginalHMMRV)]
     if var_name is not None:
         matching = [rv for rv in candidates if rv.name == var_name]
@@ -168,36 +162,60 @@ def _marginal_hmm_variable(model: pm.Model, var_name: str | None) -> TensorVaria
     if len(candidates) != 1:
         found = [rv.name for rv in candidates]
         raise ValueError(
-            f"decode needs exactly one observed MarginalHMM or var_name; the model has {found}"
+            f"need exactly one observed MarginalHMM or var_name; the model has {found}"
         )
     return candidates[0]
 
 
-class _Terms:
-    """``(log_emission, init, trans, mask)`` for a batch of posterior draws of the free variables.
+def posterior_draws(idata: Any, model: pm.Model) -> tuple[xr.Dataset, list[np.ndarray]]:
+    """The ``posterior`` group and every free variable's draws ``[S, ...]`` (chain-major).
 
-    The model's graph is vectorised over a leading sample axis (``vectorize_graph``); outputs
-    that do not depend on the draws stay unbatched (:attr:`in_axes` ``None``).
+    Raises
+    ------
+    ValueError
+        When the posterior lacks one of the model's free variables.
+    """
+    names = [v.name for v in model.free_RVs]
+    posterior = _compat.get_group(idata, "posterior")
+    absent = [n for n in names if n not in posterior]
+    if absent:
+        raise ValueError(f"idata.posterior lacks the model's free variables {absent}")
+    draws = posterior[names].stack(sample=("chain", "draw"))
+    return posterior, [draws[n].transpose("sample", ...).values for n in names]
+
+
+def hmm_terms(model: pm.Model, rv: TensorVariable) -> list[TensorVariable | None]:
+    """``[log_emission [..., T, K], init, trans, present [..., T] or None]`` of the observed
+    ``MarginalHMM`` ``rv``, as graphs of the model's free variables."""
+    _rng, init, trans, emission, mask = rv.owner.inputs
+    log_emission, present = emission_log_density(model.rvs_to_values[rv], emission, mask)
+    return [log_emission, init, trans, present]
+
+
+class DrawGraph:
+    """Graphs of the model's free variables, evaluated for a batch of posterior draws.
+
+    The graphs are vectorised over a leading sample axis (``vectorize_graph``); outputs
+    that do not depend on the draws stay unbatched (:attr:`in_axes` ``None``), and ``None``
+    entries of ``outputs`` stay ``None``.
     """
 
-    def __init__(self, model: pm.Model, rv: TensorVariable):
-        _rng, init, trans, emission, mask = rv.owner.inputs
-        log_emission, present = emission_log_density(model.rvs_to_values[rv], emission, mask)
-        outputs = [log_emission, init, trans] + ([present] if present is not None else [])
+    def __init__(self, model: pm.Model, outputs: list[TensorVariable | None]):
+        given = [o for o in outputs if o is not None]
         batched = [pt.tensor(dtype=v.dtype, shape=(None, *v.type.shape)) for v in model.free_RVs]
         batched_outputs = vectorize_graph(
-            outputs, replace=dict(zip(model.free_RVs, batched, strict=True))
+            given, replace=dict(zip(model.free_RVs, batched, strict=True))
         )
         self._fn = pytensor.function(batched, batched_outputs, on_unused_input="ignore")
-        self._has_mask = present is not None
-        axes = [
-            0 if b.ndim > o.ndim else None for b, o in zip(batched_outputs, outputs, strict=True)
-        ]
-        self.in_axes = (*axes, None) if present is None else tuple(axes)
+        self._given = [o is not None for o in outputs]
+        axes = iter(
+            0 if b.ndim > o.ndim else None for b, o in zip(batched_outputs, given, strict=True)
+        )
+        self.in_axes = tuple(next(axes) if g else None for g in self._given)
 
     def __call__(self, values: list[np.ndarray]) -> list:
-        out = list(self._fn(*values))
-        return out if self._has_mask else [*out, None]
+        out = iter(self._fn(*values))
+        return [next(out) if g else None for g in self._given]
 
 
 @partial(jax.jit, static_argnames=("time_varying", "with_path", "with_viterbi"))

@@ -29,7 +29,7 @@ from pymc.logprob.basic import logcdf, logp
 from scipy.special import ndtri
 
 from jaxbridge import _compat, hmm
-from jaxbridge.pymc._decode import _marginal_hmm_variable, _observed_coords, _observed_dims
+from jaxbridge.pymc._decode import _observed_coords, _observed_dims, marginal_hmm_variable
 from jaxbridge.pymc._distribution import observed_values
 
 #: ``u_t`` is kept this far inside (0, 1), so that ``r_t`` stays finite (``|r_t| < 8``).
@@ -54,7 +54,7 @@ def pseudo_residuals(idata: Any, model: pm.Model | None = None, var_name: str | 
         ``pseudo_residual (..., step)``, the observed variable's dims; NaN at missing steps.
     """
     model = pm.modelcontext(model)
-    rv = _marginal_hmm_variable(model, var_name)
+    rv = marginal_hmm_variable(model, var_name)
     _rng, init, trans, emission, mask = rv.owner.inputs
     value, present = observed_values(model.rvs_to_values[rv], mask)
     present = pt.ones(value.shape, dtype=bool) if present is None else present

@@ -35,3 +35,18 @@ def test_atomic_outputs_refuses_to_overwrite_without_force(tmp_path):
         temp("b.txt").write_text("new")
     assert (tmp_path / "b.txt").read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["b.txt"]
+
+
+def test_outputs_not_written_this_time_are_removed_with_force(tmp_path):
+    """An earlier run's optional output (a forecast) must not pass for this run's."""
+    for name in ("a.txt", "forecast.csv", "mine.txt"):
+        (tmp_path / name).write_text("old")
+    with (
+        pytest.raises(CLIError, match=r"already holds a\.txt, forecast\.csv"),
+        atomic_outputs(tmp_path, ["a.txt", "forecast.csv"], force=False),
+    ):
+        pass
+    with atomic_outputs(tmp_path, ["a.txt", "forecast.csv"], force=True) as temp:
+        temp("a.txt").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "mine.txt"]
+    assert (tmp_path / "mine.txt").read_text() == "old"  # files not among the outputs stay

@@ -148,8 +148,8 @@ def _fit(
     )
     with (
         _console(args.quiet) as say,
-        # refuses before any work
-        atomic_outputs(args.out, run_files(steps_ahead > 0), force=args.force) as temp,
+        # refuses before any work; with --force, an earlier run's forecast files go too
+        atomic_outputs(args.out, run_files(forecast=True), force=args.force) as temp,
     ):
         data, description = get_data()
         fit_model = build_model(data, states, emission, shared_noise=shared_noise, source=source)

@@ -30,8 +30,10 @@ def atomic_outputs(
 
     Refuses (:class:`CLIError`) when one of them exists and ``force`` is false. Yields
     ``temp(name)``, the temporary path (same directory, same suffix) to write ``name`` to; on
-    success every written temporary file is renamed into place (:func:`os.replace`), on any error
-    the temporary files, and the directories this call created, are removed.
+    success every written temporary file is renamed into place (:func:`os.replace`) and the files
+    of ``names`` that were not written are removed (an earlier run's optional outputs must not
+    pass for this run's), on any error the temporary files, and the directories this call
+    created, are removed.
     """
     names = list(names)
     refuse_overwrite(directory, names, force=force)
@@ -47,6 +49,8 @@ def atomic_outputs(
         yield temp
         for name, path in temps.items():
             os.replace(path, directory / name)
+        for name in set(names) - set(temps):
+            (directory / name).unlink(missing_ok=True)
     except BaseException:
         for path in temps.values():
             path.unlink(missing_ok=True)

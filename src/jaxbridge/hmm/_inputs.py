@@ -10,8 +10,8 @@ dims ``...`` come last::
     trans        [K, K, ...]      or [T-1, K, K, ...] when time varying
 
 With the batch innermost, every per-step operation is a handful of ``K`` whole-batch
-vector operations (contiguous, SIMD-friendly), instead of many tiny ``K``-sized ones:
-this layout made the forward pass 2-3x faster at 1000 sequences on CPU. Batch dims of
+vector operations (contiguous, SIMD-friendly), instead of many tiny ``K``-sized ones
+(measured in ``benchmarks/kernel_scaling.py``, see ``benchmarks/RESULTS.md``). Batch dims of
 ``init``/``trans`` are padded with size-1 dims to the full batch rank (nothing copied).
 Masking uses ``where`` rather than a product, so NaN/inf padding cannot leak into values
 or gradients.

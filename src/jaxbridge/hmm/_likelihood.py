@@ -71,7 +71,7 @@ def _expected_transitions(
     ``alpha_prev`` and ``weight`` are ``[T-1, K, ...]``; the result has ``trans_shape``
     (``[K, K, ...]`` or ``[T-1, K, K, ...]``). Written as a broadcast product reduced in
     one fusion: XLA's CPU ``dot`` for this contraction (over the leading and trailing axes
-    of a ``[T-1, K, N]`` layout) was 10-15x slower.
+    of a ``[T-1, K, N]`` layout) was much slower (``benchmarks/RESULTS.md``).
     """
     outer = alpha_prev[:, :, None] * weight[:, None, :]  # [T-1, K, K, ...], fused, not stored
     trans_batch = trans_shape[3:] if time_varying else trans_shape[2:]

@@ -369,11 +369,12 @@ def _pymc_row(build: Callable, settings: Settings, sample: Callable, eval_kind: 
     }
 
 
-def _pm_sample(settings: Settings, **kwargs) -> Callable:
-    """``pm.sample``; PyMC NUTS with one spawned process per chain unless ``kwargs`` say."""
+def _pm_sample(settings: Settings, *, plain: bool = False, **kwargs) -> Callable:
+    """``pm.sample``: PyMC NUTS with one spawned process per chain unless ``kwargs`` say
+    otherwise; ``plain=True`` keeps every default of the installed PyMC (sampler, cores)."""
     import pymc as pm
 
-    if kwargs.get("nuts_sampler", "pymc") == "pymc":
+    if not plain and kwargs.get("nuts_sampler", "pymc") == "pymc":
         kwargs = {"cores": settings.chains, "mp_ctx": "spawn", **kwargs}
 
     def sample(model):
@@ -385,23 +386,6 @@ def _pm_sample(settings: Settings, **kwargs) -> Callable:
                 random_seed=settings.seed,
                 progressbar=False,
                 **kwargs,
-            )
-
-    return sample
-
-
-def _pm_sample_defaults(settings: Settings) -> Callable:
-    """A plain ``pm.sample()``: every default (sampler, cores, backend) of the installed PyMC."""
-    import pymc as pm
-
-    def sample(model):
-        with model:
-            return pm.sample(
-                draws=settings.draws,
-                tune=settings.tune,
-                chains=settings.chains,
-                random_seed=settings.seed,
-                progressbar=False,
             )
 
     return sample
@@ -517,7 +501,7 @@ def run_row(name: str, settings: Settings) -> dict:
     if name == PAGE_ROW:
         return _pymc_row(_page_build(data), settings, _pm_sample(settings), "pymc")
     if name == "page_ops_pm_sample":
-        return _pymc_row(_page_build(data), settings, _pm_sample_defaults(settings), "pymc")
+        return _pymc_row(_page_build(data), settings, _pm_sample(settings, plain=True), "pymc")
     if name == "page_ops_numpyro":
         sample = _pm_sample(
             settings, nuts_sampler="numpyro", nuts_sampler_kwargs={"chain_method": "parallel"}

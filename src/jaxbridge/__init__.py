@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ConvergenceWarning": "jaxbridge.pymc",
     "MarginalHMM": "jaxbridge.pymc",
+    "compare_states": "jaxbridge.pymc",
     "decode": "jaxbridge.pymc",
     "gather_chains": "jaxbridge._hosts",
     "hmm_logp": "jaxbridge.pymc",
@@ -41,6 +42,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from jaxbridge.pymc import (  # noqa: F401
         ConvergenceWarning,
         MarginalHMM,
+        compare_states,
         decode,
         hmm_logp,
         pseudo_residuals,

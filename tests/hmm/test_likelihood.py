@@ -78,9 +78,7 @@ def test_step_log_likelihood_is_the_one_step_ahead_density(rng, method, time_var
     """``log p(y_t | y_1:t-1) = log p(y_1:t) - log p(y_1:t-1)``, each by enumeration; zero (up
     to round-off) at masked steps; the terms sum to the log-likelihood."""
     num_steps = 5
-    log_emission, init, trans = ref.random_hmm(
-        rng, (2,), num_steps, 3, time_varying=time_varying
-    )
+    log_emission, init, trans = ref.random_hmm(rng, (2,), num_steps, 3, time_varying=time_varying)
     mask = _mask(rng, (2,), num_steps, True)
     filt = hmm.filter(log_emission, init, trans, mask, time_varying=time_varying, method=method)
     assert filt.step_log_likelihood.shape == (2, num_steps)
@@ -92,9 +90,7 @@ def test_step_log_likelihood_is_the_one_step_ahead_density(rng, method, time_var
             prefix.append(ref.log_likelihood(*args, time_varying=time_varying))
         np.testing.assert_allclose(filt.step_log_likelihood[n], np.diff(prefix), atol=1e-12)
         np.testing.assert_allclose(filt.step_log_likelihood[n][~mask[n]], 0.0, atol=1e-14)
-    np.testing.assert_allclose(
-        filt.step_log_likelihood.sum(-1), filt.log_likelihood, rtol=1e-12
-    )
+    np.testing.assert_allclose(filt.step_log_likelihood.sum(-1), filt.log_likelihood, rtol=1e-12)
 
 
 def test_parallel_equals_sequential_long(rng):

@@ -74,13 +74,8 @@ def decode(
         raise ValueError(f"viterbi must be 'mean' or 'draws'; got {viterbi!r}")
     model = pm.modelcontext(model)
     rv = _marginal_hmm_variable(model, var_name)
-    names = [v.name for v in model.free_RVs]
     posterior = _compat.get_group(idata, "posterior")
-    absent = [n for n in names if n not in posterior]
-    if absent:
-        raise ValueError(f"idata.posterior lacks the model's free variables {absent}")
-    draws = posterior[names].stack(sample=("chain", "draw"))
-    values = [draws[n].transpose("sample", ...).values for n in names]
+    values = posterior_values(model, posterior)
     terms = _Terms(model, rv)
     obs_dims = _observed_dims(model, rv)
     with _compat.x64():  # the model's float64 values stay float64
@@ -153,6 +148,17 @@ def _decode_draws(
     if sample_paths:
         data["paths"] = (per_draw, _unstack(paths, posterior))
     return data
+
+
+def posterior_values(model: pm.Model, posterior: xr.Dataset) -> list[np.ndarray]:
+    """The draws of each free variable of ``model``, ``[S, ...]`` with ``S = chain x draw``
+    (chain-major, undone by :func:`_unstack`), in the order of ``model.free_RVs``."""
+    names = [v.name for v in model.free_RVs]
+    absent = [n for n in names if n not in posterior]
+    if absent:
+        raise ValueError(f"idata.posterior lacks the model's free variables {absent}")
+    draws = posterior[names].stack(sample=("chain", "draw"))
+    return [draws[n].transpose("sample", ...).values for n in names]
 
 
 def _marginal_hmm_variable(model: pm.Model, var_name: str | None) -> TensorVariable:

@@ -51,7 +51,9 @@ def _enumerated(y, init, trans, mu, sigma) -> float:
     total = 0.0
     for path in itertools.product(range(len(init)), repeat=len(y)):
         p = init[path[0]] * np.prod([trans[a, b] for a, b in itertools.pairwise(path)])
-        p *= np.prod([norm.pdf(v, mu[z], sigma[z]) for v, z in zip(y, path) if not np.isnan(v)])
+        p *= np.prod(
+            [norm.pdf(v, mu[z], sigma[z]) for v, z in zip(y, path, strict=True) if not np.isnan(v)]
+        )
         total += p
     return np.log(total)
 

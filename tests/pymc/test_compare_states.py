@@ -15,8 +15,11 @@ from jaxbridge import _compat
 from jaxbridge.pymc import compare_states, gaussian_hmm, poisson_hmm
 from jaxbridge.pymc._compare import MIN_SEQUENCES, step_log_likelihood
 
+#: Draws per chain of the stand-in posteriors (ArviZ 1.x's Pareto fit needs a few in the tail).
+DRAWS = 40
 
-def _draws(model: pm.Model, seed: int, draws: int = 6) -> object:
+
+def _draws(model: pm.Model, seed: int, draws: int = DRAWS) -> object:
     """Prior draws of ``model`` standing in for a posterior: 2 chains x ``draws``."""
     chains = []
     for chain in range(2):
@@ -71,10 +74,10 @@ def test_step_terms_match_a_numpy_forward_pass_and_sum_to_enumeration(small):
     y, models, fits = small
     steps = step_log_likelihood(fits[2], models[2])
     assert steps.dims == ("chain", "draw", "sequence", "time")
-    assert steps.shape == (2, 6, 3, 5)
+    assert steps.shape == (2, DRAWS, 3, 5)
     assert np.isnan(steps.values[..., 0, 1]).all()
     post = _compat.get_group(fits[2], "posterior")
-    for c, d in itertools.product(range(2), range(0, 6, 2)):
+    for c, d in itertools.product(range(2), range(0, DRAWS, 13)):
         draw = post.isel(chain=c, draw=d)
         params = [draw[n].values for n in ("p_initial_state", "p_transition")]
         params += [draw["emission_mu"].values, draw["emission_sigma"].values]
@@ -123,8 +126,8 @@ def test_table_matches_arviz_on_the_same_pointwise_values(small, by):
         if by == "sequence":
             expected = steps.sum("time", skipna=True).values
         else:
-            expected = steps.values.reshape(2, 6, -1)[..., ~np.isnan(y.ravel())]
-        np.testing.assert_allclose(pointwise.values, expected.reshape(2, 6, -1))
+            expected = steps.values.reshape(2, DRAWS, -1)[..., ~np.isnan(y.ravel())]
+        np.testing.assert_allclose(pointwise.values, expected.reshape(2, DRAWS, -1))
         posterior = _compat.get_group(fits[k], "posterior")
         elpd, se, loos[str(k)] = _arviz_elpd(posterior, pointwise)
         row = result.table.loc[k]
@@ -151,7 +154,7 @@ def test_auto_leaves_out_sequences_only_when_there_are_enough(rng):
     many = _data(rng, MIN_SEQUENCES, 4)
     for y, expected in ((few, "step"), (many, "sequence")):
         models = {k: poisson_hmm(np.nan_to_num(np.abs(np.round(y)), nan=1), k) for k in (1, 2)}
-        fits = {k: _draws(m, seed=k, draws=4) for k, m in models.items()}
+        fits = {k: _draws(m, seed=k) for k, m in models.items()}
         result = compare_states(fits, models)
         assert result.by == expected
         n_obs = len(y) if expected == "sequence" else y.size

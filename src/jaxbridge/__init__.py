@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ConvergenceWarning": "jaxbridge.pymc",
     "MarginalHMM": "jaxbridge.pymc",
+    "compare_states": "jaxbridge.pymc",
     "decode": "jaxbridge.pymc",
     "forecast": "jaxbridge.pymc",
     "gather_chains": "jaxbridge._hosts",
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from jaxbridge.pymc import (  # noqa: F401
         ConvergenceWarning,
         MarginalHMM,
+        compare_states,
         decode,
         forecast,
         hmm_logp,

@@ -19,7 +19,7 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from importlib.metadata import version
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def _major(package: str) -> int:
@@ -194,3 +194,78 @@ def summary(idata, var_names: list[str], hdi_prob: float):
     interval = {"ci_prob": hdi_prob, "ci_kind": "hdi"} if ARVIZ_1 else {"hdi_prob": hdi_prob}
     table = az.summary(idata, var_names=var_names, round_to="none", **interval)
     return table.rename(columns=dict(zip(table.columns[2:4], HDI_COLUMNS, strict=True)))
+
+
+def inference_data(groups: Mapping[str, Any]):
+    """InferenceData (ArviZ 0.x) or DataTree (1.x) from ``{group: xarray.Dataset}``."""
+    if ARVIZ_1:
+        import xarray as xr
+
+        return xr.DataTree.from_dict(dict(groups))
+    import arviz as az
+
+    return az.InferenceData(**groups)
+
+
+class LooResult(NamedTuple):
+    """PSIS-LOO of one model, the same fields on both generations.
+
+    ``elpd``, ``se`` and ``p`` (effective number of parameters) are floats, ``pareto_k`` the
+    Pareto shape per observation (a NumPy array) and ``good_k`` the threshold above which a
+    ``pareto_k`` marks an unreliable estimate (``min(1 - 1/log10(S), 0.7)`` for ``S`` draws).
+    ``elpd_data`` is ArviZ's own object, what :func:`compare` takes.
+    """
+
+    elpd: float
+    se: float
+    p: float
+    pareto_k: Any
+    good_k: float
+    elpd_data: Any
+
+
+def loo(idata, var_name: str) -> LooResult:
+    """``az.loo(idata, pointwise=True, var_name=var_name)``, its warnings silenced (the
+    Pareto shapes are in the result)."""
+    import warnings
+
+    import arviz as az
+    import numpy as np
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"arviz.*")
+        warnings.filterwarnings("ignore", message=r".*[Pp]areto.*")
+        result = az.loo(idata, pointwise=True, var_name=var_name)
+    if ARVIZ_1:
+        values = (result.elpd, result.se, result.p)
+    else:
+        values = (result["elpd_loo"], result["se"], result["p_loo"])
+    pareto_k = np.asarray(result.pareto_k).ravel()
+    good_k = float(getattr(result, "good_k", None) or 0.7)
+    return LooResult(*map(float, values), pareto_k, good_k, result)
+
+
+#: Columns of :func:`compare`'s table.
+COMPARE_COLUMNS = ("rank", "elpd", "se", "p", "elpd_diff", "dse", "weight")
+
+
+def compare(loos: Mapping[str, LooResult]):
+    """``az.compare`` of precomputed PSIS-LOO results (stacking weights), unrounded.
+
+    Returns a :class:`pandas.DataFrame` indexed by the names of ``loos``, best first, with
+    :data:`COMPARE_COLUMNS`; ``elpd_diff`` is the best model's ELPD minus this one's (``>= 0``)
+    and ``dse`` the standard error of that difference, on both generations.
+    """
+    import warnings
+
+    import arviz as az
+
+    elpd_data = {name: result.elpd_data for name, result in loos.items()}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"arviz.*")
+        table = az.compare(elpd_data, round_to="none") if ARVIZ_1 else az.compare(elpd_data)
+    if not ARVIZ_1:
+        table = table.rename(columns={"elpd_loo": "elpd", "p_loo": "p"})
+    table = table.astype({"rank": int})
+    table["elpd_diff"] = table["elpd"].max() - table["elpd"]
+    return table[list(COMPARE_COLUMNS)]

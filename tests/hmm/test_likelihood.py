@@ -72,6 +72,27 @@ def test_filter_each_step_matches_enumeration(rng):
         np.testing.assert_allclose(filtered[t], expected, atol=1e-12)
 
 
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("time_varying", [False, True])
+def test_step_log_likelihood_is_the_one_step_ahead_density(rng, method, time_varying):
+    """``log p(y_t | y_1:t-1) = log p(y_1:t) - log p(y_1:t-1)``, each by enumeration; zero (up
+    to round-off) at masked steps; the terms sum to the log-likelihood."""
+    num_steps = 5
+    log_emission, init, trans = ref.random_hmm(rng, (2,), num_steps, 3, time_varying=time_varying)
+    mask = _mask(rng, (2,), num_steps, True)
+    filt = hmm.filter(log_emission, init, trans, mask, time_varying=time_varying, method=method)
+    assert filt.step_log_likelihood.shape == (2, num_steps)
+    for n in range(2):
+        prefix = [0.0]
+        for t in range(num_steps):
+            trans_t = trans[:t] if time_varying else trans
+            args = (log_emission[n, : t + 1], init, trans_t, mask[n, : t + 1])
+            prefix.append(ref.log_likelihood(*args, time_varying=time_varying))
+        np.testing.assert_allclose(filt.step_log_likelihood[n], np.diff(prefix), atol=1e-12)
+        np.testing.assert_allclose(filt.step_log_likelihood[n][~mask[n]], 0.0, atol=1e-14)
+    np.testing.assert_allclose(filt.step_log_likelihood.sum(-1), filt.log_likelihood, rtol=1e-12)
+
+
 def test_parallel_equals_sequential_long(rng):
     log_emission, init, trans = ref.random_hmm(rng, (2,), 200, 4, time_varying=True)
     mask = rng.random((2, 200)) < 0.8

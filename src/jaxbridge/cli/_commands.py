@@ -80,7 +80,8 @@ def simulate(args: argparse.Namespace) -> int:
 
 
 def fit(args: argparse.Namespace) -> int:
-    """Fit a marginal HMM to the user's data file and write the run folder."""
+    """Fit a marginal HMM to the user's data file and write the run folder; with several
+    ``--states``, one run folder per ``K`` and their comparison (:mod:`._compare`)."""
     if args.out is None:
         args.out = Path("runs") / args.data.stem
 
@@ -88,7 +89,19 @@ def fit(args: argparse.Namespace) -> int:
         data = read_data(args.data, args.covariates)
         return data, _describe(data, f"read {args.data}")
 
-    return _fit(read, args, states=args.states, emission=args.emission, source=str(args.data))
+    def fit_one(args_k: argparse.Namespace, states: int) -> int:
+        return _fit(read, args_k, states=states, emission=args.emission, source=str(args.data))
+
+    if len(args.states) == 1:
+        return fit_one(args, args.states[0])
+    from jaxbridge.cli._compare import fit_states
+    from jaxbridge.cli._model import build_model
+
+    def build(data: xr.Dataset, states: int):
+        shared = args.shared_noise
+        return build_model(data, states, args.emission, shared_noise=shared, source="").model
+
+    return fit_states(args, fit_one, build, _console)
 
 
 def report(args: argparse.Namespace) -> int:

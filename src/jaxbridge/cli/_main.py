@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from jaxbridge import __version__
+from jaxbridge.cli._compare import parse_states
 from jaxbridge.cli._errors import CLIError
 from jaxbridge.cli._model import EMISSIONS
 from jaxbridge.datasets import SEED_NOISE, SEED_SIGNAL
@@ -220,9 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--states",
         metavar="K",
-        type=_at_least(1),
+        type=parse_states,
         required=True,
-        help="number of hidden states K (required)",
+        help="number of hidden states K (required); several, e.g. 1,2,3 or 1-4, fit each K into "
+        "OUT/K=<k>/ and compare them by PSIS-LOO: OUT/compare.csv, OUT/compare.png and the "
+        "K it would pick (K = 1: no switching)",
     )
     fit.add_argument(
         "--emission", choices=list(EMISSIONS), default="normal", help="emission model (see above)"

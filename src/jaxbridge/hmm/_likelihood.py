@@ -58,9 +58,14 @@ def _backward(method: Method, trans, emission, alpha, norm, time_varying: bool):
     return backward_scan(trans, emission, norm, time_varying=time_varying)
 
 
+def _step_terms(norm: jax.Array, shift: jax.Array) -> jax.Array:
+    """``log p(y_t | y_{1:t-1}) = log c_t + shift_t``: ``[T, ...] -> [T, ...]``."""
+    return jnp.log(norm) + shift
+
+
 def _total(norm: jax.Array, shift: jax.Array) -> jax.Array:
     """``log p(y_{1:T}) = Σ_t log c_t + shift_t``, one log after the loop: ``[T, ...] -> [...]``."""
-    return jnp.sum(jnp.log(norm) + shift, axis=0)
+    return jnp.sum(_step_terms(norm, shift), axis=0)
 
 
 def _expected_transitions(
@@ -147,7 +152,8 @@ def _filter_jit(log_emission, init, trans, mask, *, time_varying, log_probs, met
     tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
     emission, shift = scale_emissions(tm.log_emission)
     alpha, norm = _forward(method, tm.init, tm.trans, emission, time_varying)
-    return FilterResult(to_batch_major(alpha), _total(norm, shift))
+    steps = _step_terms(norm, shift)
+    return FilterResult(to_batch_major(alpha), jnp.sum(steps, axis=0), to_batch_major(steps, 0))
 
 
 @partial(jax.jit, static_argnames=_STATIC)
@@ -220,10 +226,13 @@ def filter(
     log_probs: bool = False,
     method: Method = "sequential",
 ) -> FilterResult:
-    """Filtered marginals ``p(z_t | y_{1:t})`` and ``log p(y_{1:T})``.
+    """Filtered marginals ``p(z_t | y_{1:t})``, ``log p(y_{1:T})`` and its one-step terms.
 
     Arguments as :func:`log_likelihood`. Returns :class:`FilterResult` with
-    ``filtered_probs [..., T, K]`` and ``log_likelihood [...]``.
+    ``filtered_probs [..., T, K]``, ``log_likelihood [...]`` and ``step_log_likelihood
+    [..., T]``, the one-step-ahead log predictive densities ``log p(y_t | y_{1:t-1}) = log c_t``
+    (the normalisers of the scaled forward pass; zero at masked steps), whose sum over ``T``
+    is ``log_likelihood``.
     """
     return _checked(_filter_jit, log_emission, init, trans, mask, time_varying, log_probs, method)
 

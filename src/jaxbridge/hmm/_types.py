@@ -18,10 +18,15 @@ class FilterResult(NamedTuple):
         ``p(z_t = k | y_{1:t})``.
     log_likelihood : [...]
         ``log p(y_{1:T})``.
+    step_log_likelihood : [..., T]
+        One-step-ahead log predictive densities ``log p(y_t | y_{1:t-1})``, the logs of the
+        forward filter's normalisers (``log p(y_1)`` at the first step); zero at masked steps,
+        so they sum over ``T`` to ``log_likelihood``.
     """
 
     filtered_probs: jax.Array
     log_likelihood: jax.Array
+    step_log_likelihood: jax.Array
 
 
 class SmoothResult(NamedTuple):

@@ -1,8 +1,9 @@
 """PyMC glue: the marginal HMM as a PyMC distribution, ready-made models, decoding and
-forecasting, and one entry point to NUTS, merging chains sampled on several processes, and
-model checking (pseudo-residuals)."""
+forecasting, one entry point to NUTS, merging chains sampled on several processes, model
+checking (pseudo-residuals), and choosing the number of hidden states (PSIS-LOO)."""
 
 from jaxbridge._hosts import gather_chains
+from jaxbridge.pymc._compare import StateComparison, compare_states
 from jaxbridge.pymc._covariates import covariate_transitions
 from jaxbridge.pymc._decode import decode
 from jaxbridge.pymc._diagnostics import ConvergenceWarning
@@ -22,6 +23,8 @@ from jaxbridge.pymc._sample import sample
 __all__ = [
     "ConvergenceWarning",
     "MarginalHMM",
+    "StateComparison",
+    "compare_states",
     "covariate_transitions",
     "decode",
     "forecast",

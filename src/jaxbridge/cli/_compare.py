@@ -86,13 +86,13 @@ def fit_states(
 
     ``say_to(quiet)`` is the command's console context (stage messages to stderr).
     """
-    from jaxbridge.cli._run import RUN_FILES
+    from jaxbridge.cli._run import run_files
 
     out: Path = args.out
     folders = {k: run_folder(out, k) for k in args.states}
     refuse_overwrite(out, COMPARE_FILES, force=args.force)  # every file, before any work
     for folder in folders.values():
-        refuse_overwrite(folder, RUN_FILES, force=args.force)
+        refuse_overwrite(folder, run_files(forecast=True), force=args.force)
     for k, folder in folders.items():
         code = fit_one(argparse.Namespace(**{**vars(args), "out": folder}), k)
         if code:

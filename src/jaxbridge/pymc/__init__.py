@@ -10,6 +10,7 @@ from jaxbridge.pymc._distribution import MarginalHMM
 from jaxbridge.pymc._logp import hmm_logp
 from jaxbridge.pymc._models import (
     gaussian_hmm,
+    mvnormal_hmm,
     page_hmm,
     parameter_names,
     poisson_hmm,
@@ -26,6 +27,7 @@ __all__ = [
     "gather_chains",
     "gaussian_hmm",
     "hmm_logp",
+    "mvnormal_hmm",
     "page_hmm",
     "parameter_names",
     "poisson_hmm",

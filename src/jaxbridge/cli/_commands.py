@@ -85,7 +85,7 @@ def fit(args: argparse.Namespace) -> int:
         args.out = Path("runs") / args.data.stem
 
     def read() -> tuple[xr.Dataset, str]:
-        data = read_data(args.data, args.covariates)
+        data = read_data(args.data, args.covariates, args.columns)
         return data, _describe(data, f"read {args.data}")
 
     return _fit(read, args, states=args.states, emission=args.emission, source=str(args.data))

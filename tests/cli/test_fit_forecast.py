@@ -95,3 +95,9 @@ def test_forecast_with_covariates_is_refused_before_any_work(call, tmp_path):
     assert not (tmp_path / "run").exists()
     code, _, err = call("fit", tmp_path / "d.csv", "--states", 2, "--forecast", -1)
     assert code == 2 and "--forecast" in err and "must be at least 0" in err
+    code, _, err = call(
+        "fit", tmp_path / "d.csv", "--states", 2, "--emission", "mvnormal", "--columns", "value,temp",
+        "--forecast", 2, "--out", tmp_path / "run",
+    )  # fmt: skip
+    assert code == 2 and "--forecast with --emission mvnormal" in err
+    assert not (tmp_path / "run").exists()

@@ -142,7 +142,7 @@ def test_mask_of_wrong_shape_or_dtype_is_a_clear_error():
             MarginalHMM("b", INIT, TRANS, _separated_normal(), mask=np.ones((4, 6)), observed=y)
 
 
-def test_emission_must_be_an_unnamed_univariate_distribution():
+def test_emission_must_be_an_unnamed_distribution_with_a_state_axis():
     y = np.zeros((4, 6))
     with pm.Model():
         named = pm.Normal("named", 0, 1, shape=3)
@@ -150,5 +150,5 @@ def test_emission_must_be_an_unnamed_univariate_distribution():
             MarginalHMM("a", INIT, TRANS, named, observed=y)
         with pytest.raises(TypeError, match=r"emission must be an unnamed distribution"):
             MarginalHMM("b", INIT, TRANS, np.zeros(3), observed=y)
-        with pytest.raises(ValueError, match="univariate"):
+        with pytest.raises(ValueError, match=r"last batch dimension must index the K hidden"):
             MarginalHMM("c", INIT, TRANS, pm.Dirichlet.dist(np.ones(3)), observed=y)

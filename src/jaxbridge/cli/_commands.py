@@ -86,7 +86,7 @@ def fit(args: argparse.Namespace) -> int:
         args.out = Path("runs") / args.data.stem
 
     def read() -> tuple[xr.Dataset, str]:
-        data = read_data(args.data, args.covariates)
+        data = read_data(args.data, args.covariates, args.columns)
         return data, _describe(data, f"read {args.data}")
 
     def fit_one(args_k: argparse.Namespace, states: int) -> int:
@@ -146,6 +146,11 @@ def _fit(
             "--forecast with --covariates: the transitions into future steps follow the "
             "covariates' future values, which the data does not hold; forecast in Python with "
             "jaxbridge.forecast(idata, model, steps, covariates=...)"
+        )
+    if steps_ahead and emission == "mvnormal":
+        raise CLIError(
+            "--forecast with --emission mvnormal: forecasts of vector observations are not "
+            "supported yet (univariate emissions only)"
         )
     settings = Settings(
         states,

@@ -3,7 +3,9 @@
 In memory, and in every NetCDF data file jaxbridge writes, a data set is an
 :class:`xarray.Dataset` with
 
-* ``emissions (sequence, time)`` float64: the observations; NaN marks a missing one;
+* ``emissions (sequence, time)`` float64: the observations; NaN marks a missing one; with
+  several value columns (``jaxbridge fit --columns y1,y2``, ``--emission mvnormal``)
+  ``emissions (sequence, time, component)``, a step with a NaN component being missing;
 * ``lengths (sequence)`` int64: each sequence's number of steps. Ragged sequences are padded
   at the end with NaN past their length, which leaves an HMM's likelihood unchanged (a
   missing step contributes a factor ``sum_j trans[i, j] = 1``); padding is not missing data:
@@ -33,21 +35,26 @@ def make_dataset(
     truth: Truth | None = None,
     sequence: Iterable | None = None,
     lengths: np.ndarray | None = None,
+    components: Iterable | None = None,
 ) -> xr.Dataset:
-    """The in-memory data set (module docstring) from ``emissions [N, T]`` and optional extras.
+    """The in-memory data set (module docstring) from ``emissions [N, T]`` (or vectors
+    ``[N, T, D]``, named by ``components``) and optional extras.
 
     ``lengths [N]`` defaults to ``T`` for every sequence; values past a length become NaN.
     """
     emissions = np.array(emissions, dtype=np.float64)
-    n, t = emissions.shape
+    n, t = emissions.shape[:2]
     lengths = np.full(n, t, dtype=np.int64) if lengths is None else np.asarray(lengths, np.int64)
     emissions[padding_mask(lengths, t)] = np.nan
     coords = {
         "sequence": np.asarray(list(sequence) if sequence is not None else np.arange(n)),
         "time": np.arange(t),
     }
+    if emissions.ndim == 3:
+        names = components if components is not None else range(emissions.shape[2])
+        coords["component"] = np.asarray(list(names))
     data = {
-        "emissions": (("sequence", "time"), emissions),
+        "emissions": (("sequence", "time", "component")[: emissions.ndim], emissions),
         "lengths": ("sequence", lengths),
     }
     if states is not None:
@@ -79,7 +86,7 @@ def describe(data: xr.Dataset) -> str:
     lengths = lengths_of(data)
     n = len(lengths)
     observed = ~padding_mask(lengths, data.sizes["time"])
-    missing = int((np.isnan(data["emissions"].values) & observed).sum())
+    missing = int((missing_steps(data) & observed).sum())
     low, high = int(lengths.min()), int(lengths.max())
     steps = (
         f"{high} steps"
@@ -88,9 +95,17 @@ def describe(data: xr.Dataset) -> str:
     )
     plural = "" if n == 1 else "s"
     text = f"{n} sequence{plural} of {steps}, {missing} missing value{'' if missing == 1 else 's'}"
+    if "component" in data.dims:
+        text += f" (steps), components {', '.join(map(str, data['component'].values))}"
     if "covariates" in data:
         text += f", covariates {', '.join(map(str, data['covariate'].values))}"
     return text
+
+
+def missing_steps(data: xr.Dataset) -> np.ndarray:
+    """``[N, T]`` bool: the steps with a missing observation (any NaN component)."""
+    nan = np.isnan(data["emissions"].values)
+    return nan.any(axis=-1) if nan.ndim == 3 else nan
 
 
 def truth_of(data: xr.Dataset) -> Truth | None:

@@ -82,10 +82,23 @@ def _until(values: np.ndarray, length: int) -> np.ndarray:
     return values
 
 
+def _first_component(values: xr.DataArray) -> xr.DataArray:
+    """Vector observations ``(..., component)`` shown by their first component."""
+    return values.isel(component=0) if "component" in values.dims else values
+
+
+def _emission_label(data: xr.Dataset) -> str:
+    if "component" not in data.dims:
+        return "observed emission"
+    components = data["component"].values
+    return f"component {_label(components[0], 12)} (1 of {len(components)})"
+
+
 def data_figure(data: xr.Dataset) -> Figure:
     """The first sequences' hidden states (when known) and emissions, as on the page.
 
-    Each sequence ends at its own length and is named in the legend.
+    Each sequence ends at its own length and is named in the legend. Vector observations
+    are shown by their first component.
     """
     import matplotlib.pyplot as plt
 
@@ -96,16 +109,17 @@ def data_figure(data: xr.Dataset) -> Figure:
     axes = axes[:, 0]
     shown = min(N_SHOWN, data.sizes["sequence"])
     lengths = lengths_of(data)
+    emissions = _first_component(data["emissions"]).values
     for i in range(shown):
         style = dict(color=f"C{i}", lw=2, alpha=0.5)
         if has_states:
             axes[0].plot(_until(data["states"].values[i], lengths[i]) + i * 0.02, **style)
         label = f"sequence {_label(data['sequence'].values[i])}"
-        axes[-1].plot(_until(data["emissions"].values[i], lengths[i]), label=label, **style)
+        axes[-1].plot(_until(emissions[i], lengths[i]), label=label, **style)
     if has_states:
         axes[0].set_yticks(np.arange(int(data["states"].max()) + 1))
         axes[0].set_ylabel("hidden state")
-    axes[-1].set_ylabel("observed emission")
+    axes[-1].set_ylabel(_emission_label(data))
     axes[-1].set_xlabel("step")
     axes[-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     figure.suptitle(f"Data: first {shown} of {data.sizes['sequence']} sequences")
@@ -289,12 +303,13 @@ def checks_figure(data: xr.Dataset, replicated: xr.Dataset | None, decoded: xr.D
     Left, the distribution of the observations against that of data sets replicated from
     posterior draws (``posterior_predictive``); middle, their autocorrelation (an HMM's
     persistence shows there); right, a normal QQ plot of the pseudo-residuals
-    (:func:`jaxbridge.pymc.pseudo_residuals`), on the line when the model is right.
+    (:func:`jaxbridge.pymc.pseudo_residuals`), on the line when the model is right. Vector
+    observations are checked on their first component, and have no pseudo-residuals.
     """
     import matplotlib.pyplot as plt
     from scipy.stats import norm
 
-    observed = data["emissions"].values
+    observed = _first_component(data["emissions"]).values
     kept = ~padding_mask(lengths_of(data), observed.shape[1]) & ~np.isnan(observed)
     figure, (dist_ax, acf_ax, qq_ax) = plt.subplots(1, 3, figsize=(12, 3.8), layout="constrained")
     lags = np.arange(1, min(MAX_LAG, observed.shape[1] - 1) + 1)
@@ -302,7 +317,8 @@ def checks_figure(data: xr.Dataset, replicated: xr.Dataset | None, decoded: xr.D
     draws = np.empty((0, *observed.shape))
     if replicated is not None:
         (name,) = replicated.data_vars
-        draws = replicated[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
+        draws = _first_component(replicated[name]).stack(sample=("chain", "draw"))
+        draws = draws.transpose("sample", ...).values
         draws = draws[:: max(1, len(draws) // N_DRAWN)]
     grid = np.linspace(*_span(np.concatenate([values, draws[:, kept].ravel()])), 200)
     for i, draw in enumerate(draws):
@@ -311,7 +327,7 @@ def checks_figure(data: xr.Dataset, replicated: xr.Dataset | None, decoded: xr.D
         acf = _autocorrelation(np.where(kept, draw, np.nan), lags[-1])
         acf_ax.plot(lags, acf, color="C0", alpha=0.15, lw=1)
     dist_ax.plot(grid, _kde(values, grid), color=TRUTH_COLOR, lw=2, label="observed")
-    dist_ax.set(xlabel="emission", title="distribution", yticks=[])
+    dist_ax.set(xlabel=_emission_label(data), title="distribution", yticks=[])
     dist_ax.legend(loc="upper right", fontsize=8, frameon=False)
     acf_ax.plot(
         lags,

@@ -97,7 +97,10 @@ def fit(
         print(f"jaxbridge: WARNING: {message(problems, advice)}", file=sys.stderr, flush=True)
     say("decoding the hidden states")
     decoded = decode(idata, model)
-    decoded["pseudo_residual"] = pseudo_residuals(idata, model)
+    if data["emissions"].ndim == 2:
+        decoded["pseudo_residual"] = pseudo_residuals(idata, model)
+    else:
+        say("no pseudo-residuals: vector observations (multivariate emissions) have none")
     decoded = stop_at_ends(decoded, data["lengths"].values)
     forecasted = None
     if settings.forecast:

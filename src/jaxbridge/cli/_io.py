@@ -16,6 +16,7 @@ import csv
 import json
 import zipfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,14 +34,22 @@ SUFFIXES = (".csv", ".nc", ".npy", ".npz")
 MAX_PADDING = 100
 
 
-def read_data(path: Path, covariates: tuple[str, ...] = ()) -> xr.Dataset:
+def read_data(
+    path: Path, covariates: tuple[str, ...] = (), columns: tuple[str, ...] = ()
+) -> xr.Dataset:
     """Read and validate a data file; any problem raises a one-line :class:`CLIError`.
 
     ``covariates`` names CSV columns (or NetCDF variables ``(sequence, time)``) read into
     ``covariates (sequence, time, covariate)``: a number at every step of every sequence.
+    ``columns`` names the CSV value columns of vector observations (instead of ``value``),
+    read into ``emissions (sequence, time, component)``.
     """
     suffix = path.suffix.lower()
     reader = _READERS.get(suffix)
+    if columns:
+        if suffix != ".csv":
+            raise CLIError(f"{path}: --columns names CSV value columns; {suffix} files have none")
+        reader = partial(_read_csv, columns=columns)
     if reader is None:
         raise CLIError(
             f"{path}: unsupported file type {suffix or '(no suffix)'!r}; expected {', '.join(SUFFIXES)}"
@@ -58,7 +67,7 @@ def read_data(path: Path, covariates: tuple[str, ...] = ()) -> xr.Dataset:
     return data
 
 
-def _read_csv(path: Path, covariates: tuple[str, ...]) -> xr.Dataset:
+def _read_csv(path: Path, covariates: tuple[str, ...], columns: tuple[str, ...] = ()) -> xr.Dataset:
     with path.open(newline="", encoding="utf-8-sig") as file:  # -sig: tolerate a BOM
         lines = list(file)
     truth = None
@@ -69,31 +78,38 @@ def _read_csv(path: Path, covariates: tuple[str, ...]) -> xr.Dataset:
         except (ValueError, KeyError, TypeError) as err:
             raise CLIError(f"{path} line 1: unreadable jaxbridge-truth line ({err})") from None
     blanked = [line if not line.startswith("#") else "\n" for line in lines]
-    return _read_long(path, blanked, truth, covariates)
+    return _read_long(path, blanked, truth, covariates, columns)
 
 
 def _read_long(
-    path: Path, lines: list[str], truth: Truth | None, covariates: tuple[str, ...]
+    path: Path,
+    lines: list[str],
+    truth: Truth | None,
+    covariates: tuple[str, ...],
+    columns: tuple[str, ...] = (),
 ) -> xr.Dataset:
-    """The long-form table (comment lines blanked, so line numbers stay the file's)."""
+    """The long-form table (comment lines blanked, so line numbers stay the file's); the
+    values in column ``value``, or in ``columns`` (vectors)."""
     rows = csv.reader(lines)
     header = next((row for row in rows if any(field.strip() for field in row)), None)
     if not header:
         raise CLIError(f"{path}: empty file; expected a header line 'sequence,time,value'")
     names = [name.strip().lower() for name in header]
-    missing = [name for name in COLUMNS if name not in names]
+    missing = [name for name in COLUMNS[: 2 if columns else 3] if name not in names]
     if missing:
         raise CLIError(
             f"{path}: missing column(s) {', '.join(missing)}; expected long form "
             f"'sequence,time,value' (header: {','.join(header)!r})"
         )
-    absent = [name for name in covariates if name.lower() not in names]
-    if absent:
-        raise CLIError(
-            f"{path}: no column {', '.join(map(repr, absent))} for --covariates "
-            f"(header: {','.join(header)!r})"
-        )
-    i_seq, i_time, i_value = (names.index(name) for name in COLUMNS)
+    for option, wanted in (("--columns", columns), ("--covariates", covariates)):
+        absent = [name for name in wanted if name.lower() not in names]
+        if absent:
+            raise CLIError(
+                f"{path}: no column {', '.join(map(repr, absent))} for {option} "
+                f"(header: {','.join(header)!r})"
+            )
+    i_seq, i_time = (names.index(name) for name in COLUMNS[:2])
+    i_values = [names.index(name.lower()) for name in columns or ("value",)]
     i_covariates = [names.index(name.lower()) for name in covariates]
     values: dict[str, dict[int, tuple[float, ...]]] = {}
     for row in rows:
@@ -110,7 +126,7 @@ def _read_long(
         if time in times:
             raise CLIError(f"{where}: sequence {label!r} has time {time} twice")
         times[time] = (
-            _parse_value(row[i_value], where),
+            *(_parse_value(row[i], where) for i in i_values),
             *(
                 _covariate(row[i], name, where)
                 for i, name in zip(i_covariates, covariates, strict=True)
@@ -118,7 +134,7 @@ def _read_long(
         )
     if not values:
         raise CLIError(f"{path}: no data rows after the header")
-    return _from_long(values, path, truth, covariates)
+    return _from_long(values, path, truth, covariates, columns)
 
 
 def _parse_time(field: str, where: str) -> int:
@@ -156,9 +172,11 @@ def _from_long(
     path: Path,
     truth: Truth | None,
     covariates: tuple[str, ...],
+    columns: tuple[str, ...] = (),
 ) -> xr.Dataset:
-    """``{sequence: {time: (value, *covariates)}}`` -> ``emissions [N, T]`` (and
-    ``covariates [N, T, P]``), each sequence from its first time."""
+    """``{sequence: {time: (*values, *covariates)}}`` -> ``emissions [N, T]`` (``[N, T, D]``
+    with ``D`` value ``columns``; and ``covariates [N, T, P]``), each sequence from its first
+    time."""
     starts = {label: min(times) for label, times in values.items()}
     n_steps = max(max(times) - starts[label] + 1 for label, times in values.items())
     n_rows = sum(map(len, values.values()))
@@ -167,13 +185,17 @@ def _from_long(
             f"{path}: {n_rows} rows span {n_steps} time steps; 'time' must count steps "
             "(0, 1, 2, ...), not e.g. timestamps"
         )
-    table = np.full((len(values), n_steps, 1 + len(covariates)), np.nan)
+    num_values = max(len(columns), 1)
+    table = np.full((len(values), n_steps, num_values + len(covariates)), np.nan)
     for i, (label, times) in enumerate(values.items()):
         for time, row in times.items():
             table[i, time - starts[label]] = row
     lengths = [max(times) - starts[label] + 1 for label, times in values.items()]
-    data = make_dataset(table[..., 0], truth=truth, sequence=list(values), lengths=lengths)
-    return _with_covariates(data, table[..., 1:], covariates, str(path))
+    emissions = table[..., :num_values] if columns else table[..., 0]
+    data = make_dataset(
+        emissions, truth=truth, sequence=list(values), lengths=lengths, components=columns
+    )
+    return _with_covariates(data, table[..., num_values:], covariates, str(path))
 
 
 def _read_netcdf(path: Path, covariates: tuple[str, ...]) -> xr.Dataset:
@@ -310,7 +332,7 @@ _READERS: dict[str, Callable[[Path, tuple[str, ...]], xr.Dataset]] = {
 def _check_data(data: xr.Dataset, where: str) -> None:
     """The checks every input passes, whatever its format."""
     emissions = data["emissions"].values
-    n, t = emissions.shape
+    n, t = emissions.shape[:2]
     if n < 1:
         raise CLIError(f"{where}: no sequences")
     if t < 2:

@@ -252,6 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
         "forecast.png (0: no forecast)",
     )
     fit.add_argument(
+        "--columns",
+        metavar="NAMES",
+        type=_names,
+        default=(),
+        help="CSV value columns of vector observations, instead of 'value', for --emission "
+        "mvnormal, e.g. y1,y2; a step with an empty field is missing as a whole",
+    )
+    fit.add_argument(
         "--out",
         type=Path,
         default=None,

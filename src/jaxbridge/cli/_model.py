@@ -33,6 +33,9 @@ EMISSIONS = {
     "studentt": Emission("studentt_hmm", "y|z=k ~ StudentT(nu, mu_k, sigma_k), mu ordered"),
     "poisson": Emission("poisson_hmm", "y|z=k ~ Poisson(rate_k), rate_1 < ... < rate_K"),
     "page": Emission("page_hmm", "y|z=k ~ Normal((k+1)*signal, noise): the example page's"),
+    "mvnormal": Emission(
+        "mvnormal_hmm", "y|z=k ~ MvNormal(mu_k, Sigma_k) (--columns), mu_k1 ordered"
+    ),
 }
 
 
@@ -59,12 +62,11 @@ def build_model(
 
     options = {"shared_noise": shared_noise} if kind in ("normal", "studentt") else {}
     builder = getattr(models, EMISSIONS[kind].builder)
+    emissions = _emissions_for(data, kind, source)
     try:
         if "covariates" in data:
             options["covariates"] = data["covariates"].values
-        model = builder(
-            data["emissions"].values, n_states, sequence=data["sequence"].values, **options
-        )
+        model = builder(emissions, n_states, sequence=data["sequence"].values, **options)
     except ValueError as err:  # data the model cannot produce
         raise CLIError(f"{source}: --emission {kind}: {err}") from None
     truth = _parameter_truth(truth_of(data), n_states, kind, shared_noise=shared_noise)
@@ -73,11 +75,25 @@ def build_model(
     return FitModel(model, models.parameter_names(model), truth)
 
 
+def _emissions_for(data: xr.Dataset, kind: str, source: str) -> np.ndarray:
+    """The observations in the builder's layout: vectors ``[N, T, D]`` for ``mvnormal`` (one
+    value column is ``D = 1``), numbers ``[N, T]`` for the others."""
+    emissions = data["emissions"].values
+    if kind == "mvnormal":
+        return emissions if emissions.ndim == 3 else emissions[..., None]
+    if emissions.ndim == 3:
+        raise CLIError(
+            f"{source}: --columns reads vectors of {emissions.shape[2]} components: fit them "
+            f"with --emission mvnormal, not {kind}"
+        )
+    return emissions
+
+
 def _parameter_truth(
     truth: Truth | None, n_states: int, kind: str, *, shared_noise: bool = False
 ) -> dict[str, np.ndarray | float]:
     """True values of the model's parameters, from a simulation's ``truth`` where it applies."""
-    if truth is None or kind == "poisson" or len(truth.init) != n_states:
+    if truth is None or kind in ("poisson", "mvnormal") or len(truth.init) != n_states:
         return {}
     if kind == "page":
         values = {"emission_signal": truth.signal, "emission_noise": truth.noise}

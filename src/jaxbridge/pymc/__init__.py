@@ -12,6 +12,7 @@ from jaxbridge.pymc._forecast import forecast
 from jaxbridge.pymc._logp import hmm_logp
 from jaxbridge.pymc._models import (
     gaussian_hmm,
+    mvnormal_hmm,
     page_hmm,
     parameter_names,
     poisson_hmm,
@@ -31,6 +32,7 @@ __all__ = [
     "gather_chains",
     "gaussian_hmm",
     "hmm_logp",
+    "mvnormal_hmm",
     "page_hmm",
     "parameter_names",
     "poisson_hmm",

@@ -1,7 +1,7 @@
 """Hidden-state decoding of a fitted :class:`~jaxbridge.MarginalHMM` model.
 
-For every posterior draw ``θ_s`` the emission log-densities ``[..., T, K]`` and the HMM
-parameters are evaluated from the model's own graph; then, with :mod:`jaxbridge.hmm`:
+For every posterior draw ``θ_s`` the emission log-densities ``[..., T, K]`` (of univariate or
+multivariate emissions alike) and the HMM parameters are evaluated from the model's own graph; then, with :mod:`jaxbridge.hmm`:
 
 * ``state_probs``: ``p(z_t = k | y) ≈ (1/S) Σ_s p(z_t = k | y, θ_s)``, the smoothed marginals
   of forward–backward (Rabiner 1989) averaged over the posterior draws;
@@ -235,10 +235,12 @@ def _viterbi(log_emission, init, trans, mask, time_varying: bool) -> jax.Array:
 
 
 def _observed_dims(model: pm.Model, rv: TensorVariable) -> tuple[str, ...]:
+    """Dims ``(..., step)`` of the observed variable's steps: its support dims (a multivariate
+    emission's ``D``) left out."""
+    ndim = rv.type.ndim - rv.owner.op.event_ndim  # [..., T]
     dims = model.named_vars_to_dims.get(rv.name)
     if dims is not None and all(d is not None for d in dims):
-        return tuple(dims)
-    ndim = rv.type.ndim
+        return tuple(dims)[:ndim]
     return (*(f"{rv.name}_dim_{i}" for i in range(ndim - 1)), "step")
 
 

@@ -2,18 +2,22 @@
 
 The distribution is a :class:`~pymc.distributions.distribution.SymbolicRandomVariable` (the
 pattern of ``pm.Mixture`` and ``pm.AR``) with inputs ``init [..., K]``, ``trans [..., K, K]``
-(``[..., T-1, K, K]`` when time varying), the emission distribution resized to
-``[..., T, K]`` (its last dimension indexes the states) and ``mask [..., T]``.
+(``[..., T-1, K, K]`` when time varying), the emission distribution resized to the batch shape
+``[..., T, K]`` (its last *batch* dimension indexes the states) and ``mask [..., T]``. The
+emission may be multivariate: with support shape ``E`` (``[D]`` for ``pm.MvNormal``, ``pm.Dirichlet``,
+``pm.Multinomial``; ``()`` for a univariate one) it has shape ``[..., T, K, *E]`` and the
+observations ``y [..., T, *E]``; univariate emissions are the case ``E = ()`` of the same code.
 
 * **Random graph** (prior/posterior predictive): the hidden chain ``z`` is drawn by inverse
   CDF from uniforms ``u [..., T]``, ``z_1 = #{k : F_init(k) < u_1}``,
   ``z_t = #{k : F_{trans[z_{t-1}]}(k) < u_t}`` (a deterministic ``scan`` over time), then
-  ``y_t`` is the emission draw of state ``z_t``.
+  ``y_t [*E]`` is the emission draw of state ``z_t``.
 * **Log-density** (:func:`marginal_hmm_logprob`): the emission's log-density at every
-  observation and state, ``log_emission [..., T, K] = logp(emission, y[..., None])``, feeds
-  :func:`jaxbridge.hmm_logp` (one wrapped JAX call). Missing steps (mask False, or NaN) get a
-  safe in-support fill value before the emission log-density (no NaN gradients) and are
-  masked in the forward algorithm. The result is one log-likelihood per sequence ``[...]``,
+  observation and state, ``log_emission [..., T, K] = logp(emission, y[..., None, *E])`` (a
+  state axis inserted before the support dimensions), feeds
+  :func:`jaxbridge.hmm_logp` (one wrapped JAX call). Missing steps (mask False, or NaN in any
+  component of ``y_t``) get a safe in-support fill value (a whole observed step) before the
+  emission log-density (no NaN gradients) and are masked in the forward algorithm. The result is one log-likelihood per sequence ``[...]``,
   so ``pm.compute_log_likelihood`` is pointwise per sequence.
 """
 
@@ -33,6 +37,7 @@ from pymc.distributions.distribution import (
 from pymc.distributions.shape_utils import (
     _change_dist_size,
     change_dist_size,
+    get_support_shape,
     get_support_shape_1d,
     rv_size_is_none,
 )
@@ -41,6 +46,7 @@ from pymc.logprob.basic import logp
 from pymc.pytensorf import constant_fold
 from pymc.util import check_dist_not_registered
 from pytensor.graph.basic import Apply, Constant
+from pytensor.raise_op import Assert
 from pytensor.tensor.random.op import RandomVariable
 from pytensor.tensor.random.utils import normalize_size_param
 from pytensor.tensor.variable import TensorVariable
@@ -54,10 +60,12 @@ class MarginalHMMRV(SymbolicRandomVariable):
 
     _print_name = ("MarginalHMM", "\\operatorname{MarginalHMM}")
 
-    def __init__(self, *args, time_varying: bool, **kwargs):
+    def __init__(self, *args, time_varying: bool, event_ndim: int = 0, **kwargs):
         self.time_varying = time_varying
+        self.event_ndim = event_ndim
         trans_sig = "(s,k,k)" if time_varying else "(k,k)"
-        kwargs["extended_signature"] = f"[rng],(k),{trans_sig},(t,k),(t)->[rng],(t)"
+        event = "".join(f",e{i}" for i in range(event_ndim))
+        kwargs["extended_signature"] = f"[rng],(k),{trans_sig},(t,k{event}),(t)->[rng],(t{event})"
         super().__init__(*args, **kwargs)
 
     @classmethod
@@ -65,31 +73,48 @@ class MarginalHMMRV(SymbolicRandomVariable):
         rng = pytensor.shared(np.random.default_rng())
         size = normalize_size_param(size)
         trans_core = trans_rank(time_varying)
+        event_ndim = emission_event_ndim(emission)
+        state_axis = emission.ndim - event_ndim - 1
         if rv_size_is_none(size):
             batch = pt.broadcast_shape(
                 tuple(init.shape)[:-1],
                 tuple(trans.shape)[:-trans_core],
-                tuple(emission.shape)[:-2] if emission.ndim >= 2 else (),
+                tuple(emission.shape)[: max(state_axis - 1, 0)],
                 tuple(mask.shape)[:-1],
                 arrays_are_shapes=True,
             )
         else:
             batch = tuple(size)
-        num_states = emission.shape[-1]
-        emission = change_dist_size(emission, (*batch, steps, num_states))
+        emission = change_dist_size(emission, (*batch, steps, emission.shape[state_axis]))
 
         # shapes of the inner graph come from the resized emission (an input of the op)
-        next_rng, uniforms = pt.random.uniform(size=emission.shape[:-1], rng=rng).owner.outputs
+        steps_shape = emission.shape[: emission.ndim - event_ndim - 1]  # [..., T]
+        next_rng, uniforms = pt.random.uniform(size=steps_shape, rng=rng).owner.outputs
         states = _markov_chain(uniforms, init, trans, time_varying)
-        draws = pt.take_along_axis(emission, states[..., None], axis=-1)[..., 0]
+        draws = select_state(emission, states, event_ndim)
         return cls(
             inputs=[rng, init, trans, emission, mask],
             outputs=[next_rng, draws],
             time_varying=time_varying,
+            event_ndim=event_ndim,
         )(rng, init, trans, emission, mask)
 
     def update(self, node: Apply) -> dict:
         return {node.inputs[0]: node.outputs[0]}
+
+
+def emission_event_ndim(emission: TensorVariable) -> int:
+    """Number of support dimensions of the emission distribution (0: univariate)."""
+    return int(emission.owner.op.ndim_supp)
+
+
+def select_state(values: TensorVariable, states: TensorVariable, event_ndim: int) -> TensorVariable:
+    """``values[..., z, *E]`` from ``values [..., K, *E]`` and states ``z`` broadcastable to
+    ``[...]``: the state axis is the one before the ``event_ndim`` support dimensions."""
+    axis = values.ndim - event_ndim - 1
+    index_shape = (*values.shape[:axis], 1, *values.shape[axis + 1 :])
+    index = pt.broadcast_to(pt.shape_padright(states, 1 + event_ndim), index_shape)
+    return pt.take_along_axis(values, index, axis=axis).squeeze(axis)
 
 
 def _inverse_cdf(probs: TensorVariable, u: TensorVariable) -> TensorVariable:
@@ -130,7 +155,7 @@ def _markov_chain(uniforms, init, trans, time_varying: bool) -> TensorVariable:
 
 
 class MarginalHMM(Distribution):
-    r"""Hidden Markov sequences ``y [..., T]`` with the hidden states marginalised out.
+    r"""Hidden Markov sequences ``y [..., T, *E]`` with the hidden states marginalised out.
 
     .. math::
 
@@ -147,11 +172,17 @@ class MarginalHMM(Distribution):
     trans : tensor ``[..., K, K]``, or ``[..., T-1, K, K]`` with ``time_varying=True``
         ``trans[i, j] = p(z_t = j | z_{t-1} = i)``.
     emission : unnamed distribution
-        ``pm.X.dist(...)`` whose **last dimension indexes the K states**, e.g.
-        ``pm.Normal.dist(mu=(pt.arange(3) + 1) * signal, sigma=noise)``; it is resized to
-        ``[..., T, K]``, so parameters may also vary per sequence or step. Must be univariate.
+        ``pm.X.dist(...)`` whose **last batch dimension indexes the K states**, e.g.
+        ``pm.Normal.dist(mu=(pt.arange(3) + 1) * signal, sigma=noise)``; its batch shape is
+        resized to ``[..., T, K]``, so parameters may also vary per sequence or step.
+        Multivariate emissions (support shape ``E``, e.g. ``[D]``) work the same way:
+        ``pm.MvNormal.dist(mu=mus, chol=chols)`` with ``mus [K, D]``, ``chols [K, D, D]``,
+        or ``pm.Dirichlet.dist(a=alphas)`` / ``pm.Multinomial.dist(n=..., p=ps)`` with
+        ``[K, D]`` parameters; the observations are then ``[..., T, D]``.
     mask : bool array ``[..., T]``, optional
-        False marks a missing (or padding) step. NaN observations are missing too.
+        False marks a missing (or padding) step. NaN observations are missing too; with a
+        multivariate emission a step with a NaN in **any** component is missing as a whole
+        (its other components are not used: there is no per-component marginalisation).
     time_varying : bool
         Whether ``trans`` has a time axis.
     steps : int, optional
@@ -161,6 +192,8 @@ class MarginalHMM(Distribution):
 
     Notes
     -----
+    * The observations are ``[..., T]`` for a univariate emission and ``[..., T, *E]`` for
+      one with support shape ``E``; a wrongly shaped ``observed`` raises naming the shape.
     * The log-density has one element per sequence (shape ``[...]``), so
       ``pm.compute_log_likelihood`` and ``az.loo`` treat each sequence as one observation.
     * Missing steps are stored in ``observed_data`` with a fill value (an observed value).
@@ -184,12 +217,12 @@ class MarginalHMM(Distribution):
         observed: Any = None,
         **kwargs: Any,
     ) -> TensorVariable:
+        _check_emission(emission)
+        event_ndim = emission_event_ndim(emission)
         if observed is not None:
-            observed, mask = _fill_missing(observed, mask)
+            observed, mask = _fill_missing(observed, mask, event_ndim)
             _check_observed_rank(observed, init, trans, emission, mask, time_varying)
-        steps = get_support_shape_1d(
-            support_shape=steps, shape=None, dims=kwargs.get("dims"), observed=observed
-        )
+        steps = _support_steps(steps, event_ndim, dims=kwargs.get("dims"), observed=observed)
         return super().__new__(
             cls,
             name,
@@ -218,7 +251,7 @@ class MarginalHMM(Distribution):
         _check_emission(emission)
         init = pt.as_tensor_variable(init)
         trans = pt.as_tensor_variable(trans)
-        steps = get_support_shape_1d(support_shape=steps, shape=kwargs.get("shape"))
+        steps = _support_steps(steps, emission_event_ndim(emission), shape=kwargs.get("shape"))
         if steps is None:
             steps = _steps_from_inputs(trans, emission, mask, time_varying)
         steps = pt.as_tensor_variable(steps, dtype="int64", ndim=0)
@@ -227,6 +260,21 @@ class MarginalHMM(Distribution):
         return super().dist(
             [init, trans, emission, mask, steps], time_varying=time_varying, **kwargs
         )
+
+
+def _support_steps(steps: Any, event_ndim: int, **sources: Any) -> Any:
+    """``T`` from ``shape``/``dims``/``observed`` (``[..., T, *E]``), checked against ``steps``."""
+    if event_ndim == 0:
+        return get_support_shape_1d(support_shape=steps, **sources)
+    support = get_support_shape(support_shape=None, ndim_supp=1 + event_ndim, **sources)
+    if support is None:
+        return steps
+    inferred = support[0]
+    if steps is None:
+        return inferred
+    return Assert("steps does not match the observations' T (axis -1 - event dims)")(
+        steps, pt.eq(steps, inferred)
+    )
 
 
 def _check_emission(emission: Any) -> None:
@@ -238,15 +286,12 @@ def _check_emission(emission: Any) -> None:
             f"pm.Normal.dist(mu=..., sigma=...); got {type(emission).__name__}"
         )
     check_dist_not_registered(emission)
-    if emission.owner.op.ndim_supp != 0:
+    event_ndim = emission_event_ndim(emission)
+    if emission.ndim < 1 + event_ndim:
+        layout = "[..., K]" if event_ndim == 0 else f"[..., K, *E] with {event_ndim} support dim(s)"
         raise ValueError(
-            "emission must be a univariate distribution whose last dimension indexes the "
-            f"states; got one with {emission.owner.op.ndim_supp}-dimensional support"
-        )
-    if emission.ndim < 1:
-        raise ValueError(
-            "emission's last dimension must index the K hidden states; got a scalar "
-            "distribution (give its parameters a last dimension of length K)"
+            f"emission's last batch dimension must index the K hidden states ({layout}); got "
+            "one without batch dimensions (give its parameters a state dimension of length K)"
         )
 
 
@@ -270,11 +315,12 @@ def _steps_from_inputs(trans, emission, mask, time_varying: bool) -> Any:
         return pt.as_tensor_variable(mask).shape[-1]
     if time_varying:
         return trans.shape[-3] + 1
-    if emission.ndim >= 2:
-        return emission.shape[-2]
+    step_axis = emission.ndim - emission_event_ndim(emission) - 2
+    if step_axis >= 0:
+        return emission.shape[step_axis]
     raise ValueError(
         "MarginalHMM cannot tell the number of steps T: pass observed, shape/dims, steps, "
-        "a mask [..., T], or an emission shaped [..., T, K]"
+        "a mask [..., T], or an emission with batch shape [..., T, K]"
     )
 
 
@@ -289,14 +335,14 @@ def _check_shapes(init, trans, emission, mask, steps, time_varying: bool) -> Non
         raise TypeError(f"mask must be boolean [..., T] (False = missing); got dtype {mask.dtype}")
     if mask.ndim < 1:
         raise ValueError("mask must have shape [..., T]; got a scalar")
-    k = _static_dim(emission, -1)
+    k = _static_dim(emission, -1 - emission_event_ndim(emission))
     for name, value, axes in (("init", init, (-1,)), ("trans", trans, (-2, -1))):
         for axis in axes:
             dim = _static_dim(value, axis)
             if k is not None and dim is not None and dim != k:
                 raise ValueError(
-                    f"{name} has {dim} states along axis {axis} but emission's last dimension "
-                    f"(the states) has K={k}; {name} must be shaped "
+                    f"{name} has {dim} states along axis {axis} but emission's last batch "
+                    f"dimension (the states) has K={k}; {name} must be shaped "
                     f"{'[..., K]' if name == 'init' else trans_layout} with K={k}"
                 )
     folded_steps = _folded(steps)
@@ -316,36 +362,49 @@ def _check_shapes(init, trans, emission, mask, steps, time_varying: bool) -> Non
 
 
 def _check_observed_rank(observed, init, trans, emission, mask, time_varying: bool) -> None:
-    """``observed [..., T]`` must carry every batch dimension of the parameters."""
+    """``observed [..., T, *E]`` must carry every batch dimension of the parameters and, with a
+    multivariate emission, its support shape ``E``."""
+    event_ndim = emission_event_ndim(emission)
+    layout = "[..., T]" if event_ndim == 0 else f"[..., T, {', '.join(['D'] * event_ndim)}]"
     batch_ndims = {
         "init": np.ndim(init) - 1,
         "trans": np.ndim(trans) - trans_rank(time_varying),
-        "emission": np.ndim(emission) - 2,
+        "emission": np.ndim(emission) - 2 - event_ndim,
         "mask": np.ndim(mask) - 1 if mask is not None else 0,
     }
     name, batch_ndim = max(batch_ndims.items(), key=lambda item: item[1])
     ndim = np.ndim(observed)
-    if ndim < batch_ndim + 1:
+    if ndim < batch_ndim + 1 + event_ndim:
         raise ValueError(
-            f"observed must have at least {batch_ndim + 1} dimensions [..., T]: {name} has "
-            f"{batch_ndim} batch dimension(s) (one per sequence axis); got observed with "
-            f"{ndim} dimension(s)"
+            f"observed must have at least {batch_ndim + 1 + event_ndim} dimensions {layout}: "
+            f"{name} has {batch_ndim} batch dimension(s) (one per sequence axis) and the "
+            f"emission {event_ndim} support dimension(s); got observed with {ndim} dimension(s)"
+        )
+    event = [_static_dim(emission, axis) for axis in range(-event_ndim, 0)]
+    observed_event = np.shape(observed)[ndim - event_ndim :]
+    if any(e is not None and e != o for e, o in zip(event, observed_event, strict=True)):
+        raise ValueError(
+            f"observed must have shape {layout} ending in the emission's support shape "
+            f"{tuple(event)}; got shape {np.shape(observed)}"
         )
 
 
-def _fill_missing(observed: Any, mask: Any) -> tuple[Any, Any]:
-    """Replace NaN observations by an observed value and mark them False in the mask.
+def _fill_missing(observed: Any, mask: Any, event_ndim: int = 0) -> tuple[Any, Any]:
+    """Replace steps with a NaN (in any of their ``event_ndim`` support dimensions) by an
+    observed step and mark them False in the mask ``[..., T]``.
 
     PyMC would otherwise try to impute NaN entries of a multivariate variable.
     """
     if isinstance(observed, TensorVariable | pt.sharedvar.SharedVariable):
         return observed, mask  # symbolic data: NaN are handled in the log-density
     values = np.asarray(observed)
-    if values.ndim < 1:
-        raise ValueError(f"observed must be sequences [..., T]; got a {values.ndim}-d value")
+    if values.ndim < 1 + event_ndim:
+        layout = "[..., T]" if event_ndim == 0 else f"[..., T, *E] ({event_ndim} support dims)"
+        raise ValueError(f"observed must be sequences {layout}; got a {values.ndim}-d value")
     if not np.issubdtype(values.dtype, np.floating):
         return observed, mask
-    missing = np.isnan(values)
+    event_axes = tuple(range(values.ndim - event_ndim, values.ndim))
+    missing = np.isnan(values).any(axis=event_axes)  # [..., T]
     if not missing.any():
         return observed, mask
     if missing.all():
@@ -356,32 +415,38 @@ def _fill_missing(observed: Any, mask: Any) -> tuple[Any, Any]:
         if mask_values.dtype != bool:
             raise TypeError(f"mask must be boolean [..., T]; got dtype {mask_values.dtype}")
         present = present & mask_values
-    filled = np.where(missing, values[~missing][0], values)
+    fill = values[~missing][0]  # a whole observed step [*E]: in the support
+    filled = np.where(np.expand_dims(missing, event_axes), fill, values)
     return filled, present
 
 
 @_change_dist_size.register(MarginalHMMRV)
 def _change_marginal_hmm_size(op, dist, new_size, expand=False):
     _rng, init, trans, emission, mask = dist.owner.inputs
+    step_axis = dist.ndim - op.event_ndim - 1
     if expand:
-        new_size = tuple(new_size) + tuple(dist.shape[:-1])
+        new_size = tuple(new_size) + tuple(dist.shape[:step_axis])
     return MarginalHMMRV.rv_op(
-        init, trans, emission, mask, dist.shape[-1], time_varying=op.time_varying, size=new_size
+        init,
+        trans,
+        emission,
+        mask,
+        dist.shape[step_axis],
+        time_varying=op.time_varying,
+        size=new_size,
     )
 
 
 @_support_point.register(MarginalHMMRV)
 def _marginal_hmm_support_point(op, rv, rng, init, trans, emission, mask):
     """The emission's support point in the initially most probable state."""
-    state = pt.argmax(init, axis=-1)
-    points = support_point(emission)
-    index = pt.broadcast_to(state[..., None, None], (*points.shape[:-1], 1))
-    return pt.take_along_axis(points, index, axis=-1)[..., 0]
+    state = pt.argmax(init, axis=-1)[..., None]  # [..., 1]: the same state at every step
+    return select_state(support_point(emission), state, op.event_ndim)
 
 
 @_logprob.register(MarginalHMMRV)
 def marginal_hmm_logprob(op, values, rng, init, trans, emission, mask, **kwargs):
-    """Per-sequence marginal log-likelihood ``[...]`` of ``value [..., T]``."""
+    """Per-sequence marginal log-likelihood ``[...]`` of ``value [..., T, *E]``."""
     (value,) = values
     log_emission, present = emission_log_density(value, emission, mask)
     return hmm_logp(log_emission, init, trans, present, time_varying=op.time_varying)
@@ -390,29 +455,36 @@ def marginal_hmm_logprob(op, values, rng, init, trans, emission, mask, **kwargs)
 def emission_log_density(
     value: TensorVariable, emission: TensorVariable, mask: TensorVariable
 ) -> tuple[TensorVariable, TensorVariable | None]:
-    """``log p(y_t | z_t = k)`` ``[..., T, K]`` and the present-steps mask ``[..., T]`` (or None).
+    r"""``log p(y_t | z_t = k)`` ``[..., T, K]`` and the present-steps mask ``[..., T]`` (or None).
 
-    Missing steps (mask False or NaN) are evaluated at an observed value, which lies in the
-    emission's support, so neither the value nor the gradient of the masked terms is NaN.
+    ``value [..., T, *E]`` gets a state axis before its support dimensions,
+    ``logp(emission, y[..., T, None, *E])``, so that it broadcasts against the emission
+    ``[..., T, K, *E]``. Missing steps (mask False or a NaN in any component) are evaluated at
+    an observed step, which lies in the emission's support, so neither the value nor the
+    gradient of the masked terms is NaN.
     """
-    value, present = observed_values(value, mask)
-    return logp(emission, value[..., None]), present
+    event_ndim = emission_event_ndim(emission)
+    value, present = observed_values(value, mask, event_ndim)
+    return logp(emission, pt.expand_dims(value, value.ndim - event_ndim)), present
 
 
 def observed_values(
-    value: TensorVariable, mask: TensorVariable
+    value: TensorVariable, mask: TensorVariable, event_ndim: int = 0
 ) -> tuple[TensorVariable, TensorVariable | None]:
-    """``value`` with its missing steps filled by an observed value, and the present-steps mask
-    ``[..., T]`` (or None when nothing is missing)."""
-    present = _present(value, mask)
+    """``value [..., T, *E]`` with its missing steps replaced by an observed step, and the
+    present-steps mask ``[..., T]`` (or None when nothing is missing)."""
+    present = _present(value, mask, event_ndim)
     if present is not None:
-        fill = value.ravel()[pt.argmax(present.ravel())]
-        value = pt.where(present, value, fill)
+        event_shape = tuple(value.shape)[value.ndim - event_ndim :]
+        steps = value.reshape((-1, *event_shape), ndim=1 + event_ndim)  # [steps, *E]
+        fill = steps[pt.argmax(present.ravel())]
+        value = pt.where(pt.shape_padright(present, event_ndim), value, fill)
     return value, present
 
 
-def _present(value, mask) -> TensorVariable | None:
-    """Boolean ``[..., T]``: observed and not NaN; ``None`` when nothing is missing for sure."""
+def _present(value, mask, event_ndim: int = 0) -> TensorVariable | None:
+    """Boolean ``[..., T]``: observed, and no component NaN; ``None`` when nothing is missing
+    for sure."""
     value_may_be_nan = value.dtype.startswith("float") and not (
         isinstance(value, Constant) and not np.isnan(value.data).any()
     )
@@ -420,7 +492,11 @@ def _present(value, mask) -> TensorVariable | None:
     mask_all_true = mask_values is not None and bool(np.all(mask_values))
     if mask_all_true and not value_may_be_nan:
         return None
-    present = pt.broadcast_to(mask, value.shape)
+    step_ndim = value.ndim - event_ndim
+    present = pt.broadcast_to(mask, tuple(value.shape)[:step_ndim])
     if value_may_be_nan:
-        present = present & ~pt.isnan(value)
+        nan = pt.isnan(value)
+        if event_ndim:
+            nan = pt.any(nan, axis=tuple(range(step_ndim, value.ndim)))
+        present = present & ~nan
     return present

@@ -1,7 +1,8 @@
 r"""Ready-made marginal HMMs for sequences a user owns: the models the command line fits.
 
 Every builder takes observations ``[N, T]`` (or one sequence ``[T]``; NaN marks a missing
-value) and the number of hidden states ``K``, and returns a :class:`pymc.Model` whose
+value; :func:`mvnormal_hmm` takes vectors, ``[N, T, D]`` or ``[T, D]``) and the number of hidden
+states ``K``, and returns a :class:`pymc.Model` whose
 observed :class:`~jaxbridge.MarginalHMM` is named ``"hmm"``, with dims
 ``("sequence", "time")``. The hidden chain is the same in all of them:
 
@@ -20,6 +21,8 @@ emissions differ:
 :func:`gaussian_hmm`  ordered means :math:`\mu_1 < \dots < \mu_K`, a noise scale per state
 :func:`studentt_hmm`  the same with Student-t emissions, :math:`\nu \sim \Gamma(2, 0.1)`
 :func:`poisson_hmm`   ordered rates :math:`\lambda_1 < \dots < \lambda_K`
+:func:`mvnormal_hmm`  :math:`y \mid z=k \sim N_D(\mu_k, \Sigma_k)`, first components of the
+                      means ordered, LKJ priors on the correlations
 ==================  ============================================================================
 
 Ordered state parameters are built as the lowest value plus cumulative positive gaps, so states
@@ -162,6 +165,69 @@ def poisson_hmm(
     return _build(observed, states, sequence, emission, covariates)
 
 
+def mvnormal_hmm(
+    observed: np.ndarray,
+    states: int,
+    *,
+    shared_cov: bool = False,
+    eta: float = 2.0,
+    sequence: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
+) -> pm.Model:
+    r"""Multivariate Gaussian HMM: :math:`y_t \mid z_t=k \sim N_D(\mu_k, \Sigma_k)`.
+
+    Each component ``d`` is standardised by its median :math:`m_d` and standard deviation
+    :math:`s_d` (``S = diag(s)``), and the free variables live on that scale:
+
+    .. math::
+
+        \mu_{k} = m + S\,\tilde\mu_k, \qquad
+        \tilde\mu_{1,1} \sim N(0, 2),\ \tilde\mu_{k+1,1} - \tilde\mu_{k,1} \sim N^+(2),
+        \ \tilde\mu_{k,d>1} \sim N(0, 2); \qquad
+        \Sigma_k = S\,L_k L_k^\top S, \quad
+        L_k \sim \mathrm{LKJCholeskyCov}(\eta,\ \text{sd} \sim N^+(1)).
+
+    The means are ordered on their **first component** (``mu[:, 0]`` increasing), which stops
+    the states swapping labels: put the component that best separates the states first. Each
+    state has its own covariance (``shared_cov=False``, the default: states often differ in
+    spread and correlation), or all share one.
+
+    Parameters
+    ----------
+    observed : ``[N, T, D]`` or ``[T, D]``
+        Observation vectors; a step with NaN in any component is missing as a whole (see
+        :class:`~jaxbridge.MarginalHMM`).
+    states
+        Number of hidden states ``K``.
+    shared_cov
+        One covariance matrix for all states instead of one per state.
+    eta
+        LKJ shape of the correlations: 1 is uniform, larger values shrink towards independence.
+    sequence
+        Labels of the ``N`` sequences (coordinate ``sequence``).
+    covariates : ``[N, T, P]``, optional
+        Covariates driving the transitions, as in :func:`gaussian_hmm`.
+
+    Returns
+    -------
+    pymc.Model
+        Deterministics ``emission_mu [K, D]`` and ``emission_cov [K, D, D]`` (``[1, D, D]``
+        when shared) in data units, and the hidden chain; the observed ``hmm`` has dims
+        ``("sequence", "time", "component")``.
+
+    Raises
+    ------
+    ValueError
+        When ``observed`` is not ``[N, T, D]`` or ``[T, D]``.
+    """
+
+    def emission(steps):
+        mu, chol = _mvnormal_states(steps, states, shared_cov, eta)
+        return pm.MvNormal.dist(mu=mu, chol=chol)
+
+    return _build(observed, states, sequence, emission, covariates, vectors=True)
+
+
 def check_counts(observed: np.ndarray) -> None:
     """Raise ``ValueError`` unless every observed (non-NaN) value is a non-negative integer."""
     values = _observed_values(observed)
@@ -201,6 +267,35 @@ def _gaussian_states(values: np.ndarray, states: int, shared_noise: bool):
     return mu, pm.Deterministic("emission_sigma", spread * sigma_std)
 
 
+def _mvnormal_states(steps: np.ndarray, states: int, shared_cov: bool, eta: float):
+    """Means ``[K, D]`` (first component ordered) and Cholesky factors ``[K or 1, D, D]``,
+    priors scaled to the observed steps ``[M, D]`` (:func:`mvnormal_hmm`)."""
+    num = steps.shape[-1]
+    center = np.median(steps, axis=0) if len(steps) else np.zeros(num)
+    spread = steps.std(axis=0) if len(steps) else np.ones(num)
+    spread = np.where(spread > 0, spread, 1.0)
+    first = _ordered_std("emission_mu_first", states, lambda n: pm.Normal(n, 0.0, 2.0), 2.0)
+    mu_std = first[:, None]
+    if num > 1:
+        rest = pm.Normal("emission_mu_rest_std", 0.0, 2.0, shape=(states, num - 1))
+        mu_std = pt.concatenate([mu_std, rest], axis=1)
+    mu = pm.Deterministic("emission_mu", center + spread * mu_std)
+    rows, cols = np.tril_indices(num)
+    chols = []
+    for k in range(1 if shared_cov else states):
+        packed = pm.LKJCholeskyCov(
+            f"emission_chol_std_{k}",
+            n=num,
+            eta=eta,
+            sd_dist=pm.HalfNormal.dist(1.0, shape=num),
+            compute_corr=False,
+        )
+        chols.append(pt.zeros((num, num))[rows, cols].set(packed))
+    chol = spread[:, None] * pt.stack(chols)  # [K or 1, D, D], in data units
+    pm.Deterministic("emission_cov", chol @ chol.transpose(0, 2, 1))
+    return mu, chol
+
+
 def _ordered(
     name: str,
     states: int,
@@ -215,12 +310,20 @@ def _ordered(
     live on a standardised scale, so the sampler sees unit-scale parameters whatever the
     data's location and scale (the prior in data units is the module docstring's).
     """
+    return pm.Deterministic(name, offset + scale * _ordered_std(name, states, lowest, gap_sd))
+
+
+def _ordered_std(
+    name: str, states: int, lowest: Callable[[str], pt.TensorVariable], gap_sd: float
+) -> pt.TensorVariable:
+    """Increasing ``[K] = l + cumsum([0, g])`` from free ``{name}_lowest_std`` and
+    ``{name}_gaps_std`` (:func:`_ordered` without the change of units)."""
     low = lowest(f"{name}_lowest_std")
     steps = [low[None]]
     if states > 1:
         gaps = pm.HalfNormal(f"{name}_gaps_std", gap_sd, shape=states - 1)
         steps.append(low + pt.cumsum(gaps))
-    return pm.Deterministic(name, offset + scale * pt.concatenate(steps))
+    return pt.concatenate(steps)
 
 
 def _build(
@@ -229,23 +332,37 @@ def _build(
     sequence: np.ndarray | None,
     emission: Callable[[np.ndarray], pm.Distribution],
     covariates: np.ndarray | None = None,
+    *,
+    vectors: bool = False,
 ) -> pm.Model:
-    """The model: hidden-chain priors, ``emission(observed values)``, the observed HMM."""
+    """The model: hidden-chain priors, ``emission(observed values)``, the observed HMM.
+
+    ``observed`` is ``[N, T]`` or ``[T]``; with ``vectors``, ``[N, T, D]`` or ``[T, D]``
+    (``emission`` then gets the fully observed steps ``[M, D]``, and the observed HMM the
+    dims ``(sequence, time, component)``).
+    """
     values = np.asarray(observed, dtype=float)
-    if values.ndim == 1:
+    layouts = "[N, T, D] or [T, D]" if vectors else "[N, T] or [T]"
+    if values.ndim == 1 + vectors:
         values = values[None]
-    if values.ndim != 2:
-        raise ValueError(f"observed must be [N, T] or [T]; got shape {values.shape}")
+    if values.ndim != 2 + vectors:
+        raise ValueError(f"observed must be {layouts}; got shape {np.shape(observed)}")
     if not (isinstance(states, int | np.integer) and states >= 1):
         raise ValueError(f"states must be a positive integer; got {states!r}")
     x = None
     if covariates is not None:
         if states < 2:
             raise ValueError("covariates drive the transitions: states must be at least 2")
-        x = check_covariates(covariates, values.shape)
+        x = check_covariates(covariates, values.shape[:2])
     labels = np.arange(len(values)) if sequence is None else np.asarray(sequence)
-    with pm.Model(coords={"sequence": labels, "time": np.arange(values.shape[1])}) as model:
-        dist = emission(values[~np.isnan(values)])
+    coords = {"sequence": labels, "time": np.arange(values.shape[1])}
+    dims = ("sequence", "time")
+    if values.ndim == 3:
+        coords["component"] = np.arange(values.shape[2])
+        dims = (*dims, "component")
+    with pm.Model(coords=coords) as model:
+        steps = values.reshape(-1, *values.shape[2:])  # [N*T] or [N*T, D]
+        dist = emission(steps[~np.isnan(steps).reshape(len(steps), -1).any(axis=1)])
         if states == 1:
             init, trans = np.ones(1), np.ones((1, 1))
         else:
@@ -262,7 +379,7 @@ def _build(
             emission=dist,
             observed=values,
             time_varying=x is not None,
-            dims=("sequence", "time"),
+            dims=dims,
         )
     return model
 

@@ -52,9 +52,21 @@ def pseudo_residuals(idata: Any, model: pm.Model | None = None, var_name: str | 
     -------
     xarray.DataArray
         ``pseudo_residual (..., step)``, the observed variable's dims; NaN at missing steps.
+
+    Raises
+    ------
+    ValueError
+        For a multivariate emission (``pm.MvNormal``, ``pm.Dirichlet``, ...): a vector has no
+        CDF to transform, so there are no ordinary pseudo-residuals.
     """
     model = pm.modelcontext(model)
     rv = marginal_hmm_variable(model, var_name)
+    if rv.owner.op.event_ndim:
+        raise ValueError(
+            f"pseudo_residuals needs a univariate emission; {rv.name!r} has a multivariate "
+            f"emission ({rv.owner.op.event_ndim} support dimension(s)), whose vectors have no "
+            "CDF to transform"
+        )
     _rng, init, trans, emission, mask = rv.owner.inputs
     value, present = observed_values(model.rvs_to_values[rv], mask)
     present = pt.ones(value.shape, dtype=bool) if present is None else present

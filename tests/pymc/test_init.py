@@ -43,6 +43,47 @@ def test_modes_are_found_and_chains_start_apart_in_the_best_basin(two_state):
     assert len({tuple(np.round(p, 12)) for p in search.points}) == 4
 
 
+@pytest.mark.parametrize("jax_implementation", [True, False], ids=["jax", "fallback"])
+def test_density_equals_the_models_logp_one_sequence_and_ops_without_jax(jax_implementation):
+    """The mode search's density: JAX mode where the graph allows (a single sequence, whose
+    dims' lengths are shared variables broadcast from 1), the default mode otherwise (an op
+    without a JAX implementation); the value is the model's log density either way."""
+    import pymc as pm
+    import pytensor.tensor as pt
+    from pytensor.graph.basic import Apply
+    from pytensor.graph.op import Op
+    from pytensor.link.jax.linker import JAXLinker
+
+    class PythonOnly(Op):
+        """``-x**2 / 2`` with a gradient, computed in Python only (no JAX implementation)."""
+
+        def make_node(self, x):
+            x = pt.as_tensor_variable(x)
+            return Apply(self, [x], [x.type()])
+
+        def perform(self, node, inputs, outputs):
+            outputs[0][0] = np.asarray(-0.5 * inputs[0] ** 2)
+
+        def grad(self, inputs, output_grads):
+            return [-inputs[0] * output_grads[0]]
+
+    _, y = simulate_normal_hmm(np.random.default_rng(2), INIT, TRANS, 1.0, 0.3, 1, 40)
+    model = gaussian_hmm(y, 2)
+    if not jax_implementation:
+        with model:
+            pm.Potential("extra", PythonOnly()(model.free_RVs[0].sum()))
+    layout = _Layout(model)
+    density = _Density(model, layout)
+    assert isinstance(density._fn.maker.linker, JAXLinker) == jax_implementation
+    point = layout.ravel(layout.point) + 0.1
+    value, grad = density(point)
+    expected = model.compile_logp(jacobian=True)(
+        dict(zip([v.name for v in layout.value_vars], layout.unravel(point), strict=True))
+    )
+    np.testing.assert_allclose(value, expected, rtol=1e-12)
+    assert grad.shape == point.shape and np.all(np.isfinite(grad))
+
+
 def test_constrained_points_round_trip(two_state):
     model, _, _ = two_state
     layout = _Layout(model)

@@ -36,6 +36,10 @@ from unittest import mock
 import numpy as np
 import pymc as pm
 import pytensor
+import pytensor.tensor as pt
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.replace import clone_replace
+from pytensor.graph.traversal import ancestors
 from threadpoolctl import threadpool_limits
 
 from jaxbridge import _compat
@@ -94,27 +98,45 @@ class _Layout:
 class _Density:
     """Log density and gradient of a model on its raveled unconstrained space (one call).
 
-    Compiled with PyTensor's JAX backend when every op of the graph has a JAX implementation
-    (one XLA program, run in float64 under a scoped ``jax.enable_x64``), else with the default
-    mode. A climb evaluates it a few hundred times, so compilation dominates: XLA compiles
-    such a graph in about a second, where PyTensor 3's default numba backend takes many.
+    Compiled with PyTensor's JAX backend where the graph allows (one XLA program, run in
+    float64 under a scoped ``jax.enable_x64``), else with the default mode. A climb evaluates
+    it a few hundred times, so compilation dominates: XLA compiles such a graph in about a
+    second, where PyTensor 3's default numba backend takes many.
     """
 
     def __init__(self, model: pm.Model, layout: _Layout):
         outputs, joined = pm.pytensorf.join_nonshared_inputs(
             layout.point, [model.logp(jacobian=True), model.dlogp(jacobian=True)], layout.value_vars
         )
-        try:  # constants become JAX arrays here: float64 ones must stay float64
-            with _compat.global_x64_kept(), _compat.x64():
-                self._fn = pm.pytensorf.compile([joined], outputs, mode="JAX")
-        except NotImplementedError:  # an op without a JAX implementation
+        # failed parameter checks give -inf in both modes (PyMC's compile rewrites them)
+        self._fn = _jax_function(joined, outputs, layout.ravel(layout.point))
+        if self._fn is None:
             self._fn = pm.pytensorf.compile([joined], outputs)
-        # failed parameter checks give -inf in both (PyMC's compile rewrites them)
 
     def __call__(self, flat: np.ndarray) -> tuple[float, np.ndarray]:
         with _compat.x64():
             logp, grad = self._fn(flat)
         return float(logp), np.asarray(grad, dtype=float)
+
+
+def _jax_function(inputs: Any, outputs: list, point: np.ndarray) -> Any:
+    """``outputs`` as a function of ``inputs`` compiled with ``mode="JAX"`` and called once at
+    ``point``; ``None`` when JAX cannot take the graph (an op without a JAX implementation, a
+    shape known only at run time). Shared variables (data, coordinate lengths) become
+    constants, as in PyMC's JAX samplers, so that shapes are static."""
+    shared = {
+        var: pt.constant(var.get_value(), name=var.name)
+        for var in ancestors(outputs)
+        if isinstance(var, SharedVariable)
+    }
+    outputs = clone_replace(outputs, shared) if shared else outputs
+    try:  # constants become JAX arrays here: float64 ones must stay float64
+        with _compat.global_x64_kept(), _compat.x64():
+            function = pm.pytensorf.compile([inputs], outputs, mode="JAX")
+            function(point)  # JAX traces and compiles at the first call
+    except (NotImplementedError, TypeError):
+        return None
+    return function
 
 
 class _Climb(NamedTuple):

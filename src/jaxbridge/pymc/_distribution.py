@@ -89,7 +89,9 @@ class MarginalHMMRV(SymbolicRandomVariable):
 
         # shapes of the inner graph come from the resized emission (an input of the op)
         steps_shape = emission.shape[: emission.ndim - event_ndim - 1]  # [..., T]
-        next_rng, uniforms = pt.random.uniform(size=steps_shape, rng=rng).owner.outputs
+        # the node itself: calling the op hides the next rng (deprecated in PyTensor 3)
+        uniform = pt.random.uniform.make_node(rng, normalize_size_param(steps_shape), 0.0, 1.0)
+        next_rng, uniforms = uniform.outputs
         states = _markov_chain(uniforms, init, trans, time_varying)
         draws = select_state(emission, states, event_ndim)
         return cls(

@@ -314,7 +314,7 @@ def posterior_summary(idata) -> dict:
     post = _compat.get_group(idata, "posterior")
     stats = getattr(idata, "sample_stats", None)
     steps = float(stats["n_steps"].mean()) if stats is not None and "n_steps" in stats else None
-    library = _compat.group_attrs(idata, "posterior").get("inference_library", "numpyro")
+    library = _compat.group_attrs(idata, "posterior").get("inference_library", "—")
     return {
         "library": str(library),
         "ess": float(ess.min()),
@@ -374,8 +374,10 @@ def _pm_sample(settings: Settings, *, plain: bool = False, **kwargs) -> Callable
     otherwise; ``plain=True`` keeps every default of the installed PyMC (sampler, cores)."""
     import pymc as pm
 
-    if not plain and kwargs.get("nuts_sampler", "pymc") == "pymc":
-        kwargs = {"cores": settings.chains, "mp_ctx": "spawn", **kwargs}
+    if not plain:  # PyMC 6 would pick nutpie when nuts_sampler is not given
+        kwargs = {"nuts_sampler": "pymc", **kwargs}
+        if kwargs["nuts_sampler"] == "pymc":
+            kwargs = {"cores": settings.chains, "mp_ctx": "spawn", **kwargs}
 
     def sample(model):
         with model:
@@ -395,8 +397,10 @@ def _nutpie_jax_sample(settings: Settings) -> Callable:
     import nutpie
 
     def sample(model):
+        from jaxbridge import _compat
+
         compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
-        return nutpie.sample(
+        idata = nutpie.sample(
             compiled,
             draws=settings.draws,
             tune=settings.tune,
@@ -404,6 +408,8 @@ def _nutpie_jax_sample(settings: Settings) -> Callable:
             seed=settings.seed,
             progress_bar=False,
         )
+        _compat.group_attrs(idata, "posterior")["inference_library"] = "nutpie"  # unset by nutpie
+        return idata
 
     return sample
 
@@ -478,12 +484,14 @@ def _numpyro_idata(mcmc):
 
     samples = mcmc.get_samples(group_by_chain=True)
     steps = mcmc.get_extra_fields(group_by_chain=True)["num_steps"]
-    return _compat.from_dict(
+    idata = _compat.from_dict(
         {
             "posterior": {v: np.asarray(samples[v]) for v in FREE_VARS},
             "sample_stats": {"n_steps": np.asarray(steps)},
         }
     )
+    _compat.group_attrs(idata, "posterior")["inference_library"] = "numpyro"
+    return idata
 
 
 def run_row(name: str, settings: Settings) -> dict:

@@ -23,8 +23,8 @@ row inherits another's compiled programs), and reports
   ratio to the strongest anchor of the run (the anchor row with the highest value).
 
 The protocol (like for like): every row runs on the same cores at its best configuration for
-them -- PyMC NUTS with one process per chain (``cores=chains``, ``mp_ctx="spawn"``: safe with
-JAX's threads), NumPyro and BlackJAX with one chain per CPU device (``jax_num_cpu_devices =
+them -- PyMC NUTS with ``cores=1`` (measured: one spawned process per chain runs two JAX thread
+pools on two cores and was slower, ``RESULTS.md``), NumPyro and BlackJAX with one chain per CPU device (``jax_num_cpu_devices =
 chains``), nutpie with its default threads. Anchors are the rows that do not use jaxbridge.
 
 Rows (``--rows`` picks a subset; the default is ``DEFAULT_ROWS``):
@@ -370,14 +370,14 @@ def _pymc_row(build: Callable, settings: Settings, sample: Callable, eval_kind: 
 
 
 def _pm_sample(settings: Settings, *, plain: bool = False, **kwargs) -> Callable:
-    """``pm.sample``: PyMC NUTS with one spawned process per chain unless ``kwargs`` say
+    """``pm.sample``: PyMC NUTS in one process (``cores=1``) unless ``kwargs`` say
     otherwise; ``plain=True`` keeps every default of the installed PyMC (sampler, cores)."""
     import pymc as pm
 
     if not plain:  # PyMC 6 would pick nutpie when nuts_sampler is not given
         kwargs = {"nuts_sampler": "pymc", **kwargs}
         if kwargs["nuts_sampler"] == "pymc":
-            kwargs = {"cores": settings.chains, "mp_ctx": "spawn", **kwargs}
+            kwargs = {"cores": 1, **kwargs}  # faster than a process per chain (RESULTS.md)
 
     def sample(model):
         with model:
@@ -417,7 +417,7 @@ def _nutpie_jax_sample(settings: Settings) -> Callable:
 def _jaxbridge_sample(settings: Settings, sampler: str) -> Callable:
     from jaxbridge.pymc import sample as jaxbridge_sample  # re-exported as jaxbridge.sample
 
-    kwargs = {"cores": settings.chains, "mp_ctx": "spawn"} if sampler == "pymc" else {}
+    kwargs = {"cores": 1} if sampler == "pymc" else {}
 
     def sample(model):
         return jaxbridge_sample(

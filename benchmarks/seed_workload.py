@@ -32,12 +32,16 @@ Rows (``--rows`` picks a subset; the default is ``DEFAULT_ROWS``):
 ``page_ops_pymc``          the page's ``HMMLogpOp``/``HMMLogpGradOp`` ported to PyTensor + PyMC NUTS
 ``page_ops_nutpie_jax``    the page's Ops + nutpie with ``backend="jax"`` (the control row: the
                            strongest anchor measured so far)
+``page_ops_nutpie_jax_low_rank`` the same with nutpie's low-rank modified mass matrix, the
+                           adaptation ``jaxbridge.sample`` asks nutpie for: the page's Ops with
+                           the sampler settings jaxbridge uses
 ``page_ops_pm_sample``     the page's Ops + a plain ``pm.sample()`` with every default (on PyMC 6
                            that is nutpie's numba backend)
 ``wrap_jax_pymc``          ``pytensor.wrap_jax`` of the page's JAX function + PyMC NUTS
 ``numpyro_native``         NumPyro model, scaled-probability kernel, one chain per CPU device
 ``jaxbridge_<sampler>``    ``jaxbridge.MarginalHMM`` + ``jaxbridge.sample(sampler=...)``
-                           for pymc, numpyro, blackjax, nutpie and auto
+                           for pymc, numpyro, blackjax, nutpie and auto (numpyro and
+                           blackjax with ``devices=chains``: one chain per CPU device)
 ``page_ops_numpyro``       (extra) page's Ops + ``pm.sample(nuts_sampler="numpyro")``
 ``numpyro_native_vectorized`` (extra) as ``numpyro_native``, ``chain_method="vectorized"``
 
@@ -68,6 +72,7 @@ JAXBRIDGE_SAMPLERS = ("pymc", "numpyro", "blackjax", "nutpie", "auto")
 ANCHOR_ROWS = (
     PAGE_ROW,
     "page_ops_nutpie_jax",
+    "page_ops_nutpie_jax_low_rank",
     "page_ops_pm_sample",
     "wrap_jax_pymc",
     "numpyro_native",
@@ -393,12 +398,17 @@ def _pm_sample(settings: Settings, *, plain: bool = False, **kwargs) -> Callable
     return sample
 
 
-def _nutpie_jax_sample(settings: Settings) -> Callable:
+def _nutpie_jax_sample(settings: Settings, low_rank: bool = False) -> Callable:
+    """nutpie's JAX backend with its defaults, or with the low-rank modified mass matrix that
+    ``jaxbridge.sample`` asks for (``low_rank=True``: the same sampler settings as jaxbridge's)."""
     import nutpie
 
     def sample(model):
         from jaxbridge import _compat
 
+        options: dict = {}
+        if low_rank:
+            _compat.nutpie_low_rank(options)
         compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
         idata = nutpie.sample(
             compiled,
@@ -407,6 +417,7 @@ def _nutpie_jax_sample(settings: Settings) -> Callable:
             chains=settings.chains,
             seed=settings.seed,
             progress_bar=False,
+            **options,
         )
         _compat.group_attrs(idata, "posterior")["inference_library"] = "nutpie"  # unset by nutpie
         return idata
@@ -418,6 +429,8 @@ def _jaxbridge_sample(settings: Settings, sampler: str) -> Callable:
     from jaxbridge.pymc import sample as jaxbridge_sample  # re-exported as jaxbridge.sample
 
     kwargs = {"cores": 1} if sampler == "pymc" else {}
+    if f"jaxbridge_{sampler}" in DEVICE_ROWS:  # one chain per CPU device, like NumPyro-native
+        kwargs["devices"] = settings.chains
 
     def sample(model):
         return jaxbridge_sample(
@@ -515,8 +528,9 @@ def run_row(name: str, settings: Settings) -> dict:
             settings, nuts_sampler="numpyro", nuts_sampler_kwargs={"chain_method": "parallel"}
         )
         return _pymc_row(_page_build(data), settings, sample, "jax")
-    if name == "page_ops_nutpie_jax":
-        return _pymc_row(_page_build(data), settings, _nutpie_jax_sample(settings), "jax")
+    if name.startswith("page_ops_nutpie_jax"):
+        sample = _nutpie_jax_sample(settings, low_rank=name.endswith("_low_rank"))
+        return _pymc_row(_page_build(data), settings, sample, "jax")
     if name == "wrap_jax_pymc":
 
         def build():

@@ -109,13 +109,14 @@ _NUTPIE_ADAPTATION_OPTIONS = ("adaptation", "low_rank_modified_mass_matrix", "tr
 def nutpie_low_rank(nuts: dict) -> None:
     """Ask nutpie for its low-rank modified mass matrix (in place), unless ``nuts`` (nutpie's
     sampling options) already choose an adaptation."""
+    import importlib
     import inspect
-
-    import nutpie
 
     if any(name in nuts for name in _NUTPIE_ADAPTATION_OPTIONS):
         return
-    if "adaptation" in inspect.signature(nutpie.sample).parameters:
+    # the function as nutpie's module defines it (not whatever ``nutpie.sample`` is now)
+    sample = importlib.import_module("nutpie.sample").sample
+    if "adaptation" in inspect.signature(sample).parameters:
         nuts["adaptation"] = "low_rank"
     else:
         nuts["low_rank_modified_mass_matrix"] = True

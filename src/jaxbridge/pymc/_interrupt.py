@@ -15,6 +15,9 @@ Two traps this module closes:
   host callback that calls :func:`stop_if_abandoned` (BlackJAX's progress bar, when shown);
   otherwise (NumPyro) it finishes in the background and its result is discarded.
 
+Compilation that must not be cut half-way (nutpie's numba backend) runs under
+:func:`deferring_interrupts`: Ctrl-C there is noted and raised once it has finished.
+
 Signal handlers can only be installed from the main thread; elsewhere the call runs as is.
 """
 
@@ -84,6 +87,25 @@ def catching_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
         if _depth == 0:
             _interrupted.clear()
+
+
+@contextlib.contextmanager
+def deferring_interrupts() -> Iterator[None]:
+    """Within the block, Ctrl-C is only noted (for :func:`stop_if_interrupted` after it), not
+    raised: for compilers that must not be stopped half-way. A ``KeyboardInterrupt`` raised
+    inside numba's compilation leaves LLVM objects that crash the interpreter (segmentation
+    fault) when they are garbage-collected later. Outside the main thread, or when SIGINT is
+    ignored or left to the system, the block runs as it is.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda signum, frame: _interrupted.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def in_worker_thread(call: Callable[[], T]) -> T:

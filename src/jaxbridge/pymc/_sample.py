@@ -57,6 +57,7 @@ from jaxbridge.pymc._devices import Devices, Shard, plan_devices
 from jaxbridge.pymc._init import Initialization, chains_start_at, find_modes
 from jaxbridge.pymc._interrupt import (
     catching_interrupts,
+    deferring_interrupts,
     in_worker_thread,
     stop_if_abandoned,
     stop_if_interrupted,
@@ -277,14 +278,17 @@ def _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs) -> A
 
 @contextlib.contextmanager
 def _stop_after_compiling() -> Iterator[None]:
-    """Check for Ctrl-C between nutpie's compilation and its sampling: an interrupt during
-    the (numba) compilation may be swallowed there, and nutpie would then sample to the end."""
+    """Ctrl-C during nutpie's compilation is held until the compilation ends, then raised
+    before sampling starts: interrupting numba's compilation half-way crashes the interpreter
+    later (:func:`~jaxbridge.pymc._interrupt.deferring_interrupts`), and an interrupt swallowed
+    there would let nutpie sample to the end."""
     import nutpie
 
     compile_model = nutpie.compile_pymc_model
 
     def compile_then_check(*args: Any, **kwargs: Any) -> Any:
-        compiled = compile_model(*args, **kwargs)
+        with deferring_interrupts():
+            compiled = compile_model(*args, **kwargs)
         stop_if_interrupted()
         return compiled
 

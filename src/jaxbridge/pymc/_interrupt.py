@@ -59,6 +59,13 @@ def stop_if_abandoned(*_: object) -> None:
         raise KeyboardInterrupt("sampling abandoned")
 
 
+def _handles_sigint(previous: Any) -> bool:
+    """Whether this thread may install a SIGINT handler over ``previous``: only the main
+    thread can, and a handler left ignored or to the system (``SIG_IGN``/``SIG_DFL``) is the
+    user's choice."""
+    return threading.current_thread() is threading.main_thread() and callable(previous)
+
+
 @contextlib.contextmanager
 def catching_interrupts() -> Iterator[None]:
     """Within the block, Ctrl-C (SIGINT) is noted as well as raised; the block raises
@@ -69,7 +76,7 @@ def catching_interrupts() -> Iterator[None]:
     """
     global _depth
     previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+    if not _handles_sigint(previous):
         yield
         return
 
@@ -98,7 +105,7 @@ def deferring_interrupts() -> Iterator[None]:
     ignored or left to the system, the block runs as it is.
     """
     previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+    if not _handles_sigint(previous):
         yield
         return
     signal.signal(signal.SIGINT, lambda signum, frame: _interrupted.set())

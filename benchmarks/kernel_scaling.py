@@ -15,10 +15,15 @@ repeated calls, working memory (JAX: XLA's buffer assignment, arguments + output
 temporaries; numba: the same three counted from the arrays it allocates) and the
 largest gradient difference from ``jb-seq-vjp`` (every implementation is checked).
 
+``--vjp-vs-autodiff`` instead times only ``jb-seq-vjp`` against ``jb-seq-autodiff``, called in
+turn in rounds within one process (the minimum over rounds of each round's mean), over
+``VJP_GRID``: the measurement behind the library using the custom VJP at every size.
+
 Usage::
 
     python benchmarks/kernel_scaling.py            # full grid (minutes)
     python benchmarks/kernel_scaling.py --quick    # two small sizes
+    python benchmarks/kernel_scaling.py --vjp-vs-autodiff
     python benchmarks/kernel_scaling.py --no-append
 
 The table is printed and appended to ``benchmarks/RESULTS.md`` (append only).
@@ -51,6 +56,13 @@ QUICK_GRID = [(70, 51, 3), (70, 1000, 10)]
 MAX_ELEMENTS = 2e7  # N*T*K above this is skipped (memory of the stored forward pass)
 MAX_PARALLEL_ELEMENTS = 1e7  # N*T*K*K above this is skipped for the associative scan
 MAX_SEED_ELEMENTS = 2e6  # the log-space scan is the slow baseline; keep it to moderate sizes
+VJP_GRID = [
+    *((n, t, k) for n, t, k in FULL_GRID if n * t * k <= MAX_ELEMENTS),
+    (1, 1000, 3),
+    (1, 10_000, 3),
+    (10, 1000, 3),
+    (200, 200, 5),
+]
 
 Impl = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple]
 
@@ -188,11 +200,7 @@ def _max_grad_diff(out, ref) -> float:
 
 
 def run_case(n: int, t: int, k: int, repeats: int, budget_s: float) -> list[dict]:
-    rng = np.random.default_rng(0)
-    log_emission = rng.normal(scale=2.0, size=(n, t, k))
-    init = rng.dirichlet(np.ones(k))
-    trans = 0.5 * np.eye(k) + 0.5 * rng.dirichlet(np.ones(k), size=k)
-    args = (log_emission, init, trans)
+    args = _case_args(n, t, k)
     jax_args = tuple(jnp.asarray(a) for a in args)
 
     impls: dict[str, tuple[Callable, bool]] = {
@@ -230,6 +238,43 @@ def run_case(n: int, t: int, k: int, repeats: int, budget_s: float) -> list[dict
     return rows
 
 
+def _case_args(n: int, t: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    log_emission = rng.normal(scale=2.0, size=(n, t, k))
+    init = rng.dirichlet(np.ones(k))
+    trans = 0.5 * np.eye(k) + 0.5 * rng.dirichlet(np.ones(k), size=k)
+    return log_emission, init, trans
+
+
+def vjp_vs_autodiff(n: int, t: int, k: int, rounds: int = 7, round_s: float = 0.3) -> dict:
+    """Minimum over ``rounds`` of the mean call time (ms), the two gradients called in turn."""
+    args = tuple(jnp.asarray(a) for a in _case_args(n, t, k))
+    fns = {"vjp": _jaxbridge("sequential", "vjp"), "autodiff": _jaxbridge("sequential", "autodiff")}
+    for fn in fns.values():
+        jax.block_until_ready(fn(*args))
+    best = dict.fromkeys(fns, np.inf)
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            calls, start = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - start) < round_s or calls == 0:
+                jax.block_until_ready(fn(*args))
+                calls += 1
+            best[name] = min(best[name], 1e3 * elapsed / calls)
+    return dict(N=n, T=t, K=k, **best)
+
+
+VJP_HEADER = (
+    "| N | T | K | custom VJP ms | autodiff ms | autodiff / VJP |\n|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def _format_vjp_row(r: dict) -> str:
+    return (
+        f"| {r['N']} | {r['T']} | {r['K']} | {r['vjp']:.3f} | {r['autodiff']:.3f} | "
+        f"{r['autodiff'] / r['vjp']:.2f} |"
+    )
+
+
 HEADER = (
     "| N | T | K | implementation | compile s | median ms | min ms | memory MB | max abs Δ grad |\n"
     "|---:|---:|---:|---|---:|---:|---:|---:|---:|"
@@ -255,7 +300,7 @@ def _environment(load: tuple[float, float, float], note: str) -> str:
     )
 
 
-def append_results(table: str, environment: str, quick: bool) -> None:
+def append_results(table: str, environment: str, title: str) -> None:
     if not RESULTS.exists():
         RESULTS.write_text(
             "# Benchmark results\n\nAppend-only log of benchmark runs (newest last). "
@@ -263,7 +308,7 @@ def append_results(table: str, environment: str, quick: bool) -> None:
         )
     with RESULTS.open("a") as fh:
         fh.write(
-            f"\n## kernel_scaling{' --quick' if quick else ''}: HMM value + gradient (float64)\n\n"
+            f"\n## kernel_scaling{title}: HMM value + gradient (float64)\n\n"
             f"{environment}\n\n{table}\n"
         )
 
@@ -271,6 +316,9 @@ def append_results(table: str, environment: str, quick: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two small sizes only")
+    parser.add_argument(
+        "--vjp-vs-autodiff", action="store_true", help="custom VJP vs autodiff, interleaved"
+    )
     parser.add_argument("--repeats", type=int, default=20, help="maximum timed calls per case")
     parser.add_argument("--budget", type=float, default=3.0, help="seconds of timed calls per case")
     parser.add_argument("--no-append", action="store_true", help="do not write RESULTS.md")
@@ -278,6 +326,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     environment = _environment(os.getloadavg(), args.note)
+    if args.vjp_vs_autodiff:
+        print(VJP_HEADER, flush=True)
+        lines = []
+        for case in VJP_GRID:
+            lines.append(_format_vjp_row(vjp_vs_autodiff(*case)))
+            print(lines[-1], flush=True)
+        if not args.no_append:
+            table = "\n".join([VJP_HEADER, *lines])
+            append_results(table, environment, " --vjp-vs-autodiff")
+        return
     grid = QUICK_GRID if args.quick else FULL_GRID
     print(HEADER, flush=True)
     rows = []
@@ -288,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
         rows += run_case(n, t, k, args.repeats, args.budget)
     table = "\n".join([HEADER, *(_format_row(r) for r in rows)])
     if not args.no_append:
-        append_results(table, environment, args.quick)
+        append_results(table, environment, " --quick" if args.quick else "")
 
 
 if __name__ == "__main__":

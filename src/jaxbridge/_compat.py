@@ -88,6 +88,24 @@ def enable_global_x64(reason: str) -> None:
     jax.config.update("jax_enable_x64", True)
 
 
+def numpyro_options(options: dict) -> dict:
+    """NumPyro options, given flat (``{"chain_method": ..., "dense_mass": ...}``), as the
+    installed PyMC takes them in ``pm.sample(nuts_sampler="numpyro", **{NUTS_KWARGS: ...})``.
+
+    PyMC 6 takes one flat dict and lifts ``sample_jax_nuts``'s own arguments out of it; PyMC 5
+    wants the NUTS kernel's options nested in ``nuts_kwargs`` (explicit ones there win).
+    """
+    if PYMC_6:
+        return options
+    import inspect
+
+    driver = inspect.signature(pymc_sampling_jax().sample_jax_nuts).parameters
+    kernel = {key: options.pop(key) for key in list(options) if key not in driver}
+    if kernel:
+        options["nuts_kwargs"] = {**kernel, **(options.get("nuts_kwargs") or {})}
+    return options
+
+
 def nutpie_jax_backend(kwargs: dict) -> None:
     """Ask ``pm.sample(nuts_sampler="nutpie", **kwargs)`` for nutpie's JAX backend with JAX
     gradients, unless the caller chose otherwise (in place)."""

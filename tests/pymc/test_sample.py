@@ -7,7 +7,14 @@ import pytest
 
 from jaxbridge._compat import get_group, group_attrs, group_names
 from jaxbridge.pymc import sample
-from jaxbridge.pymc._sample import AUTO_ORDER, _has_jax_ops, auto_candidates, installed_samplers
+from jaxbridge.pymc._sample import (
+    AUTO_ORDER,
+    DENSE_MASS_MAX_DIM,
+    _has_jax_ops,
+    auto_candidates,
+    dense_mass_default,
+    installed_samplers,
+)
 from jaxbridge.wrap import wrap
 
 SAMPLERS = ["pymc", "numpyro", "blackjax", "nutpie"]
@@ -84,6 +91,41 @@ def test_blackjax_single_chain_and_progressbar(conjugate_model, capsys):
     assert abs(float(idata.posterior["mu"].mean()) - post_mean) < 1.0 * post_sd
     err = capsys.readouterr().err
     assert "BlackJAX warm-up" in err and "BlackJAX sampling" in err and "60/60" in err
+
+
+@pytest.mark.parametrize(
+    ("sampler", "diagonal"),
+    [("numpyro", {"nuts": {"dense_mass": False}}), ("blackjax", {"dense_mass": False})],
+)
+def test_jax_samplers_adapt_a_dense_mass_matrix_to_a_small_correlated_model(sampler, diagonal):
+    """With correlation 0.99 a diagonal mass matrix forces small steps (about 14 leapfrog steps
+    per draw); a dense one adapts to the correlation (about 4)."""
+    cov = np.array([[1.0, 0.99], [0.99, 1.0]])
+    with pm.Model() as model:
+        pm.MvNormal("x", mu=np.zeros(2), cov=cov)
+    assert dense_mass_default(model)
+    kwargs = dict(sampler=sampler, draws=200, tune=300, chains=2, random_seed=3, progressbar=False)
+    steps = {}
+    for name, options in {"dense": {}, "diagonal": diagonal}.items():
+        idata = sample(model, check_convergence=False, **kwargs, **options)
+        x = idata.posterior["x"].values.reshape(-1, 2)
+        assert abs(np.corrcoef(x.T)[0, 1] - 0.99) < 0.01
+        steps[name] = float(idata.sample_stats["n_steps"].mean())
+    assert steps["dense"] < 0.5 * steps["diagonal"], steps
+
+
+def test_dense_mass_default_follows_the_unconstrained_dimension():
+    with pm.Model() as small:
+        pm.Dirichlet("p", np.ones(3), size=3)  # 3 x 2 unconstrained
+        pm.Normal("z", size=DENSE_MASS_MAX_DIM - 6)
+    assert dense_mass_default(small)
+    with pm.Model() as large:
+        pm.Normal("z", size=DENSE_MASS_MAX_DIM + 1)
+    assert not dense_mass_default(large)
+    with pm.Model() as dynamic:
+        n = pm.Data("n_obs", np.zeros(3)).shape[0]
+        pm.Normal("z", shape=n)  # size known only when the data are
+    assert not dense_mass_default(dynamic)
 
 
 def test_auto_rule_follows_installed_samplers_devices_and_model(conjugate_model, monkeypatch):

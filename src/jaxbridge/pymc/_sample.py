@@ -8,9 +8,9 @@ models that contain wrapped JAX functions (:func:`jaxbridge.wrap`), and returns
   (``cores=1``): forking a process that already runs JAX's thread pool may deadlock. With
   ``cores > 1`` the chains' processes start from a fork server (``mp_ctx="forkserver"``), so
   the model is pickled instead of forked: wrap module-level (importable) JAX functions.
-* ``"numpyro"``: :func:`pymc.sample` with ``nuts_sampler="numpyro"`` and
-  ``chain_method="vectorized"``: all chains in one XLA program, which amortises XLA's
-  per-operation cost and compiles once.
+* ``"numpyro"``: :func:`pymc.sample` with ``nuts_sampler="numpyro"``; chains vectorised in
+  one XLA program on one device, one chain per device with several
+  (:func:`~jaxbridge.pymc._devices.plan_devices`).
 * ``"nutpie"``: nutpie with the JAX backend and JAX gradients when the model contains JAX ops
   (its default numba backend would call each JAX op from an object-mode block, see
   :mod:`jaxbridge.wrap._numba`), nutpie's defaults otherwise. nutpie's low-rank modified mass
@@ -22,6 +22,14 @@ models that contain wrapped JAX functions (:func:`jaxbridge.wrap`), and returns
   blackjax 1.7 (it passes a ``progress_bar`` keyword the kernel does not take), so jaxbridge
   drives BlackJAX itself: Stan-style window adaptation (``blackjax.window_adaptation``) and
   NUTS on PyMC's jaxified log-density, chains vectorised with :func:`jax.vmap`.
+* Mass matrix of the JAX samplers (``"numpyro"``, ``"blackjax"``): dense when the model has
+  at most :data:`DENSE_MASS_MAX_DIM` unconstrained dimensions, diagonal above (or when a
+  shape is known only at run time). A dense matrix adapts to correlated parameters, such as
+  the transition probabilities of an HMM and its emission parameters, at a cost of
+  ``O(dim^2)`` per leapfrog step that small models do not notice; on the example page's
+  model it gave NumPyro 1.5-1.7x the minimum effective sample size with fewer leapfrog steps
+  (``benchmarks/RESULTS.md``). Override with ``nuts={"dense_mass": False}`` (NumPyro) or
+  ``dense_mass=False`` (BlackJAX).
 * ``"auto"``: a rule (:func:`auto_candidates`), never a dead end. The candidates are the
   installed samplers that can take the request: a model with discrete free variables only
   ``"pymc"`` (the others need a gradient for every variable); ``devices=`` or
@@ -69,6 +77,9 @@ Sampler = Literal["auto", "pymc", "numpyro", "blackjax", "nutpie"]
 #: Samplers ``sampler="auto"`` tries, fastest first (ESS per second including compilation).
 AUTO_ORDER: tuple[str, ...] = ("nutpie", "pymc", "numpyro", "blackjax")  # see module docstring
 _DEVICE_SAMPLERS = ("numpyro", "blackjax")
+
+#: The JAX samplers adapt a dense mass matrix up to this many unconstrained dimensions.
+DENSE_MASS_MAX_DIM = 50
 
 _MODULE = {"pymc": "pymc", "numpyro": "numpyro", "blackjax": "blackjax", "nutpie": "nutpie"}
 
@@ -124,7 +135,8 @@ def sample(
         Passed on to :func:`pymc.sample` (``target_accept``, ``initvals``, ``cores``,
         ``nuts``, ...; options of an external sampler may be given as ``nuts`` or
         ``nuts_sampler_kwargs`` on PyMC 5 and 6 alike). The ``"blackjax"`` sampler takes
-        ``target_accept``, ``initvals``, ``var_names`` and ``max_num_doublings``.
+        ``target_accept``, ``initvals``, ``var_names``, ``max_num_doublings`` and
+        ``dense_mass``.
 
     Returns
     -------
@@ -259,6 +271,8 @@ def _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs) -> A
         kwargs[_compat.NUTS_KWARGS] = nuts_kwargs
         if name == "numpyro":
             nuts_kwargs.setdefault("chain_method", plan.chain_method)
+            nuts_kwargs.setdefault("dense_mass", dense_mass_default(model))
+            kwargs[_compat.NUTS_KWARGS] = _compat.numpyro_options(nuts_kwargs)
             progressbar = progressbar and plan.progressbar
         elif has_jax_ops:
             _compat.nutpie_jax_backend(kwargs)
@@ -334,6 +348,15 @@ def _resolve_sampler(sampler: str) -> str:
     return sampler
 
 
+def dense_mass_default(model: pm.Model) -> bool:
+    """Whether the JAX samplers adapt a dense mass matrix for ``model`` by default: when its
+    unconstrained dimension is statically known and at most :data:`DENSE_MASS_MAX_DIM`."""
+    shapes = [v.type.shape for v in model.value_vars]
+    if any(size is None for shape in shapes for size in shape):
+        return False
+    return sum(int(np.prod(shape)) for shape in shapes) <= DENSE_MASS_MAX_DIM
+
+
 def _has_jax_ops(model: pm.Model) -> bool:
     """Whether the model's log-density graph contains an op that runs JAX code."""
     from pytensor.graph.traversal import ancestors
@@ -360,16 +383,20 @@ def _sample_blackjax(
     initvals: Any = None,
     var_names: list[str] | None = None,
     max_num_doublings: int = 10,
+    dense_mass: bool | None = None,
     map_chains: Callable[[Callable], Callable] = jax.vmap,
 ) -> Any:
     """NUTS from BlackJAX on PyMC's jaxified log-density, chains vectorised with ``vmap``.
 
-    Each chain runs its own Stan-style window adaptation (step size by dual averaging, diagonal
-    inverse mass matrix from windowed variance estimates); the draws of all chains then advance
-    together in one ``lax.scan`` whose step is ``vmap``-ed over chains.
+    Each chain runs its own Stan-style window adaptation (step size by dual averaging, inverse
+    mass matrix from windowed (co)variance estimates, dense when ``dense_mass``, by default
+    :func:`dense_mass_default`); the draws of all chains then advance together in one
+    ``lax.scan`` whose step is ``vmap``-ed over chains.
     """
     import blackjax
 
+    if dense_mass is None:
+        dense_mass = dense_mass_default(model)
     pymc_jax = _compat.pymc_sampling_jax()
     logp_fn = pymc_jax.get_jaxified_logp(model, negative_logp=True)  # (sic) returns +log p
     (seed,) = _get_seeds_per_chain(random_seed, 1)
@@ -385,6 +412,7 @@ def _sample_blackjax(
         warmup = blackjax.window_adaptation(
             blackjax.nuts,
             logp_fn,
+            is_mass_matrix_diagonal=not dense_mass,
             target_acceptance_rate=target_accept,
             adaptation_info_fn=bar.adaptation_info_fn,
             max_num_doublings=max_num_doublings,

@@ -32,9 +32,9 @@ Rows (``--rows`` picks a subset; the default is ``DEFAULT_ROWS``):
 ``page_ops_pymc``          the page's ``HMMLogpOp``/``HMMLogpGradOp`` ported to PyTensor + PyMC NUTS
 ``page_ops_nutpie_jax``    the page's Ops + nutpie with ``backend="jax"`` (the control row: the
                            strongest anchor measured so far)
-``page_ops_nutpie_jax_low_rank`` the same with nutpie's low-rank modified mass matrix, the
-                           adaptation ``jaxbridge.sample`` asks nutpie for: the page's Ops with
-                           the sampler settings jaxbridge uses
+``page_ops_nutpie_jax_low_rank`` the same with nutpie's low-rank modified mass matrix (the
+                           best nutpie setting measured for the page's Ops; jaxbridge offers it
+                           through ``nuts=`` but does not use it by default)
 ``page_ops_pm_sample``     the page's Ops + a plain ``pm.sample()`` with every default (on PyMC 6
                            that is nutpie's numba backend)
 ``wrap_jax_pymc``          ``pytensor.wrap_jax`` of the page's JAX function + PyMC NUTS
@@ -398,17 +398,27 @@ def _pm_sample(settings: Settings, *, plain: bool = False, **kwargs) -> Callable
     return sample
 
 
+def _nutpie_low_rank() -> dict:
+    """nutpie's option for its low-rank modified mass matrix: ``adaptation="low_rank"`` since
+    0.16.11, a boolean ``low_rank_modified_mass_matrix`` before."""
+    import inspect
+
+    import nutpie
+
+    if "adaptation" in inspect.signature(nutpie.sample).parameters:
+        return {"adaptation": "low_rank"}
+    return {"low_rank_modified_mass_matrix": True}
+
+
 def _nutpie_jax_sample(settings: Settings, low_rank: bool = False) -> Callable:
-    """nutpie's JAX backend with its defaults, or with the low-rank modified mass matrix that
-    ``jaxbridge.sample`` asks for (``low_rank=True``: the same sampler settings as jaxbridge's)."""
+    """nutpie's JAX backend with its defaults, or (``low_rank=True``) with its low-rank
+    modified mass matrix."""
     import nutpie
 
     def sample(model):
         from jaxbridge import _compat
 
-        options: dict = {}
-        if low_rank:
-            _compat.nutpie_low_rank(options)
+        options = _nutpie_low_rank() if low_rank else {}
         compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
         idata = nutpie.sample(
             compiled,

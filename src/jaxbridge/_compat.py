@@ -88,22 +88,22 @@ def enable_global_x64(reason: str) -> None:
     jax.config.update("jax_enable_x64", True)
 
 
-def numpyro_options(options: dict) -> dict:
-    """NumPyro options, given flat (``{"chain_method": ..., "dense_mass": ...}``), as the
-    installed PyMC takes them in ``pm.sample(nuts_sampler="numpyro", **{NUTS_KWARGS: ...})``.
+def numpyro_options(options: dict) -> None:
+    """Rearrange NumPyro options given flat (``{"chain_method": ..., "dense_mass": ...}``) as
+    the installed PyMC takes them in ``pm.sample(nuts_sampler="numpyro", **{NUTS_KWARGS: ...})``
+    (in place).
 
     PyMC 6 takes one flat dict and lifts ``sample_jax_nuts``'s own arguments out of it; PyMC 5
     wants the NUTS kernel's options nested in ``nuts_kwargs`` (explicit ones there win).
     """
     if PYMC_6:
-        return options
+        return
     import inspect
 
     driver = inspect.signature(pymc_sampling_jax().sample_jax_nuts).parameters
     kernel = {key: options.pop(key) for key in list(options) if key not in driver}
     if kernel:
         options["nuts_kwargs"] = {**kernel, **(options.get("nuts_kwargs") or {})}
-    return options
 
 
 def nutpie_jax_backend(kwargs: dict) -> None:
@@ -117,27 +117,6 @@ def nutpie_jax_backend(kwargs: dict) -> None:
         nuts = kwargs.setdefault(NUTS_KWARGS, {})
         nuts.setdefault("backend", "jax")
         nuts.setdefault("gradient_backend", "jax")
-
-
-#: nutpie's options that choose its mass-matrix adaptation: ``adaptation=`` since 0.16.11
-#: (``"diag"``, ``"low_rank"``, ...), a boolean ``low_rank_modified_mass_matrix`` before.
-_NUTPIE_ADAPTATION_OPTIONS = ("adaptation", "low_rank_modified_mass_matrix", "transform_adapt")
-
-
-def nutpie_low_rank(nuts: dict) -> None:
-    """Ask nutpie for its low-rank modified mass matrix (in place), unless ``nuts`` (nutpie's
-    sampling options) already choose an adaptation."""
-    import importlib
-    import inspect
-
-    if any(name in nuts for name in _NUTPIE_ADAPTATION_OPTIONS):
-        return
-    # the function as nutpie's module defines it (not whatever ``nutpie.sample`` is now)
-    sample = importlib.import_module("nutpie.sample").sample
-    if "adaptation" in inspect.signature(sample).parameters:
-        nuts["adaptation"] = "low_rank"
-    else:
-        nuts["low_rank_modified_mass_matrix"] = True
 
 
 def pymc_sampling_jax():

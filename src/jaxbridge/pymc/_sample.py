@@ -272,7 +272,7 @@ def _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs) -> A
         if name == "numpyro":
             nuts_kwargs.setdefault("chain_method", plan.chain_method)
             nuts_kwargs.setdefault("dense_mass", dense_mass_default(model))
-            kwargs[_compat.NUTS_KWARGS] = _compat.numpyro_options(nuts_kwargs)
+            _compat.numpyro_options(nuts_kwargs)
             progressbar = progressbar and plan.progressbar
         elif has_jax_ops:
             _compat.nutpie_jax_backend(kwargs)

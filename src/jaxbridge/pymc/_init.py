@@ -29,7 +29,7 @@ import contextlib
 import dataclasses
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 from unittest import mock
 
@@ -69,10 +69,14 @@ class Initialization(NamedTuple):
     #: Distinct modes, highest log density first.
     modes: list[Mode]
     #: Per chain, the unconstrained start ``[dim]``: value variables of ``model.free_RVs`` in
-    #: order, raveled (nutpie's layout).
+    #: order, raveled (:class:`_Layout`; nutpie's order may differ, :func:`_nutpie_starts`).
     points: list[np.ndarray]
     #: Whether the second mode is within :data:`COMPARABLE` units of the first.
     comparable: bool
+    #: The log density and gradient the climbs used, ``flat [dim] -> (float, [dim])``, when
+    #: JAX compiled it (``None`` otherwise): nutpie samples with it instead of compiling the
+    #: same graph a second time (:func:`chains_start_at`).
+    density: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None
 
     def describe(self) -> str:
         """One line per mode: log density and number of starts."""
@@ -91,6 +95,17 @@ class _Layout:
 
     def ravel(self, point: dict[str, np.ndarray]) -> np.ndarray:
         return np.concatenate([np.ravel(point[v.name]) for v in self.value_vars]).astype(float)
+
+    def indices(self, names: list[str]) -> np.ndarray:
+        """Flat indices of the value variables ``names``: ``flat[indices]`` is the point
+        raveled in the order ``names``."""
+        sizes = [int(np.prod(s)) for s in self.shapes]
+        starts = np.cumsum([0, *sizes])
+        where = {
+            v.name: np.arange(a, a + n)
+            for v, a, n in zip(self.value_vars, starts[:-1], sizes, strict=True)
+        }
+        return np.concatenate([where[name] for name in names])
 
     def unravel(self, flat: np.ndarray) -> list[np.ndarray]:
         sizes = np.cumsum([0, *(int(np.prod(s)) for s in self.shapes)])
@@ -247,7 +262,8 @@ def find_modes(
             modes.append(Mode(climb.log_density, 1))
     best = [c for c in climbs if climbs[0].log_density - c.log_density < SAME_MODE]
     comparable = len(modes) > 1 and modes[0].log_density - modes[1].log_density < COMPARABLE
-    return Initialization(modes, _chain_points(best, chains), comparable)
+    compiled = density if density.jax is not None else None
+    return Initialization(modes, _chain_points(best, chains), comparable, compiled)
 
 
 def _chain_points(best: list[_Climb], chains: int) -> list[np.ndarray]:
@@ -272,24 +288,26 @@ def constrained_points(
 
 @contextlib.contextmanager
 def chains_start_at(
-    sampler: str, model: pm.Model, points: list[np.ndarray], kwargs: dict
+    sampler: str, model: pm.Model, search: Initialization, kwargs: dict
 ) -> Iterator[None]:
-    """Within the block, ``sampler`` starts chain ``i`` at ``points[i]`` (unconstrained).
+    """Within the block, ``sampler`` starts chain ``i`` at ``search.points[i]`` (unconstrained).
 
     Each sampler through its own mechanism: PyMC's ``initvals`` (per chain, constrained,
     without jitter); for NumPyro and BlackJAX the batch of initial positions PyMC's JAX
-    module would otherwise draw; for nutpie the compiled model's initial-point function.
-    ``kwargs`` (``pm.sample``'s) is updated in place. For the JAX samplers the model's own
-    ``initval``s, superseded by the starts, are set aside during the block: PyMC's conversion of
-    a model to a JAX graph rejects models that have them.
+    module would otherwise draw; for nutpie the compiled model's initial-point function,
+    and, on its JAX backend, the search's compiled log density (:attr:`Initialization.density`)
+    in place of a second compilation of the same graph. ``kwargs`` (``pm.sample``'s) is
+    updated in place. For the JAX samplers the model's own ``initval``s, superseded by the
+    starts, are set aside during the block: PyMC's conversion of a model to a JAX graph
+    rejects models that have them.
     """
     layout = _Layout(model)
     if sampler == "pymc":
-        kwargs["initvals"] = constrained_points(model, points, layout)
+        kwargs["initvals"] = constrained_points(model, search.points, layout)
         kwargs.setdefault("init", "adapt_diag")  # no jitter on top of the chosen starts
         yield
         return
-    with _initvals_set_aside(model), _jax_sampler_starts(sampler, layout, points):
+    with _initvals_set_aside(model), _jax_sampler_starts(sampler, layout, search):
         yield
 
 
@@ -304,7 +322,8 @@ def _initvals_set_aside(model: pm.Model) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _jax_sampler_starts(sampler: str, layout: _Layout, points: list[np.ndarray]) -> Iterator[None]:
+def _jax_sampler_starts(sampler: str, layout: _Layout, search: Initialization) -> Iterator[None]:
+    points = search.points
     if sampler in ("numpyro", "blackjax"):
         per_var = [np.stack(values) for values in zip(*map(layout.unravel, points), strict=True)]
         batched = [v[0] for v in per_var] if len(points) == 1 else per_var
@@ -314,30 +333,63 @@ def _jax_sampler_starts(sampler: str, layout: _Layout, points: list[np.ndarray])
         ):
             yield
         return
+    with _nutpie_starts(layout, search):
+        yield
+
+
+@contextlib.contextmanager
+def _nutpie_starts(layout: _Layout, search: Initialization) -> Iterator[None]:
+    """nutpie's compiled model starts its chains at ``search.points`` and, on the JAX backend,
+    evaluates ``search.density``.
+
+    nutpie ravels the free variables in its model's order; on the JAX backend that model is a
+    frozen copy (:func:`~pymc.model.transform.optimization.freeze_dims_and_data`), whose free
+    variables PyMC orders anew. The copy is made here, so that the order is known, and the
+    points and the density are translated to it by variable name.
+    """
     import nutpie
+    from pymc.model.transform.optimization import freeze_dims_and_data
 
     compile_model = nutpie.compile_pymc_model
-    lock, order = threading.Lock(), itertools.cycle(points)
 
-    def next_point(seed: Any = None) -> np.ndarray:
-        # nutpie asks for each chain's start from that chain's thread, with a seed derived from
-        # the run's seed and the chain: choosing by seed, not by arrival, keeps runs
-        # reproducible (two chains may then share a start; their random streams differ)
-        if seed is not None:
-            return points[int(seed) % len(points)].copy()
-        with lock:
-            return next(order).copy()
+    def compile_and_start(model: pm.Model, *args: Any, **kw: Any):
+        freeze = kw.get("freeze_model")
+        if freeze or (freeze is None and str(kw.get("backend", "numba")).lower() == "jax"):
+            model, kw["freeze_model"] = freeze_dims_and_data(model), False
+        compiled = compile_model(model, *args, **kw)
+        take = layout.indices([model.rvs_to_values[rv].name for rv in model.free_RVs])
+        points = [point[take] for point in search.points]
+        lock, order = threading.Lock(), itertools.cycle(points)
 
-    def compile_and_start(*args: Any, **kw: Any):
-        compiled = compile_model(*args, **kw)
+        def next_point(seed: Any = None) -> np.ndarray:
+            # nutpie asks for each chain's start from that chain's thread, with a seed derived
+            # from the run's seed and the chain: choosing by seed, not by arrival, keeps runs
+            # reproducible (two chains may then share a start; their random streams differ)
+            if seed is not None:
+                return points[int(seed) % len(points)].copy()
+            with lock:
+                return next(order).copy()
+
         # the numba backend's model calls it initial_point_func, the JAX backend's (PyFuncModel)
         # _make_initial_points; both map a seed to a flat unconstrained point
-        field = (
-            "initial_point_func"
-            if hasattr(compiled, "initial_point_func")
-            else "_make_initial_points"
-        )
-        return dataclasses.replace(compiled, **{field: next_point})
+        if hasattr(compiled, "initial_point_func"):
+            return dataclasses.replace(compiled, initial_point_func=next_point)
+        replaced = {"_make_initial_points": next_point}
+        if search.density is not None:
+            replaced["_make_logp_func"] = lambda: _translated(search.density, take)
+        return dataclasses.replace(compiled, **replaced)
 
     with mock.patch.object(nutpie, "compile_pymc_model", compile_and_start):
         yield
+
+
+def _translated(density: Callable, take: np.ndarray) -> Callable:
+    """nutpie's logp function from ``density`` on a layout whose point ``flat`` is nutpie's
+    ``flat[take]``; nutpie's shared data are constants in ``density`` already."""
+    back = np.argsort(take)
+
+    def logp(flat: np.ndarray, **shared: Any) -> tuple[float, np.ndarray]:
+        value, grad = density(flat[back])
+        return value, grad[take]
+
+    return logp

@@ -224,9 +224,7 @@ def _sample_with(name, model, search, devices, shard, progressbar, common, kwarg
         _compat.enable_global_x64(f"the {name} sampler (the model compiles to JAX in float64)")
     if name in _DEVICE_SAMPLERS:
         _compat.pymc_sampling_jax()  # pm.sample's own import would set XLA_FLAGS
-    starting = (
-        chains_start_at(name, model, search.points, kwargs) if search else contextlib.nullcontext()
-    )
+    starting = chains_start_at(name, model, search, kwargs) if search else contextlib.nullcontext()
 
     def run() -> Any:
         with plan.context, starting:

@@ -33,8 +33,8 @@ Rows (``--rows`` picks a subset; the default is ``DEFAULT_ROWS``):
 ``page_ops_nutpie_jax``    the page's Ops + nutpie with ``backend="jax"`` (the control row: the
                            strongest anchor measured so far)
 ``page_ops_nutpie_jax_low_rank`` the same with nutpie's low-rank modified mass matrix (the
-                           best nutpie setting measured for the page's Ops; jaxbridge offers it
-                           through ``nuts=`` but does not use it by default)
+                           best nutpie setting measured for the page's Ops, and jaxbridge's
+                           default with nutpie)
 ``page_ops_pm_sample``     the page's Ops + a plain ``pm.sample()`` with every default (on PyMC 6
                            that is nutpie's numba backend)
 ``wrap_jax_pymc``          ``pytensor.wrap_jax`` of the page's JAX function + PyMC NUTS
@@ -398,18 +398,6 @@ def _pm_sample(settings: Settings, *, plain: bool = False, **kwargs) -> Callable
     return sample
 
 
-def _nutpie_low_rank() -> dict:
-    """nutpie's option for its low-rank modified mass matrix: ``adaptation="low_rank"`` since
-    0.16.11, a boolean ``low_rank_modified_mass_matrix`` before."""
-    import inspect
-
-    import nutpie
-
-    if "adaptation" in inspect.signature(nutpie.sample).parameters:
-        return {"adaptation": "low_rank"}
-    return {"low_rank_modified_mass_matrix": True}
-
-
 def _nutpie_jax_sample(settings: Settings, low_rank: bool = False) -> Callable:
     """nutpie's JAX backend with its defaults, or (``low_rank=True``) with its low-rank
     modified mass matrix."""
@@ -418,7 +406,9 @@ def _nutpie_jax_sample(settings: Settings, low_rank: bool = False) -> Callable:
     def sample(model):
         from jaxbridge import _compat
 
-        options = _nutpie_low_rank() if low_rank else {}
+        options = {}
+        if low_rank:
+            _compat.nutpie_low_rank(options)
         compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
         idata = nutpie.sample(
             compiled,

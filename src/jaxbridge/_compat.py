@@ -119,6 +119,27 @@ def nutpie_jax_backend(kwargs: dict) -> None:
         nuts.setdefault("gradient_backend", "jax")
 
 
+#: nutpie's options that choose its mass-matrix adaptation: ``adaptation=`` since 0.16.11
+#: (``"diag"``, ``"low_rank"``, ...), a boolean ``low_rank_modified_mass_matrix`` before.
+_NUTPIE_ADAPTATION_OPTIONS = ("adaptation", "low_rank_modified_mass_matrix", "transform_adapt")
+
+
+def nutpie_low_rank(nuts: dict) -> None:
+    """Ask nutpie for its low-rank modified mass matrix (in place), unless ``nuts`` (nutpie's
+    sampling options) already choose an adaptation."""
+    import importlib
+    import inspect
+
+    if any(name in nuts for name in _NUTPIE_ADAPTATION_OPTIONS):
+        return
+    # the function as nutpie's module defines it (not whatever ``nutpie.sample`` is now)
+    sample = importlib.import_module("nutpie.sample").sample
+    if "adaptation" in inspect.signature(sample).parameters:
+        nuts["adaptation"] = "low_rank"
+    else:
+        nuts["low_rank_modified_mass_matrix"] = True
+
+
 def pymc_sampling_jax():
     """:mod:`pymc.sampling.jax`, imported without the ``XLA_FLAGS`` it sets as a side effect.
 

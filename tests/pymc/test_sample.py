@@ -178,3 +178,41 @@ def test_auto_falls_back_to_the_next_sampler_with_one_log_line(
 def test_unknown_sampler_is_a_clear_error(conjugate_model):
     with pytest.raises(ValueError, match="sampler must be one of"):
         sample(conjugate_model[0], sampler="stan")
+
+
+@pytest.mark.parametrize("caller_chooses", [False, True])
+def test_nutpie_gets_the_low_rank_mass_matrix_unless_the_caller_chose(
+    conjugate_model, monkeypatch, caller_chooses
+):
+    """jaxbridge asks nutpie for its low-rank modified mass matrix (nutpie >= 0.16.11 spells it
+    ``adaptation="low_rank"``, older versions ``low_rank_modified_mass_matrix=True``); an
+    adaptation the caller names is passed through untouched."""
+    import inspect
+
+    import nutpie
+
+    real, seen = nutpie.sample, []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "sample", spy)
+    new_api = "adaptation" in inspect.signature(real).parameters
+    default = {"adaptation": "low_rank"} if new_api else {"low_rank_modified_mass_matrix": True}
+    own = {"adaptation": "diag"} if new_api else {"low_rank_modified_mass_matrix": False}
+    model, mean, sd = conjugate_model
+    idata = sample(
+        model,
+        sampler="nutpie",
+        draws=100,
+        tune=100,
+        chains=1,
+        random_seed=2,
+        progressbar=False,
+        nuts=own if caller_chooses else {},
+    )
+    (kwargs,) = seen
+    expected = own if caller_chooses else default
+    assert {key: kwargs.get(key) for key in expected} == expected
+    assert abs(float(get_group(idata, "posterior")["mu"].mean()) - mean) < 4 * sd

@@ -13,11 +13,12 @@ models that contain wrapped JAX functions (:func:`jaxbridge.wrap`), and returns
   (:func:`~jaxbridge.pymc._devices.plan_devices`).
 * ``"nutpie"``: nutpie with the JAX backend and JAX gradients when the model contains JAX ops
   (its default numba backend would call each JAX op from an object-mode block, see
-  :mod:`jaxbridge.wrap._numba`), nutpie's defaults otherwise. nutpie's low-rank modified mass
-  matrix (``nuts={"adaptation": "low_rank"}``; nutpie < 0.16.11:
-  ``nuts={"low_rank_modified_mass_matrix": True}``) gave more effective draws on the example
-  page's model (``benchmarks/RESULTS.md``) but is not the default: with 2 chains x 500 draws
-  two slow recovery tests missed ``r_hat < 1.01`` with it.
+  :mod:`jaxbridge.wrap._numba`), and its low-rank modified mass matrix (nutpie's
+  ``adaptation="low_rank"``, ``low_rank_modified_mass_matrix=True`` before 0.16.11), which
+  adapts to the correlations between an HMM's transition probabilities on the unconstrained
+  space (more effective draws on the example page's model, ``benchmarks/RESULTS.md``). Give
+  ``nuts={"adaptation": "diag"}`` (nutpie < 0.16.11: ``nuts={"low_rank_modified_mass_matrix":
+  False}``) for nutpie's diagonal default.
 * ``"blackjax"``: :func:`pymc.sample(nuts_sampler="blackjax") <pymc.sample>` fails with
   blackjax 1.7 (it passes a ``progress_bar`` keyword the kernel does not take), so jaxbridge
   drives BlackJAX itself: Stan-style window adaptation (``blackjax.window_adaptation``) and
@@ -272,8 +273,10 @@ def _pm_sample(model, name, plan, has_jax_ops, progressbar, common, kwargs) -> A
             nuts_kwargs.setdefault("dense_mass", dense_mass_default(model))
             _compat.numpyro_options(nuts_kwargs)
             progressbar = progressbar and plan.progressbar
-        elif has_jax_ops:
-            _compat.nutpie_jax_backend(kwargs)
+        else:
+            _compat.nutpie_low_rank(nuts_kwargs)
+            if has_jax_ops:
+                _compat.nutpie_jax_backend(kwargs)
     if name != "nutpie":
         return pm.sample(
             model=model, nuts_sampler=name, progressbar=progressbar, **common, **kwargs

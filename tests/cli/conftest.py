@@ -12,9 +12,15 @@ from jaxbridge.cli import main
 
 @pytest.fixture(scope="session")
 def cli_env(tmp_path_factory) -> dict[str, str]:
-    """Environment for subprocesses: a private JAX compilation cache shared by this session."""
+    """Environment for subprocesses: a private JAX compilation cache shared by this test run
+    (by every pytest-xdist worker: a model one worker's CLI run compiled, the other's reuses)."""
     env = dict(os.environ)
-    env["JAXBRIDGE_CACHE_DIR"] = str(tmp_path_factory.mktemp("jax-cache"))
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above the workers' own
+    cache = base / "jax-cache"
+    cache.mkdir(exist_ok=True)
+    env["JAXBRIDGE_CACHE_DIR"] = str(cache)
     env["MPLBACKEND"] = "Agg"
     return env
 

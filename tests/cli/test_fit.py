@@ -37,6 +37,7 @@ def _check_run_folder(folder, n_draws=30, truth=True):
     return table
 
 
+@pytest.mark.one_stack
 def test_demo_then_report(run_cli, tmp_path):
     """``python -m jaxbridge demo`` writes the run folder; the ``jaxbridge report`` script redraws it.
 
@@ -102,6 +103,7 @@ def _ragged_csv(path, rng):
     return expected
 
 
+@pytest.mark.one_stack
 def test_fit_csv_quiet_then_refuses_to_overwrite(run_cli, call, tmp_path, rng):
     expected = _ragged_csv(tmp_path / "mine.csv", rng)
     result = run_cli("fit", "mine.csv", "--states", 2, "--quiet", "--seed", 1, *FEW_DRAWS)

@@ -66,6 +66,7 @@ def test_existing_outputs_are_refused_before_any_work(call, tmp_path):
     assert (out / COMPARE_FILES[0]).read_text() == "mine"
 
 
+@pytest.mark.one_stack
 def test_fit_several_states_writes_runs_and_comparison(run_cli, tmp_path):
     rng = np.random.default_rng(0)
     z = (np.cumsum(rng.random((12, 15)) < 0.15, axis=1) % 2).astype(float)

@@ -1,6 +1,7 @@
 """Ctrl-C during sampling raises KeyboardInterrupt: never partial draws returned as a finished run."""
 
 import contextlib
+import logging
 import os
 import signal
 import threading
@@ -106,9 +107,33 @@ def _sampler_thread() -> threading.Thread | None:
     return next((t for t in threading.enumerate() if t.name == "jaxbridge-sampler"), None)
 
 
-#: Draws per sampler: more than 4 seconds allow. NumPyro's abandoned run finishes in the
+#: Draws per sampler: more than the test waits. NumPyro's abandoned run finishes in the
 #: background (it has no host callback to stop at), so it gets a run this test can wait out.
 DRAWS = {"nutpie": 10**7, "pymc": 10**6, "blackjax": 3 * 10**6, "numpyro": 20_000}
+
+
+@contextlib.contextmanager
+def _interrupt_when_logged(prefix: str, delay: float = 0.5):
+    """Ctrl-C ``delay`` seconds after jaxbridge logs a message starting with ``prefix`` (a
+    phase of the run has begun), instead of after a fixed time that a busy machine stretches."""
+    timers = []
+
+    class Trigger(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith(prefix) and not timers:
+                timers.append(_interrupt_in(delay))
+
+    logger, handler = logging.getLogger("jaxbridge"), Trigger(logging.INFO)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield timers
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        for timer in timers:
+            timer.cancel()
 
 
 @pytest.mark.parametrize(
@@ -120,13 +145,11 @@ def test_sample_raises_keyboard_interrupt_for_every_sampler(sampler, capsys):
     with pm.Model() as model:
         mu = pm.Normal("mu", 0, 10)
         pm.Normal("y", mu, 1, observed=y)
-    timer = _interrupt_in(4.0)
     start = time.perf_counter()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            sample(model, sampler=sampler, draws=DRAWS[sampler], tune=500, chains=2)
-    finally:
-        timer.cancel()
+    phase = _interrupt_when_logged("jaxbridge: sampling with")
+    with phase as timers, pytest.raises(KeyboardInterrupt):
+        sample(model, sampler=sampler, draws=DRAWS[sampler], tune=500, chains=2)
+    assert timers, "the sampling phase never began"
     # nutpie's numba compilation is never cut half-way (see the test above): an interrupt
     # that arrives during it waits for it, which takes longer on a busy machine
     assert time.perf_counter() - start < (45 if sampler == "nutpie" else 20)

@@ -33,8 +33,9 @@ def page_model(emissions: np.ndarray) -> pm.Model:
 )
 def test_every_sampler_fits_the_page_model_quickly(sampler):
     data = seed_page_data(n_series=12)
+    model = page_model(data.emissions)
     idata = sample(
-        page_model(data.emissions),
+        model,
         sampler=sampler,
         draws=100,
         tune=100,
@@ -47,28 +48,7 @@ def test_every_sampler_fits_the_page_model_quickly(sampler):
     assert abs(float(post["emission_noise"].mean()) - data.noise) < 0.03
     assert post["p_transition"].shape == (2, 100, 3, 3)
     np.testing.assert_allclose(post["p_transition"].sum("p_transition_dim_1"), 1.0)
-
-
-def _true_values(data) -> dict[str, np.ndarray]:
-    return {
-        "emission_signal": np.array(data.signal),
-        "emission_noise": np.array(data.noise),
-        "p_initial_state": data.init,
-        "p_transition": data.trans,
-    }
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("sampler", SAMPLERS)
-def test_every_sampler_recovers_the_page_truth(sampler):
-    data = seed_page_data()
-    model = page_model(data.emissions)
-    idata = sample(model, sampler=sampler, draws=1000, tune=1000, chains=4, random_seed=11)
-    truth = _true_values(data)
-    table = summary_table(idata, list(truth), truth)
-    # every true value within 4 posterior sd (a 94% HDI misses one of 14 by chance)
-    assert ((table["mean"] - table["true"]).abs() < 4 * table["sd"]).all(), table
-    assert (table["r_hat"] < 1.01).all(), table
+    # the hidden states decoded from every sampler's draws
     states = decode(idata, model)
     assert (states["viterbi"].values == data.states).mean() > 0.95
     assert (states["most_probable_state"].values == data.states).mean() > 0.95

@@ -36,7 +36,8 @@ def _check_fit(model, idata, states, truth):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("data_seed", "sampler_seed"), [(0, 0), (1, 1), (2, 2), (3, 0), (4, 7)])
+# data seed 1 with sampler seed 1 (the default sampler) is test_every_sampler_finds_the_dominant_mode[nutpie]
+@pytest.mark.parametrize(("data_seed", "sampler_seed"), [(0, 0), (2, 2), (3, 0), (4, 7)])
 def test_readme_two_state_example_recovered(data_seed, sampler_seed):
     states, y = _readme_data(data_seed)
     model = gaussian_hmm(y, 2)
@@ -48,6 +49,9 @@ def test_readme_two_state_example_recovered(data_seed, sampler_seed):
 @pytest.mark.slow
 @pytest.mark.parametrize("sampler", ["pymc", "numpyro", "blackjax", "nutpie"])
 def test_every_sampler_finds_the_dominant_mode(sampler):
+    """The one "every sampler recovers the truth" test (the page's model with every sampler
+    is tests/pymc/test_sampler_fits.py's short run; the page's model at full length with the
+    default sampler is tests/cli/test_fit.py::test_demo_default_settings_recover_the_page)."""
     states, y = _readme_data(1)  # the seed whose chains all fell into a local mode before
     model = gaussian_hmm(y, 2)
     idata = sample(

@@ -167,6 +167,7 @@ def sample(
         if init == "modes" and kwargs.get("initvals") is None:
             # in a worker thread: its XLA loops do not return to Python for seconds, and the
             # calling thread must stay responsive to Ctrl-C
+            _log.info("jaxbridge: searching the posterior for its modes")
             search = in_worker_thread(lambda: _search_modes(model, chains, random_seed))
         stop_if_interrupted()  # one that came during the mode search and was swallowed
         common = dict(draws=draws, tune=tune, chains=chains, random_seed=random_seed)
@@ -228,6 +229,7 @@ def _sample_with(name, model, search, devices, shard, progressbar, common, kwarg
     starting = chains_start_at(name, model, search, kwargs) if search else contextlib.nullcontext()
 
     def run() -> Any:
+        _log.info("jaxbridge: sampling with %s", name)
         with plan.context, starting:
             if name == "blackjax":
                 return _sample_blackjax(

@@ -203,6 +203,22 @@ def check_sample_numpyro_shards_sequences() -> None:
     assert mu.shape == (4, 10, 3) and np.all(np.isfinite(mu))
 
 
+def check_sample_inside_shard_sequences_block_shards() -> None:
+    """The caller's mesh context reaches the sampler's worker thread: inside
+    ``shard_sequences(4)`` the defaults split the sequences across the block's devices, as
+    ``shard="sequences"`` does, and the result says so."""
+    from jaxbridge.pymc import sample
+
+    traced_with = []
+    model = _hmm_model(_recording_loglik(traced_with))
+    with shard_sequences(NUM_DEVICES):
+        idata = sample(model, sampler="numpyro", **SAMPLE_KWARGS)
+    assert {SEQ_AXIS: NUM_DEVICES} in traced_with, traced_with
+    attrs = idata.posterior.attrs
+    assert (attrs["jaxbridge_devices"], attrs["jaxbridge_split"]) == (NUM_DEVICES, "sequences")
+    assert np.all(np.isfinite(idata.posterior["mu"].values))
+
+
 def _same_draws(sampler: str, shard: str, loglik=hmm.log_likelihood) -> None:
     from jaxbridge.pymc import sample
 

@@ -30,10 +30,8 @@ def _major(package: str) -> int:
 ARVIZ_1 = _major("arviz") >= 1
 #: PyTensor 3.x: gradients are built through ``Op.pullback``; ``infer_shape`` takes no fgraph.
 PYTENSOR_3 = _major("pytensor") >= 3
-#: PyMC 6: external samplers take ``nuts={...}`` and ``compile_kwargs``.
+#: PyMC 6 (the newer stack generation).
 PYMC_6 = _major("pymc") >= 6
-#: ``pm.sample``'s keyword for options of an external NUTS sampler (PyMC 6 renamed it).
-NUTS_KWARGS = "nuts" if PYMC_6 else "nuts_sampler_kwargs"
 
 
 # ----------------------------------------------------------------------------- JAX
@@ -86,37 +84,6 @@ def enable_global_x64(reason: str) -> None:
         "jaxbridge: enabling JAX's global float64 mode (jax_enable_x64) for %s", reason
     )
     jax.config.update("jax_enable_x64", True)
-
-
-def numpyro_options(options: dict) -> None:
-    """Rearrange NumPyro options given flat (``{"chain_method": ..., "dense_mass": ...}``) as
-    the installed PyMC takes them in ``pm.sample(nuts_sampler="numpyro", **{NUTS_KWARGS: ...})``
-    (in place).
-
-    PyMC 6 takes one flat dict and lifts ``sample_jax_nuts``'s own arguments out of it; PyMC 5
-    wants the NUTS kernel's options nested in ``nuts_kwargs`` (explicit ones there win).
-    """
-    if PYMC_6:
-        return
-    import inspect
-
-    driver = inspect.signature(pymc_sampling_jax().sample_jax_nuts).parameters
-    kernel = {key: options.pop(key) for key in list(options) if key not in driver}
-    if kernel:
-        options["nuts_kwargs"] = {**kernel, **(options.get("nuts_kwargs") or {})}
-
-
-def nutpie_jax_backend(kwargs: dict) -> None:
-    """Ask ``pm.sample(nuts_sampler="nutpie", **kwargs)`` for nutpie's JAX backend with JAX
-    gradients, unless the caller chose otherwise (in place)."""
-    if PYMC_6:
-        compile_kwargs = kwargs.setdefault("compile_kwargs", {})
-        compile_kwargs.setdefault("mode", "JAX")
-        compile_kwargs.setdefault("gradient_backend", "jax")
-    else:
-        nuts = kwargs.setdefault(NUTS_KWARGS, {})
-        nuts.setdefault("backend", "jax")
-        nuts.setdefault("gradient_backend", "jax")
 
 
 #: nutpie's options that choose its mass-matrix adaptation: ``adaptation=`` since 0.16.11

@@ -141,42 +141,35 @@ def test_models_with_initval_sample_with_jax_samplers(sampler):
     assert model.rvs_to_initial_values[model["rates"]] is not None  # put back afterwards
 
 
-def test_nutpie_starts_where_the_search_says_and_evaluates_its_density(two_state):
-    """On nutpie's JAX backend (a frozen copy of the model, whose free variables PyMC orders
-    anew) the chains start at the search's points and evaluate the search's compiled density
-    (no second compilation of the same graph): checked against the log density nutpie
-    compiles itself, in its own layout, at the starts and at points around them."""
-    import nutpie
-    from pymc.model.transform.optimization import freeze_dims_and_data
+def test_nutpie_samples_the_searchs_density_and_stores_the_models_values(two_state):
+    """nutpie's function-based model (no second compilation of the graph) evaluates the
+    model's log density and gradient (Jacobian included) and stores the posterior's
+    constrained values, checked against PyMC's own compiled functions around the starts."""
+    import pytensor
 
-    from jaxbridge import _compat
-    from jaxbridge.pymc._init import chains_start_at
+    from jaxbridge.pymc.samplers._base import posterior_graph
+    from jaxbridge.pymc.samplers._nutpie import _functions
 
     model, _, _ = two_state
     layout = _Layout(model)
-    frozen_names = [v.name for v in freeze_dims_and_data(model).value_vars]
-    assert frozen_names != [v.name for v in layout.value_vars]  # the case that needs care
     search = find_modes(model, chains=2, starts=4, random_seed=5)
     assert search.density is not None
-    calls = []
-
-    def counted(flat):
-        calls.append(flat)
-        return search.density(flat)
-
-    with _compat.x64():
-        own = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
-        with chains_start_at("nutpie", model, search._replace(density=counted), {}):
-            handed = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
-        own_logp, handed_logp = own._make_logp_func(), handed._make_logp_func()
-        for seed in (0, 1):
-            start = handed._make_initial_points(seed)
-            expected, _ = search.density(search.points[seed])
-            np.testing.assert_allclose(own_logp(start, **own._shared_data)[0], expected, rtol=1e-12)
-        rng = np.random.default_rng(6)
-        for flat in handed._make_initial_points(0) + rng.normal(scale=0.3, size=(3, own.n_dim)):
-            expected_value, expected_grad = own_logp(flat, **own._shared_data)
-            value, grad = handed_logp(flat, **handed._shared_data)
-            np.testing.assert_allclose(value, expected_value, rtol=1e-12)
-            np.testing.assert_allclose(grad, expected_grad, rtol=1e-9, atol=1e-9)
-    assert len(calls) == 3
+    names, shapes, make_logp_fn, make_expand_fn = _functions(model, search)
+    assert names == posterior_graph(model)[0]
+    logp_fn, expand = make_logp_fn(), make_expand_fn(0, 0, 0)
+    pymc_logp = model.compile_logp(jacobian=True)
+    pymc_dlogp = model.compile_dlogp(jacobian=True)
+    outputs = model.replace_rvs_by_values([model[name] for name in names])
+    values_fn = pytensor.function(layout.value_vars, outputs, on_unused_input="ignore")
+    rng = np.random.default_rng(6)
+    for flat in search.points[0] + rng.normal(scale=0.3, size=(3, len(search.points[0]))):
+        point = dict(zip([v.name for v in layout.value_vars], layout.unravel(flat), strict=True))
+        value, grad = logp_fn(flat)
+        np.testing.assert_allclose(value, pymc_logp(point), rtol=1e-10)
+        np.testing.assert_allclose(grad, pymc_dlogp(point), rtol=1e-8, atol=1e-8)
+        stored = expand(flat)
+        for name, shape, expected in zip(
+            names, shapes, values_fn(*layout.unravel(flat)), strict=True
+        ):
+            assert stored[name].shape == shape
+            np.testing.assert_allclose(stored[name], expected, rtol=1e-10)

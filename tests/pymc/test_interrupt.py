@@ -14,7 +14,7 @@ import pymc as pm
 import pytest
 
 from jaxbridge.pymc import sample
-from jaxbridge.pymc._interrupt import catching_interrupts, in_worker_thread
+from jaxbridge.pymc._interrupt import WORKER_NAME, Cancel, catching_interrupts, in_worker_thread
 
 
 def _interrupt_in(seconds: float) -> threading.Timer:
@@ -34,10 +34,12 @@ def test_an_interrupt_the_callee_swallows_is_raised_after_it_returns():
         return "all draws"
 
     _interrupt_in(0.3)
-    with pytest.raises(KeyboardInterrupt), catching_interrupts():
+    cancel = Cancel()
+    with pytest.raises(KeyboardInterrupt), catching_interrupts(cancel):
         sampler_that_returns_partial_draws()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
-    with catching_interrupts():  # and forgotten: the next scope starts clean
+    assert cancel.interrupted
+    with catching_interrupts(Cancel()):  # the next run has its own token: it starts clean
         pass
 
 
@@ -53,7 +55,7 @@ def test_an_interrupt_swallowed_by_a_gc_callback_is_not_lost():
     gc.callbacks.append(swallowing_callback)
     try:
         _interrupt_in(0.3)
-        with pytest.raises(KeyboardInterrupt), catching_interrupts():
+        with pytest.raises(KeyboardInterrupt), catching_interrupts(Cancel()):
             deadline = time.perf_counter() + 3.0
             while time.perf_counter() < deadline:  # all time spent inside collections
                 gc.collect()
@@ -71,21 +73,23 @@ def test_an_interrupt_during_a_long_xla_call_is_raised_at_once():
     spin.lower(1.0).compile()
     _interrupt_in(0.3)
     start = time.perf_counter()
+    cancel = Cancel()
     with pytest.raises(KeyboardInterrupt):
-        in_worker_thread(lambda: float(spin(1.0)))
-    assert time.perf_counter() - start < 1.0
+        in_worker_thread(lambda: float(spin(1.0)), cancel)
+    assert time.perf_counter() - start < 1.0 and cancel.abandoned
     _sampler_thread().join()  # the abandoned computation ends on its own
-    assert in_worker_thread(lambda: 3) == 3
+    assert in_worker_thread(lambda: 3, Cancel()) == 3
     with pytest.raises(ZeroDivisionError):  # errors in the worker reach the caller
-        in_worker_thread(lambda: 1 / 0)
+        in_worker_thread(lambda: 1 / 0, Cancel())
 
 
 def test_an_interrupt_during_nutpie_compilation_is_raised_when_it_has_finished(monkeypatch):
     """numba's compilation must not be cut half-way (a later segmentation fault); sampling
     must not start after it either."""
     import nutpie
+    import pymc as pm
 
-    from jaxbridge.pymc._sample import _stop_after_compiling
+    from jaxbridge.pymc.samplers._nutpie import _compiled_pymc_model
 
     finished = []
 
@@ -95,16 +99,19 @@ def test_an_interrupt_during_nutpie_compilation_is_raised_when_it_has_finished(m
         return "compiled"
 
     monkeypatch.setattr(nutpie, "compile_pymc_model", slow_compile)
+    with pm.Model() as model:
+        pm.Normal("x")
     _interrupt_in(0.3)
-    with pytest.raises(KeyboardInterrupt), catching_interrupts(), _stop_after_compiling():
-        nutpie.compile_pymc_model()
+    cancel = Cancel()
+    with pytest.raises(KeyboardInterrupt), catching_interrupts(cancel):
+        _compiled_pymc_model(model, None, None, {}, cancel)
         pytest.fail("sampling started after an interrupted compilation")
     assert finished == [True]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
 def _sampler_thread() -> threading.Thread | None:
-    return next((t for t in threading.enumerate() if t.name == "jaxbridge-sampler"), None)
+    return next((t for t in threading.enumerate() if t.name == WORKER_NAME), None)
 
 
 #: Draws per sampler: more than the test waits. NumPyro's abandoned run finishes in the
@@ -160,3 +167,46 @@ def test_sample_raises_keyboard_interrupt_for_every_sampler(sampler, capsys):
         assert _sampler_thread() is None
     elif worker is not None:  # numpyro: wait the abandoned run out
         worker.join(120.0)
+
+
+def _run_state() -> dict:
+    """What a run could leave behind: the sampler libraries' module functions."""
+    import nutpie
+
+    from jaxbridge import _compat
+
+    return {
+        "nutpie": dict(vars(nutpie)),
+        "pymc.sampling.jax": dict(vars(_compat.pymc_sampling_jax())),
+    }
+
+
+@pytest.mark.parametrize(
+    "phase",
+    ["jaxbridge: searching the posterior", "jaxbridge: sampling with"],
+    ids=["search", "sampling"],
+)
+def test_an_interrupted_run_stops_and_the_next_one_is_right(phase):
+    """Ctrl-C in a phase, then at once a normal run in the same process: the second run's
+    result is right, the first run's worker stops within seconds, and nothing of the sampler
+    libraries was replaced."""
+    y = np.random.default_rng(0).normal(2.0, 1.0, size=50)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0, 10)
+        pm.Normal("y", mu, 1, observed=y)
+    before = _run_state()
+    with _interrupt_when_logged(phase, delay=0.3) as timers, pytest.raises(KeyboardInterrupt):
+        sample(model, sampler="blackjax", draws=10**6, tune=500, chains=2, progressbar=False)
+    assert timers, "the phase never began"
+    idata = sample(
+        model, sampler="blackjax", draws=200, tune=200, chains=2, random_seed=1, progressbar=False
+    )
+    assert abs(float(idata.posterior["mu"].mean()) - y.mean()) < 0.1
+    deadline = time.perf_counter() + 10.0
+    while _sampler_thread() is not None and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    assert _sampler_thread() is None, "the interrupted run's worker is still running"
+    after = _run_state()
+    for module, names in before.items():
+        changed = [n for n, v in names.items() if after[module].get(n) is not v]
+        assert not changed, (module, changed)

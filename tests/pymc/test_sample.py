@@ -10,11 +10,11 @@ from jaxbridge.pymc import sample
 from jaxbridge.pymc._sample import (
     AUTO_ORDER,
     DENSE_MASS_MAX_DIM,
-    _has_jax_ops,
     auto_candidates,
     dense_mass_default,
     installed_samplers,
 )
+from jaxbridge.pymc.samplers._base import has_jax_ops
 from jaxbridge.wrap import wrap
 
 SAMPLERS = ["pymc", "numpyro", "blackjax", "nutpie"]
@@ -39,7 +39,7 @@ def conjugate_model():
         mu = pm.Normal("mu", 0.0, PRIOR_SD)
         pm.HalfNormal("tau", 1.0)
         pm.Potential("loglik", wrap(_normal_loglik)(y, mu))
-    assert _has_jax_ops(model)
+    assert has_jax_ops(model)
     precision = N_OBS + PRIOR_SD**-2
     return model, y.sum() / precision, precision**-0.5
 
@@ -59,9 +59,10 @@ def test_sampler_matches_conjugate_posterior_and_is_reproducible(conjugate_model
     assert (tau > 0).all() and "tau_log__" not in idata.posterior
     assert abs(tau.mean() - np.sqrt(2 / np.pi)) < 0.2
     assert "sample_stats" in group_names(idata)
-    # a smooth posterior: at most a stray divergence in 300 short-tuned draws (nutpie 0.16.11
-    # with PyMC 6 shows one at this seed, in the idle log-scale tau)
-    assert int(idata.sample_stats["diverging"].sum()) <= 1
+    # a smooth posterior: at most a stray divergence or two in 300 short-tuned draws (nutpie
+    # 0.16.11 with PyMC 6: 0-2 per run of this test's settings over seeds 0-27, in the idle
+    # log-scale tau, with nutpie's starts drawn by PyMC and by jaxbridge alike)
+    assert int(idata.sample_stats["diverging"].sum()) <= 2
 
     again = sample(model, random_seed=11, **kwargs)
     np.testing.assert_array_equal(again.posterior["mu"].values, mu.values)
@@ -140,31 +141,40 @@ def test_auto_rule_follows_installed_samplers_devices_and_model(conjugate_model,
         pm.Poisson("count", 3.0)
     assert auto_candidates(discrete) == ["pymc"]
     monkeypatch.setattr(_sample, "installed_samplers", lambda: ["pymc"])
-    with pytest.raises(ImportError, match="devices= or shard= needs one of 'numpyro', 'blackjax'"):
+    with pytest.raises(ImportError, match="the request needs one of 'numpyro', 'blackjax'"):
         auto_candidates(model, devices=1)
 
 
 def test_auto_falls_back_to_the_next_sampler_with_one_log_line(
     conjugate_model, monkeypatch, caplog
 ):
-    """A sampler that cannot take the model is never a dead end under sampler='auto'."""
-    from jaxbridge.pymc import _sample
+    """A sampler that cannot take the model is never a dead end under sampler='auto'; the
+    result records the skipped candidate."""
+    from jaxbridge.pymc.samplers import ADAPTERS
 
-    real = _sample._sample_with
     tried = []
 
-    def nutpie_fails(name, *args, **kwargs):
-        tried.append(name)
-        if name == "nutpie":
-            raise NotImplementedError("nutpie cannot compile this op\nsecond line")
-        return real(name, *args, **kwargs)
+    def nutpie_fails(request):
+        tried.append("nutpie")
+        raise NotImplementedError("nutpie cannot compile this op\nsecond line")
 
-    monkeypatch.setattr(_sample, "_sample_with", nutpie_fails)
+    def pymc_runs(request):
+        tried.append("pymc")
+        return pymc_run(request)
+
+    pymc_run = ADAPTERS["pymc"].run
+    monkeypatch.setitem(ADAPTERS, "nutpie", ADAPTERS["nutpie"]._replace(run=nutpie_fails))
+    monkeypatch.setitem(ADAPTERS, "pymc", ADAPTERS["pymc"]._replace(run=pymc_runs))
     model, mean, sd = conjugate_model
     with caplog.at_level("WARNING", logger="jaxbridge"):
         idata = sample(model, draws=200, tune=200, chains=1, random_seed=3, progressbar=False)
     assert tried == ["nutpie", "pymc"]
-    assert group_attrs(idata, "posterior")["inference_library"] == "pymc"
+    attrs = group_attrs(idata, "posterior")
+    assert attrs["inference_library"] == "pymc" and attrs["jaxbridge_sampler"] == "pymc"
+    # the result says which candidate was skipped and why, in one line
+    assert (
+        attrs["jaxbridge_skipped"] == "nutpie: NotImplementedError: nutpie cannot compile this op"
+    )
     assert abs(float(get_group(idata, "posterior")["mu"].mean()) - mean) < 4 * sd
     (record,) = [r for r in caplog.records if "falling back" in r.getMessage()]
     assert record.getMessage() == (

@@ -81,7 +81,6 @@ def chain_map(devices: Devices = None, chains: int | None = None) -> Callable[[C
 
 
 Shard = Literal["chains", "sequences"]
-_JAX_SAMPLERS = ("numpyro", "blackjax")
 
 
 class DevicePlan(NamedTuple):
@@ -95,16 +94,37 @@ class DevicePlan(NamedTuple):
     chain_method: str | Callable
     #: whether NumPyro can show a progress bar (not with a callable ``chain_method``)
     progressbar: bool
+    #: the number of devices the run uses, and what is split across them: ``"chains"``,
+    #: ``"sequences"`` or ``"nothing"`` (one device)
+    devices: int = 1
+    split: str = "nothing"
 
 
-def plan_devices(sampler: str, devices: Devices, shard: Shard, chains: int) -> DevicePlan:
+_ONE_DEVICE = DevicePlan(contextlib.nullcontext(), jax.vmap, "vectorized", True)
+
+
+def from_context(devices: Devices, shard: Shard) -> tuple[Devices, Shard]:
+    """``devices``/``shard`` with the caller's mesh context taken into account: inside
+    :func:`jaxbridge.shard_sequences` (a mesh with the sequence axis), the defaults mean
+    "split the sequences across that mesh's devices", as the block promises for any function
+    traced inside it. Explicit arguments are kept."""
+    from jaxbridge.hmm._sharding import SEQ_AXIS
+
+    mesh = jax.sharding.get_mesh()
+    if devices is None and shard == "chains" and not mesh.empty and SEQ_AXIS in mesh.axis_names:
+        return list(mesh.devices.flat), "sequences"
+    return devices, shard
+
+
+def plan_devices(
+    sampler: str, devices: Devices, shard: Shard, chains: int, *, on_devices: bool | None = None
+) -> DevicePlan:
     """Resolve the ``devices``/``shard`` arguments of :func:`jaxbridge.sample`.
 
     Parameters
     ----------
     sampler
-        Resolved sampler name. Devices apply to the JAX samplers (``"numpyro"``,
-        ``"blackjax"``); ``"pymc"`` and ``"nutpie"`` accept only the defaults.
+        Resolved sampler name.
     devices
         See :func:`resolve_devices`; ``None`` means all local devices.
     shard
@@ -116,25 +136,37 @@ def plan_devices(sampler: str, devices: Devices, shard: Shard, chains: int) -> D
         data, computes its devices' share and ends with the same draws.
     chains
         Number of chains.
+    on_devices
+        Whether the sampler places work on JAX devices (NumPyro, BlackJAX; the others accept
+        only the defaults); by default what the sampler's adapter says.
     """
+    from jaxbridge.pymc.samplers import ADAPTERS
+
+    if on_devices is None:
+        on_devices = ADAPTERS[sampler].on_devices
     if shard not in ("chains", "sequences"):
         raise ValueError(f"shard must be 'chains' or 'sequences'; got {shard!r}")
-    if sampler not in _JAX_SAMPLERS:
+    if not on_devices:
         if devices is not None or shard != "chains":
+            placing = ", ".join(name for name, a in ADAPTERS.items() if a.on_devices)
             raise ValueError(
-                f"devices= and shard= need a JAX sampler ({', '.join(_JAX_SAMPLERS)}); "
-                f"sampler {sampler!r} runs on one device"
+                f"devices= and shard= need a sampler that places work on JAX devices "
+                f"({placing}); sampler {sampler!r} runs on one device"
             )
-        return DevicePlan(contextlib.nullcontext(), jax.vmap, "vectorized", True)
+        return _ONE_DEVICE
     if shard == "sequences":
-        return DevicePlan(shard_sequences(devices), jax.vmap, "vectorized", True)
+        count = len(resolve_devices(devices))
+        return DevicePlan(
+            shard_sequences(devices), jax.vmap, "vectorized", True, count, "sequences"
+        )
     if any(d.process_index != jax.process_index() for d in resolve_devices(devices)):
         raise ValueError(
             "shard='chains' runs on this process's devices only (jax.local_devices()); "
             "across processes either split the sequences (shard='sequences') or sample "
             "independent chains on each process and merge them with jaxbridge.gather_chains"
         )
-    if len(chain_devices(devices, chains)) == 1:
-        return DevicePlan(contextlib.nullcontext(), jax.vmap, "vectorized", True)
+    count = len(chain_devices(devices, chains))
+    if count == 1:
+        return _ONE_DEVICE
     transform = chain_map(devices, chains)
-    return DevicePlan(contextlib.nullcontext(), transform, transform, False)
+    return DevicePlan(contextlib.nullcontext(), transform, transform, False, count, "chains")

@@ -17,7 +17,9 @@ two chains in the same wrong mode agree perfectly (``r_hat = 1``). Before sampli
 4. starts each chain from a *different* point in the dominant mode's basin: the first iterate
    of a climb that reached it whose log density is within ``d`` units of the mode (``d`` the
    number of unconstrained dimensions, about where a posterior's typical set lies), then the
-   climbs' end points. Chains start dispersed, so ``r_hat`` can still see trouble.
+   climbs' end points, and beyond those points drawn around them
+   (:meth:`Initialization.point`). No two chains share a start, so ``r_hat`` can still see
+   trouble.
 
 When the best two modes' log densities differ by less than :data:`COMPARABLE` units, both may
 carry posterior mass; :attr:`Initialization.comparable` says so.
@@ -25,13 +27,9 @@ carry posterior mass; :attr:`Initialization.comparable` says so.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import itertools
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, NamedTuple
-from unittest import mock
 
 import numpy as np
 import pymc as pm
@@ -68,15 +66,27 @@ class Initialization(NamedTuple):
 
     #: Distinct modes, highest log density first.
     modes: list[Mode]
-    #: Per chain, the unconstrained start ``[dim]``: value variables of ``model.free_RVs`` in
-    #: order, raveled (:class:`_Layout`; nutpie's order may differ, :func:`_nutpie_starts`).
+    #: Per chain, a different unconstrained start ``[dim]`` in the dominant basin: the value
+    #: variables of ``model.free_RVs`` in order, raveled (:class:`_Layout`).
     points: list[np.ndarray]
     #: Whether the second mode is within :data:`COMPARABLE` units of the first.
     comparable: bool
-    #: The log density and gradient the climbs used, ``flat [dim] -> (float, [dim])``, when
-    #: JAX compiled it (``None`` otherwise): nutpie samples with it instead of compiling the
-    #: same graph a second time (:func:`chains_start_at`).
-    density: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None
+    #: The log density and gradient the climbs used, ``flat [dim] -> (float, [dim])``.
+    evaluate: Callable[[np.ndarray], tuple[float, np.ndarray]]
+    #: The same, when JAX compiled it (``None`` otherwise): a sampler that takes a log density
+    #: function (nutpie) samples with it instead of compiling the same graph a second time.
+    density: Callable[[np.ndarray], tuple[float, np.ndarray]] | None
+    #: The points of the dominant basin the starts are drawn from ``[dim]`` each, and the
+    #: per-dimension scale of the jitter that keeps starts drawn from the same one apart.
+    candidates: list[np.ndarray]
+    spread: np.ndarray
+
+    def point(self, seed: int) -> np.ndarray:
+        """A start drawn from the dominant basin by ``seed``: a candidate chosen by the seed,
+        moved by a normal jitter of scale :attr:`spread` (distinct seeds, distinct starts)."""
+        rng = np.random.default_rng(seed)
+        base = self.candidates[int(rng.integers(len(self.candidates)))]
+        return base + self.spread * rng.normal(size=base.shape)
 
     def describe(self) -> str:
         """One line per mode: log density and number of starts."""
@@ -182,12 +192,16 @@ class _Climb(NamedTuple):
     path: list[tuple[float, np.ndarray]]  # (log density, point) of every iterate
 
 
-def _climb(density: _Density, start: np.ndarray, max_iter: int) -> _Climb:
+def _climb(
+    density: _Density, start: np.ndarray, max_iter: int, cancel: Callable[[], None] | None
+) -> _Climb:
     from scipy.optimize import minimize
 
     path: list[tuple[float, np.ndarray]] = []
 
     def objective(x):
+        if cancel is not None:
+            cancel()
         logp, grad = density(x)
         if not np.isfinite(logp) or not np.all(np.isfinite(grad)):
             return 1e300, np.zeros_like(x)
@@ -208,6 +222,7 @@ def find_modes(
     starts: int = 20,
     random_seed: int | None = None,
     max_iter: int = 500,
+    cancel: Callable[[], None] | None = None,
 ) -> Initialization:
     """Search the posterior of ``model`` for its modes; pick each chain's start.
 
@@ -223,6 +238,9 @@ def find_modes(
         Seed of the prior draws.
     max_iter
         L-BFGS iterations per climb.
+    cancel
+        Called before every evaluation of the log density; raises to stop the search (a run's
+        :meth:`~jaxbridge.pymc._interrupt.Cancel.check`).
 
     Returns
     -------
@@ -249,7 +267,7 @@ def find_modes(
     # SciPy's L-BFGS-B calls BLAS on vectors of the model's size: a multi-threaded BLAS
     # spends far longer synchronising its threads than computing (100x on a busy 2-core CPU)
     with threadpool_limits(1, user_api="blas"):
-        climbs = [_climb(density, start(int(seed)), max_iter) for seed in seeds]
+        climbs = [_climb(density, start(int(seed)), max_iter, cancel) for seed in seeds]
     climbs = [c for c in climbs if np.isfinite(c.log_density)]
     if not climbs:
         raise RuntimeError("find_modes: every climb from the prior failed (non-finite log density)")
@@ -262,18 +280,34 @@ def find_modes(
             modes.append(Mode(climb.log_density, 1))
     best = [c for c in climbs if climbs[0].log_density - c.log_density < SAME_MODE]
     comparable = len(modes) > 1 and modes[0].log_density - modes[1].log_density < COMPARABLE
-    compiled = density if density.jax is not None else None
-    return Initialization(modes, _chain_points(best, chains), comparable, compiled)
+    candidates = _basin_points(best)
+    spread = np.maximum(0.1 * np.std(candidates, axis=0), _MIN_SPREAD)
+    search = Initialization(
+        modes,
+        [],
+        comparable,
+        density,
+        density if density.jax is not None else None,
+        candidates,
+        spread,
+    )
+    # each chain its own point: the candidates first, then points drawn around them
+    extra = np.random.default_rng([seeds[0], chains]).integers(2**31, size=chains)
+    points = candidates[:chains] + [search.point(int(s)) for s in extra[len(candidates) :]]
+    return search._replace(points=points)
 
 
-def _chain_points(best: list[_Climb], chains: int) -> list[np.ndarray]:
-    """Distinct starts in the dominant basin: each climb's first iterate within ``d`` units of
-    the mode, then the end points; cycled when there are more chains than candidates."""
+#: The smallest jitter of a start drawn from the basin (unconstrained units).
+_MIN_SPREAD = 1e-4
+
+
+def _basin_points(best: list[_Climb]) -> list[np.ndarray]:
+    """Distinct points in the dominant basin: each climb's first iterate within ``d`` units of
+    the mode (``d`` the number of unconstrained dimensions), then the climbs' end points."""
     top = best[0].log_density
     dim = len(best[0].path[-1][1])
     entry = [next(x for lp, x in c.path if lp >= top - max(dim, 1)) for c in best]
-    candidates = entry + [c.path[-1][1] for c in best]
-    return [candidates[i % len(candidates)] for i in range(chains)]
+    return entry + [c.path[-1][1] for c in best]
 
 
 def constrained_points(
@@ -284,112 +318,3 @@ def constrained_points(
     fn = pytensor.function(layout.value_vars, model.replace_rvs_by_values(model.free_RVs))
     names = [rv.name for rv in model.free_RVs]
     return [dict(zip(names, fn(*layout.unravel(flat)), strict=True)) for flat in points]
-
-
-@contextlib.contextmanager
-def chains_start_at(
-    sampler: str, model: pm.Model, search: Initialization, kwargs: dict
-) -> Iterator[None]:
-    """Within the block, ``sampler`` starts chain ``i`` at ``search.points[i]`` (unconstrained).
-
-    Each sampler through its own mechanism: PyMC's ``initvals`` (per chain, constrained,
-    without jitter); for NumPyro and BlackJAX the batch of initial positions PyMC's JAX
-    module would otherwise draw; for nutpie the compiled model's initial-point function,
-    and, on its JAX backend, the search's compiled log density (:attr:`Initialization.density`)
-    in place of a second compilation of the same graph. ``kwargs`` (``pm.sample``'s) is
-    updated in place. For the JAX samplers the model's own ``initval``s, superseded by the
-    starts, are set aside during the block: PyMC's conversion of a model to a JAX graph
-    rejects models that have them.
-    """
-    layout = _Layout(model)
-    if sampler == "pymc":
-        kwargs["initvals"] = constrained_points(model, search.points, layout)
-        kwargs.setdefault("init", "adapt_diag")  # no jitter on top of the chosen starts
-        yield
-        return
-    with _initvals_set_aside(model), _jax_sampler_starts(sampler, layout, search):
-        yield
-
-
-@contextlib.contextmanager
-def _initvals_set_aside(model: pm.Model) -> Iterator[None]:
-    saved = dict(model.rvs_to_initial_values)
-    model.rvs_to_initial_values.update(dict.fromkeys(saved))
-    try:
-        yield
-    finally:
-        model.rvs_to_initial_values.update(saved)
-
-
-@contextlib.contextmanager
-def _jax_sampler_starts(sampler: str, layout: _Layout, search: Initialization) -> Iterator[None]:
-    points = search.points
-    if sampler in ("numpyro", "blackjax"):
-        per_var = [np.stack(values) for values in zip(*map(layout.unravel, points), strict=True)]
-        batched = [v[0] for v in per_var] if len(points) == 1 else per_var
-        module = _compat.pymc_sampling_jax()
-        with mock.patch.object(
-            module, "_get_batched_jittered_initial_points", lambda *args, **kw: batched
-        ):
-            yield
-        return
-    with _nutpie_starts(layout, search):
-        yield
-
-
-@contextlib.contextmanager
-def _nutpie_starts(layout: _Layout, search: Initialization) -> Iterator[None]:
-    """nutpie's compiled model starts its chains at ``search.points`` and, on the JAX backend,
-    evaluates ``search.density``.
-
-    nutpie ravels the free variables in its model's order; on the JAX backend that model is a
-    frozen copy (:func:`~pymc.model.transform.optimization.freeze_dims_and_data`), whose free
-    variables PyMC orders anew. The copy is made here, so that the order is known, and the
-    points and the density are translated to it by variable name.
-    """
-    import nutpie
-    from pymc.model.transform.optimization import freeze_dims_and_data
-
-    compile_model = nutpie.compile_pymc_model
-
-    def compile_and_start(model: pm.Model, *args: Any, **kw: Any):
-        freeze = kw.get("freeze_model")
-        if freeze or (freeze is None and str(kw.get("backend", "numba")).lower() == "jax"):
-            model, kw["freeze_model"] = freeze_dims_and_data(model), False
-        compiled = compile_model(model, *args, **kw)
-        take = layout.indices([model.rvs_to_values[rv].name for rv in model.free_RVs])
-        points = [point[take] for point in search.points]
-        lock, order = threading.Lock(), itertools.cycle(points)
-
-        def next_point(seed: Any = None) -> np.ndarray:
-            # nutpie asks for each chain's start from that chain's thread, with a seed derived
-            # from the run's seed and the chain: choosing by seed, not by arrival, keeps runs
-            # reproducible (two chains may then share a start; their random streams differ)
-            if seed is not None:
-                return points[int(seed) % len(points)].copy()
-            with lock:
-                return next(order).copy()
-
-        # the numba backend's model calls it initial_point_func, the JAX backend's (PyFuncModel)
-        # _make_initial_points; both map a seed to a flat unconstrained point
-        if hasattr(compiled, "initial_point_func"):
-            return dataclasses.replace(compiled, initial_point_func=next_point)
-        replaced = {"_make_initial_points": next_point}
-        if search.density is not None:
-            replaced["_make_logp_func"] = lambda: _translated(search.density, take)
-        return dataclasses.replace(compiled, **replaced)
-
-    with mock.patch.object(nutpie, "compile_pymc_model", compile_and_start):
-        yield
-
-
-def _translated(density: Callable, take: np.ndarray) -> Callable:
-    """nutpie's logp function from ``density`` on a layout whose point ``flat`` is nutpie's
-    ``flat[take]``; nutpie's shared data are constants in ``density`` already."""
-    back = np.argsort(take)
-
-    def logp(flat: np.ndarray, **shared: Any) -> tuple[float, np.ndarray]:
-        value, grad = density(flat[back])
-        return value, grad[take]
-
-    return logp

@@ -21,7 +21,7 @@ _EXPORTS = {
     "compare_states": "jaxbridge.pymc",
     "decode": "jaxbridge.pymc",
     "forecast": "jaxbridge.pymc",
-    "gather_chains": "jaxbridge._hosts",
+    "gather_chains": "jaxbridge.pymc",
     "hmm_logp": "jaxbridge.pymc",
     "pseudo_residuals": "jaxbridge.pymc",
     "sample": "jaxbridge.pymc",
@@ -38,7 +38,7 @@ __all__ = ["__version__", *_SUBMODULES, *_EXPORTS]
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on first use
     from jaxbridge import datasets, hmm  # noqa: F401
     from jaxbridge._config import enable_compilation_cache  # noqa: F401
-    from jaxbridge._hosts import gather_chains, initialize_processes  # noqa: F401
+    from jaxbridge._hosts import initialize_processes  # noqa: F401
     from jaxbridge.hmm import shard_sequences, sharded_log_likelihood  # noqa: F401
     from jaxbridge.pymc import (  # noqa: F401
         ConvergenceWarning,
@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
         compare_states,
         decode,
         forecast,
+        gather_chains,
         hmm_logp,
         pseudo_residuals,
         sample,

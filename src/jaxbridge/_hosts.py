@@ -1,4 +1,4 @@
-"""Several processes (hosts): joining a multi-process JAX run, and merging per-process chains.
+"""Several processes (hosts): joining a multi-process JAX run.
 
 JAX's multi-controller runtime (:mod:`jax.distributed`) runs the same program on every
 process; :func:`jax.devices` then lists the devices of all processes. jaxbridge uses it in two
@@ -9,7 +9,8 @@ ways (README, "Several hosts"):
   JAX sampler; each device computes the likelihood of its share of the sequences, gradients
   are all-reduced, and every process ends with the same draws;
 * **independent chains per process**: every process samples on its own devices with a seed
-  derived from :func:`jax.process_index`, and :func:`gather_chains` merges the chains.
+  derived from :func:`jax.process_index`, and :func:`jaxbridge.gather_chains` (in
+  :mod:`jaxbridge.pymc`, as it is about sampling results) merges the chains.
 
 :func:`initialize_processes` is the one call that changes global state (JAX's distributed
 runtime and its CPU collectives); nothing here runs on import.
@@ -17,17 +18,11 @@ runtime and its CPU collectives); nothing here runs on import.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import time
-from typing import Any
 
-import numpy as np
-
-from jaxbridge import _compat
-
-__all__ = ["gather_chains", "initialize_processes"]
+__all__ = ["initialize_processes"]
 
 #: Environment variables :func:`initialize_processes` reads when its arguments are ``None``
 #: (``JAX_COORDINATOR_ADDRESS`` is JAX's own; the other two are jaxbridge's).
@@ -129,118 +124,3 @@ def _wait_for_coordinator(address: str, timeout: float) -> None:
                     "address, or check the address and the firewall"
                 ) from err
             time.sleep(0.2)
-
-
-# ------------------------------------------------------------------------- gather_chains
-
-
-def gather_chains(
-    idata: Any, *, check_convergence: bool = True, var_names: list[str] | None = None
-) -> Any:
-    """Merge the chains that every process sampled into one result with all the chains.
-
-    A collective: every process of a multi-process run must call it, with results of the same
-    layout (same variables, shapes and chain counts). Process ``p``'s chains become chains
-    ``p * C .. p * C + C - 1`` of the merged result (``C`` chains per process), which every
-    process receives; save it from one (``if jax.process_index() == 0``). With one process it
-    returns ``idata`` unchanged.
-
-    Parameters
-    ----------
-    idata
-        This process's result of :func:`jaxbridge.sample` (InferenceData on ArviZ 0.x,
-        DataTree on 1.x). Groups with a ``chain`` dimension (``posterior``,
-        ``sample_stats``, ...) are merged; the others (``observed_data``, ...) and the
-        attributes stay this process's own (the same on every process for the same model,
-        except timings and the modes each process's search found).
-    check_convergence
-        Check r_hat, ESS, divergences and agreement between chains on the merged chains and
-        record the figures in ``posterior.attrs``, as :func:`jaxbridge.sample` does (run it
-        with ``check_convergence=False`` to avoid per-process warnings).
-    var_names
-        Variables the convergence check looks at; default all of ``posterior``.
-
-    Returns
-    -------
-    arviz.InferenceData or xarray.DataTree
-        A new object with ``jax.process_count() * C`` chains; ``posterior.attrs`` records
-        ``jaxbridge_processes``.
-
-    Raises
-    ------
-    ValueError
-        On every process, when the processes' results differ in layout.
-    """
-    import jax
-
-    if jax.process_count() == 1:
-        return idata
-    from jax.experimental import multihost_utils
-
-    groups = {
-        name: _compat.get_group(idata, name)
-        for name in _compat.group_names(idata)
-        if "chain" in _compat.get_group(idata, name).dims
-    }
-    _check_same_layout(groups)
-    with _compat.x64():  # keep float64 and int64 draws as they are
-        gathered = multihost_utils.process_allgather(
-            {
-                name: {var: _chain_first(ds[var]).values for var in _chained(ds)}
-                for name, ds in groups.items()
-            }
-        )
-    merged = idata.copy()
-    for name, ds in groups.items():
-        _compat.set_group(merged, name, _stack_chains(ds, gathered[name]))
-    attrs = _compat.group_attrs(merged, "posterior")
-    attrs["jaxbridge_processes"] = jax.process_count()
-    if check_convergence:
-        from jaxbridge.pymc import _diagnostics
-
-        names = var_names or list(_compat.get_group(merged, "posterior").data_vars)
-        _diagnostics.check(merged, names)
-    return merged
-
-
-def _check_same_layout(groups: dict[str, Any]) -> None:
-    """Raise ``ValueError`` on every process unless all processes' groups have one layout."""
-    from jax.experimental import multihost_utils
-
-    layout = repr(
-        [
-            (name, var, ds[var].dims, ds[var].shape, ds[var].dtype.str)
-            for name, ds in groups.items()
-            for var in _chained(ds)
-        ]
-    )
-    digest = np.frombuffer(hashlib.sha256(layout.encode()).digest(), dtype=np.uint8)
-    digests = np.asarray(multihost_utils.process_allgather(digest))
-    if not (digests == digests[0]).all():
-        raise ValueError(
-            "gather_chains: the processes' results differ in variables, shapes or chain "
-            "counts; every process must run the same model with the same draws and chains. "
-            f"This process's layout: {layout}"
-        )
-
-
-def _chained(ds: Any) -> list[str]:
-    """Names of the variables of ``ds`` that have a ``chain`` dimension."""
-    return [var for var in ds.data_vars if "chain" in ds[var].dims]
-
-
-def _chain_first(array: Any) -> Any:
-    return array.transpose("chain", ...)
-
-
-def _stack_chains(ds: Any, arrays: dict[str, np.ndarray]) -> Any:
-    """``ds`` with the chains of all processes: ``arrays[var]`` is ``[processes, chain, ...]``."""
-    processes, chains = len(next(iter(arrays.values()))), ds.sizes["chain"]
-    merged = ds.isel(chain=np.tile(np.arange(chains), processes))
-    merged = merged.assign_coords(chain=np.arange(processes * chains))
-    merged.attrs = dict(ds.attrs)
-    for var, values in arrays.items():
-        values = np.asarray(values)
-        stacked = values.reshape(processes * chains, *values.shape[2:])
-        merged[var] = (_chain_first(ds[var]).dims, stacked.astype(ds[var].dtype, copy=False))
-    return merged

@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 from jaxbridge.cli._errors import CLIError
-from jaxbridge.cli._figures import transitions_figure
+from jaxbridge.cli._figures_dynamics import transitions_figure
 from jaxbridge.cli._io import read_data
 
 CSV = (

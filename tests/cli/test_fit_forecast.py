@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from jaxbridge.cli._figures import forecast_figure
+from jaxbridge.cli._figures_dynamics import forecast_figure
 from jaxbridge.cli._report import forecast_table
 from jaxbridge.cli._run import FORECAST, FORECAST_REPORT, RUN_FILES
 

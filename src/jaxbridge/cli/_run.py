@@ -50,13 +50,12 @@ from jaxbridge.cli._errors import CLIError
 from jaxbridge.cli._figures import (
     checks_figure,
     data_figure,
-    forecast_figure,
     posterior_figure,
     save,
     states_figure,
     trace_figure,
-    transitions_figure,
 )
+from jaxbridge.cli._figures_dynamics import forecast_figure, transitions_figure
 from jaxbridge.cli._report import forecast_table, format_table, summary_table, truth_dataset
 
 DATA, POSTERIOR, STATES, SETTINGS, SUMMARY = (

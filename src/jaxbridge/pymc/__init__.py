@@ -2,13 +2,13 @@
 forecasting, one entry point to NUTS, merging chains sampled on several processes, model
 checking (pseudo-residuals), and choosing the number of hidden states (PSIS-LOO)."""
 
-from jaxbridge._hosts import gather_chains
 from jaxbridge.pymc._compare import StateComparison, compare_states
 from jaxbridge.pymc._covariates import covariate_transitions
 from jaxbridge.pymc._decode import decode
 from jaxbridge.pymc._diagnostics import ConvergenceWarning
 from jaxbridge.pymc._distribution import MarginalHMM
 from jaxbridge.pymc._forecast import forecast
+from jaxbridge.pymc._gather import gather_chains
 from jaxbridge.pymc._logp import hmm_logp
 from jaxbridge.pymc._models import (
     gaussian_hmm,

@@ -43,15 +43,15 @@ import pymc as pm
 import xarray as xr
 
 from jaxbridge import _compat, hmm
-from jaxbridge.pymc._decode import (
-    _CHUNK,
+from jaxbridge.pymc._draws import (
+    CHUNK,
     DrawGraph,
-    _observed_coords,
-    _observed_dims,
-    _unstack,
     hmm_terms,
     marginal_hmm_variable,
+    observed_coords,
+    observed_dims,
     posterior_draws,
+    unstack,
 )
 
 #: With at least this many (non-empty) sequences ``by="auto"`` leaves out one sequence at a
@@ -174,15 +174,15 @@ def step_log_likelihood(idata: Any, model: pm.Model, var_name: str | None = None
     )
     chunks, present = [], None
     with _compat.x64():  # the model's float64 values stay float64
-        for start in range(0, len(values[0]), _CHUNK):
-            args = terms([v[start : start + _CHUNK] for v in values])
+        for start in range(0, len(values[0]), CHUNK):
+            args = terms([v[start : start + CHUNK] for v in values])
             chunks.append(run(*args))
             present = _present(args[3], terms.in_axes[3]) if present is None else present
-    steps = _unstack(chunks, posterior)
+    steps = unstack(chunks, posterior)
     if present is not None:
         steps = np.where(present, steps, np.nan)
-    dims = ("chain", "draw", *_observed_dims(model, rv))
-    coords = _observed_coords(model, dims[2:])
+    dims = ("chain", "draw", *observed_dims(model, rv))
+    coords = observed_coords(model, dims[2:])
     coords |= {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
     return xr.DataArray(steps, dims=dims, coords=coords, name="step_log_likelihood")
 

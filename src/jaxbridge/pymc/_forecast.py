@@ -35,15 +35,15 @@ from pytensor.tensor.variable import TensorVariable
 
 from jaxbridge import _compat, hmm
 from jaxbridge.pymc._covariates import check_covariates, covariate_transitions
-from jaxbridge.pymc._decode import (
-    _CHUNK,
+from jaxbridge.pymc._draws import (
+    CHUNK,
     DrawGraph,
-    _observed_coords,
-    _observed_dims,
-    _unstack,
     hmm_terms,
     marginal_hmm_variable,
+    observed_coords,
+    observed_dims,
     posterior_draws,
+    unstack,
 )
 
 #: Deterministics of a builder's covariate-driven transitions (``covariates=``).
@@ -138,20 +138,20 @@ def forecast(
             state_seed,
         )
     observations = graph.draw_observations(params, states, observation_seed)
-    dims = _observed_dims(model, rv)[:-1]
+    dims = observed_dims(model, rv)[:-1]
     per_draw = ("chain", "draw", *dims, "horizon")
     low, high = np.quantile(observations, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
     data = {
         "current_state_probs": ((*dims, "state"), current),
         "state_probs": ((*dims, "horizon", "state"), probs),
-        "states": (per_draw, _unstack([states], posterior)),
-        "observations": (per_draw, _unstack([observations], posterior)),
+        "states": (per_draw, unstack([states], posterior)),
+        "observations": (per_draw, unstack([observations], posterior)),
         "observation_mean": ((*dims, "horizon"), observations.mean(axis=0)),
         "observation_low": ((*dims, "horizon"), low),
         "observation_high": ((*dims, "horizon"), high),
         "last_step": (dims, graph.last_step),
     }
-    coords = _observed_coords(model, dims) | {
+    coords = observed_coords(model, dims) | {
         "chain": posterior["chain"].values,
         "draw": posterior["draw"].values,
         "horizon": np.arange(1, steps + 1),
@@ -173,7 +173,7 @@ class _ForecastGraph:
     """The model's graphs a forecast needs, for batches of posterior draws.
 
     :attr:`terms` gives ``(log_emission, init, trans, present, future_trans, *params)`` per
-    batch of draws: the HMM terms (:func:`~jaxbridge.pymc._decode.hmm_terms`), the future
+    batch of draws: the HMM terms (:func:`~jaxbridge.pymc._draws.hmm_terms`), the future
     transitions ``[..., h, K, K]`` (``None`` for a homogeneous chain) and each emission
     parameter at the last present step, ``[..., K]``.
     """
@@ -313,8 +313,8 @@ def _forecast_states(
     last = jnp.asarray(graph.last_step)
     keys = jax.random.split(jax.random.key(int(seed.generate_state(1)[0])), num_samples)
     current_sum, probs_sum, states, params = 0.0, 0.0, [], []
-    for start in range(0, num_samples, _CHUNK):
-        chunk = slice(start, start + _CHUNK)
+    for start in range(0, num_samples, CHUNK):
+        chunk = slice(start, start + CHUNK)
         *terms, chunk_params = _split(graph.terms([v[chunk] for v in values]))
         current, probs, path = forecast_chunk(keys[chunk], last, *terms)
         current_sum = current_sum + np.asarray(current).sum(axis=0)

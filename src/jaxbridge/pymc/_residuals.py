@@ -29,8 +29,8 @@ from pymc.logprob.basic import logcdf, logp
 from scipy.special import ndtri
 
 from jaxbridge import _compat, hmm
-from jaxbridge.pymc._decode import _observed_coords, _observed_dims, marginal_hmm_variable
 from jaxbridge.pymc._distribution import observed_values
+from jaxbridge.pymc._draws import marginal_hmm_variable, observed_coords, observed_dims
 
 #: ``u_t`` is kept this far inside (0, 1), so that ``r_t`` stays finite (``|r_t| < 8``).
 _EDGE = 1e-15
@@ -84,8 +84,8 @@ def pseudo_residuals(idata: Any, model: pm.Model | None = None, var_name: str | 
     predicted = _predicted(np.asarray(filtered.filtered_probs), init_v, trans_v, time_varying)
     u = np.mean([np.sum(predicted * np.exp(c), axis=-1) for c in log_cdfs], axis=0)
     residuals = ndtri(np.clip(u, _EDGE, 1 - _EDGE))
-    dims = _observed_dims(model, rv)
-    coords = _observed_coords(model, dims)
+    dims = observed_dims(model, rv)
+    coords = observed_coords(model, dims)
     return xr.DataArray(
         np.where(present_v, residuals, np.nan), dims=dims, coords=coords, name="pseudo_residual"
     )

@@ -12,7 +12,6 @@ warning in the log naming the failure.
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from typing import Any, Literal
@@ -104,8 +103,8 @@ def sample(
         ``jaxbridge_sampler``, ``jaxbridge_devices`` and ``jaxbridge_split`` (how the work was
         spread), ``jaxbridge_skipped`` (samplers that failed before it, under ``"auto"``),
         ``jaxbridge_modes`` (and their ``jaxbridge_mode_log_density``) and, per chain,
-        ``jaxbridge_start_log_density`` and
-        ``jaxbridge_starts`` (JSON, unconstrained) when the chains started from the search.
+        ``jaxbridge_start_log_density`` and ``jaxbridge_starts`` (the unconstrained starts,
+        concatenated chain after chain) when the chains started from the search.
 
     Notes
     -----
@@ -218,7 +217,7 @@ def _record(
     if search is not None and sampled.starts is not None:
         densities = [search.evaluate(point)[0] for point in sampled.starts]
         attrs["jaxbridge_start_log_density"] = np.asarray(densities, dtype=float)
-        attrs["jaxbridge_starts"] = json.dumps([np.asarray(p).tolist() for p in sampled.starts])
+        attrs["jaxbridge_starts"] = np.concatenate([np.ravel(p) for p in sampled.starts])
 
 
 def auto_candidates(model: pm.Model, devices: Devices = None, shard: Shard = "chains") -> list:

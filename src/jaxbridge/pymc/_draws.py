@@ -1,0 +1,116 @@
+"""The posterior-draw engine of decoding, forecasting, model comparison and residuals.
+
+It finds the model's observed :class:`~jaxbridge.MarginalHMM`, stacks the posterior draws of
+the free variables, and evaluates graphs of them (the HMM's emission log-densities
+``[..., T, K]``, initial and transition probabilities) for a batch of draws at once
+(:class:`DrawGraph`); results come back chain-major and are unstacked to
+``[chain, draw, ...]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+import xarray as xr
+from pytensor.graph.replace import vectorize_graph
+from pytensor.tensor.variable import TensorVariable
+
+from jaxbridge import _compat
+from jaxbridge.pymc._distribution import MarginalHMMRV, emission_log_density
+
+CHUNK = 128  # posterior draws decoded per vectorised call
+
+
+def marginal_hmm_variable(model: pm.Model, var_name: str | None) -> TensorVariable:
+    candidates = [rv for rv in model.observed_RVs if isinstance(rv.owner.op, MarginalHMMRV)]
+    if var_name is not None:
+        matching = [rv for rv in candidates if rv.name == var_name]
+        if not matching:
+            found = [rv.name for rv in candidates]
+            raise ValueError(
+                f"no observed MarginalHMM named {var_name!r} in the model; found {found}"
+            )
+        return matching[0]
+    if len(candidates) != 1:
+        found = [rv.name for rv in candidates]
+        raise ValueError(
+            f"need exactly one observed MarginalHMM or var_name; the model has {found}"
+        )
+    return candidates[0]
+
+
+def posterior_draws(idata: Any, model: pm.Model) -> tuple[xr.Dataset, list[np.ndarray]]:
+    """The ``posterior`` group and every free variable's draws ``[S, ...]`` (chain-major).
+
+    Raises
+    ------
+    ValueError
+        When the posterior lacks one of the model's free variables.
+    """
+    names = [v.name for v in model.free_RVs]
+    posterior = _compat.get_group(idata, "posterior")
+    absent = [n for n in names if n not in posterior]
+    if absent:
+        raise ValueError(f"idata.posterior lacks the model's free variables {absent}")
+    draws = posterior[names].stack(sample=("chain", "draw"))
+    return posterior, [draws[n].transpose("sample", ...).values for n in names]
+
+
+def hmm_terms(model: pm.Model, rv: TensorVariable) -> list[TensorVariable | None]:
+    """``[log_emission [..., T, K], init, trans, present [..., T] or None]`` of the observed
+    ``MarginalHMM`` ``rv``, as graphs of the model's free variables."""
+    _rng, init, trans, emission, mask = rv.owner.inputs
+    log_emission, present = emission_log_density(model.rvs_to_values[rv], emission, mask)
+    return [log_emission, init, trans, present]
+
+
+class DrawGraph:
+    """Graphs of the model's free variables, evaluated for a batch of posterior draws.
+
+    The graphs are vectorised over a leading sample axis (``vectorize_graph``); outputs
+    that do not depend on the draws stay unbatched (:attr:`in_axes` ``None``), and ``None``
+    entries of ``outputs`` stay ``None``.
+    """
+
+    def __init__(self, model: pm.Model, outputs: list[TensorVariable | None]):
+        given = [o for o in outputs if o is not None]
+        batched = [pt.tensor(dtype=v.dtype, shape=(None, *v.type.shape)) for v in model.free_RVs]
+        batched_outputs = vectorize_graph(
+            given, replace=dict(zip(model.free_RVs, batched, strict=True))
+        )
+        self._fn = pytensor.function(batched, batched_outputs, on_unused_input="ignore")
+        self._given = [o is not None for o in outputs]
+        axes = iter(
+            0 if b.ndim > o.ndim else None for b, o in zip(batched_outputs, given, strict=True)
+        )
+        self.in_axes = tuple(next(axes) if g else None for g in self._given)
+
+    def __call__(self, values: list[np.ndarray]) -> list:
+        out = iter(self._fn(*values))
+        return [next(out) if g else None for g in self._given]
+
+
+def observed_dims(model: pm.Model, rv: TensorVariable) -> tuple[str, ...]:
+    """Dims ``(..., step)`` of the observed variable's steps: its support dims (a multivariate
+    emission's ``D``) left out."""
+    ndim = rv.type.ndim - rv.owner.op.event_ndim  # [..., T]
+    dims = model.named_vars_to_dims.get(rv.name)
+    if dims is not None and all(d is not None for d in dims):
+        return tuple(dims)[:ndim]
+    return (*(f"{rv.name}_dim_{i}" for i in range(ndim - 1)), "step")
+
+
+def observed_coords(model: pm.Model, dims: tuple[str, ...]) -> dict[str, list]:
+    """The model's coordinate values of those ``dims`` that have them."""
+    return {d: list(model.coords[d]) for d in dims if model.coords.get(d) is not None}
+
+
+def unstack(chunks: list, posterior: xr.Dataset) -> np.ndarray:
+    """Chunks of chain-major ``[S, ...]`` sample arrays back to ``[chain, draw, ...]``."""
+    stacked = np.concatenate([np.asarray(x) for x in chunks])
+    chains, num_draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    return stacked.reshape(chains, num_draws, *stacked.shape[1:])

@@ -46,7 +46,12 @@ def test_demo_then_report(run_cli, tmp_path):
     result = run_cli("demo", "--out", "run", *FEW_DRAWS)
     assert result.returncode == 0, result.stderr
     # a one-line summary of each stage on stderr; the table and the file list on stdout
-    for stage in ("simulated the example page's data", "sampling with NUTS", "writing"):
+    stages = (
+        "simulated the example page's data",
+        "sampling with NUTS",
+        "the chains start (nutpie)",
+    )
+    for stage in (*stages, "writing"):
         assert f"jaxbridge: {stage}" in result.stderr
     assert result.stdout.split("\n", 1)[0].split() == COLUMNS
     assert all(f"\n  {name} " in result.stdout for name in RUN_FILES)
@@ -229,11 +234,11 @@ def test_ctrl_c_while_sampling_exits_130_and_writes_nothing(cli_env, tmp_path, s
         [*command, *options], cwd=tmp_path, env=cli_env, stderr=subprocess.PIPE, text=True
     )
     said = []
-    for line in process.stderr:  # wait until the chains are under way
+    for line in process.stderr:  # wait until the chains start (the mode search has ended)
         said.append(line)
-        if "searching the posterior" in line:
+        if "jaxbridge: the chains start" in line:
             break
-    time.sleep(6.0)
+    time.sleep(1.0)
     process.send_signal(signal.SIGINT)
     start = time.perf_counter()
     rest = process.stderr.read()

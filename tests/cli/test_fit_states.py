@@ -67,7 +67,7 @@ def test_existing_outputs_are_refused_before_any_work(call, tmp_path):
 
 
 @pytest.mark.one_stack
-def test_fit_several_states_writes_runs_and_comparison(run_cli, tmp_path):
+def test_fit_several_states_writes_runs_and_comparison(run_cli, call, tmp_path):
     rng = np.random.default_rng(0)
     z = (np.cumsum(rng.random((12, 15)) < 0.15, axis=1) % 2).astype(float)
     y = rng.normal(3.0 * z, 0.5)
@@ -88,7 +88,7 @@ def test_fit_several_states_writes_runs_and_comparison(run_cli, tmp_path):
     assert "would pick K=2" in result.stdout
     assert (out / "compare.csv").read_text().startswith("# would pick K=2")
     assert pd.api.types.is_float_dtype(table["elpd"])
-    # the whole folder is refused without --force
-    again = run_cli("fit", "d.npy", "--states", "1,2", "--out", "out", *FEW_DRAWS)
-    assert again.returncode == 2
-    assert "already" in again.stderr and "--force" in again.stderr
+    # the whole folder is refused without --force (in-process: refused before any work)
+    code, _, err = call("fit", tmp_path / "d.npy", "--states", "1,2", "--out", out, *FEW_DRAWS)
+    assert code == 2
+    assert "already" in err and "--force" in err

@@ -25,12 +25,9 @@ def page_model(emissions: np.ndarray) -> pm.Model:
     return model
 
 
-@pytest.mark.parametrize(
-    "sampler",
-    # PyMC's own NUTS runs the JAX op from Python, step by step: minutes; its recovery test is
-    # in the slow suite
-    [pytest.param(s, marks=pytest.mark.slow) if s == "pymc" else s for s in SAMPLERS],
-)
+# PyMC's own NUTS runs the JAX op from Python, step by step (minutes on this model): its
+# recovery and decoding are tests/pymc/test_dominant_mode.py::test_every_sampler_finds_the_dominant_mode[pymc]
+@pytest.mark.parametrize("sampler", [s for s in SAMPLERS if s != "pymc"])
 def test_every_sampler_fits_the_page_model_quickly(sampler):
     data = seed_page_data(n_series=12)
     model = page_model(data.emissions)

@@ -6,59 +6,21 @@ mode and say when chains disagree: several data seeds, sampler seeds and every s
 
 import numpy as np
 import pytest
+from readme_fits import INIT, TRANS, check_fit, readme_data, simulate_normal_hmm
 
-from jaxbridge.cli._report import summary_table
-from jaxbridge.datasets import simulate_normal_hmm
-from jaxbridge.pymc import decode, gaussian_hmm, parameter_names, sample
-
-INIT = np.array([0.5, 0.5])
-TRANS = np.array([[0.95, 0.05], [0.1, 0.9]])
-
-
-def _readme_data(seed: int):
-    """``jaxbridge simulate --states 2 --init 0.5,0.5 --trans "0.95,0.05;0.1,0.9" --seed S``."""
-    return simulate_normal_hmm(
-        np.random.default_rng(seed), INIT, TRANS, 1.15, 0.15, n_series=70, n_steps=50
-    )
-
-
-def _check_fit(model, idata, states, truth):
-    attrs = idata.posterior.attrs
-    assert attrs["jaxbridge_converged"] == 1, attrs["jaxbridge_problems"]
-    table = summary_table(idata, parameter_names(model), truth)
-    assert (table["r_hat"] < 1.01).all(), table
-    # every true value within 4 posterior sd (z-scores; a 94% HDI misses 1 in 17 by chance)
-    known = table.dropna(subset=["true"])
-    assert ((known["mean"] - known["true"]).abs() < 4 * known["sd"]).all(), known
-    decoded = decode(idata, model)
-    assert (decoded["viterbi"].values == states).mean() > 0.95
-    assert (decoded["most_probable_state"].values == states).mean() > 0.95
+from jaxbridge.pymc import gaussian_hmm, sample
 
 
 @pytest.mark.slow
-# data seed 1 with sampler seed 1 (the default sampler) is test_every_sampler_finds_the_dominant_mode[nutpie]
+# data seed 1 with sampler seed 1 (the default sampler) is
+# tests/pymc/test_dominant_mode.py::test_every_sampler_finds_the_dominant_mode[nutpie]
 @pytest.mark.parametrize(("data_seed", "sampler_seed"), [(0, 0), (2, 2), (3, 0), (4, 7)])
 def test_readme_two_state_example_recovered(data_seed, sampler_seed):
-    states, y = _readme_data(data_seed)
+    states, y = readme_data(data_seed)
     model = gaussian_hmm(y, 2)
     idata = sample(model, draws=500, tune=500, chains=4, random_seed=sampler_seed)
     truth = {"emission_mu": [1.15, 2.30], "emission_sigma": [0.15, 0.15], "p_transition": TRANS}
-    _check_fit(model, idata, states, truth)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("sampler", ["pymc", "numpyro", "blackjax", "nutpie"])
-def test_every_sampler_finds_the_dominant_mode(sampler):
-    """The one "every sampler recovers the truth" test (the page's model with every sampler
-    is tests/pymc/test_sampler_fits.py's short run; the page's model at full length with the
-    default sampler is tests/cli/test_fit.py::test_demo_default_settings_recover_the_page)."""
-    states, y = _readme_data(1)  # the seed whose chains all fell into a local mode before
-    model = gaussian_hmm(y, 2)
-    idata = sample(
-        model, sampler=sampler, draws=500, tune=500, chains=4, random_seed=1, progressbar=False
-    )
-    truth = {"emission_mu": [1.15, 2.30], "emission_sigma": [0.15, 0.15], "p_transition": TRANS}
-    _check_fit(model, idata, states, truth)
+    check_fit(model, idata, states, truth)
 
 
 @pytest.mark.slow
@@ -75,4 +37,4 @@ def test_gaussian_hmm_fits_data_on_any_location_and_scale(shift, scale):
         "emission_mu": shift + scale * np.array([-1.0, 1.0]),
         "emission_sigma": scale * np.array([0.3, 0.3]),
     }
-    _check_fit(model, idata, states, truth)
+    check_fit(model, idata, states, truth)

@@ -12,7 +12,7 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -69,7 +69,11 @@ def fit(
     try:
         # stdout is for results: progress bars (nutpie's writes to stdout on PyMC 6) to stderr;
         # the convergence verdict is printed below, once, even with --quiet
-        with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+        with (
+            contextlib.redirect_stdout(sys.stderr),
+            warnings.catch_warnings(),
+            _saying_when_the_chains_start(say),
+        ):
             warnings.simplefilter("ignore", ConvergenceWarning)
             idata = sample(
                 model,
@@ -126,6 +130,33 @@ def fit(
         "truth": {name: np.asarray(value).tolist() for name, value in fit_model.truth.items()},
     }
     return Run(data, idata, decoded, info, forecasted)
+
+
+#: The start of the record :func:`jaxbridge.sample` logs when the chains start.
+SAMPLING_STARTED = "jaxbridge: sampling with "
+
+
+@contextlib.contextmanager
+def _saying_when_the_chains_start(say: Callable[[str], None]) -> Iterator[None]:
+    """Within the block, ``say`` when the mode search has ended and the chains start, from
+    the INFO record :func:`jaxbridge.sample` logs then (a filter on jaxbridge's logger, which
+    is set to INFO for the block; the record goes no further than it would have)."""
+
+    def relay(record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith(SAMPLING_STARTED):
+            say(f"the chains start ({message.removeprefix(SAMPLING_STARTED)})")
+        return True
+
+    logger = logging.getLogger("jaxbridge")
+    level = logger.level
+    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
+    logger.addFilter(relay)
+    try:
+        yield
+    finally:
+        logger.removeFilter(relay)
+        logger.setLevel(level)
 
 
 def _replicates(idata: Any, model: Any, seed: int) -> xr.Dataset:

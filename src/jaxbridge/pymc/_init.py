@@ -106,22 +106,10 @@ class _Layout:
     def ravel(self, point: dict[str, np.ndarray]) -> np.ndarray:
         return np.concatenate([np.ravel(point[v.name]) for v in self.value_vars]).astype(float)
 
-    def _blocks(self) -> list[tuple[int, int]]:
-        """``(start, stop)`` of each value variable's block in the flat point."""
-        bounds = np.cumsum([0, *(int(np.prod(s)) for s in self.shapes)])
-        return list(itertools.pairwise(bounds))
-
-    def indices(self, names: list[str]) -> np.ndarray:
-        """Flat indices of the value variables ``names``: ``flat[indices]`` is the point
-        raveled in the order ``names``."""
-        where = {
-            v.name: np.arange(a, b)
-            for v, (a, b) in zip(self.value_vars, self._blocks(), strict=True)
-        }
-        return np.concatenate([where[name] for name in names])
-
     def unravel(self, flat: np.ndarray) -> list[np.ndarray]:
-        return [flat[a:b].reshape(s) for (a, b), s in zip(self._blocks(), self.shapes, strict=True)]
+        """The value variables' arrays, in order, from the flat point ``flat`` ``[dim]``."""
+        bounds = itertools.pairwise(np.cumsum([0, *(int(np.prod(s)) for s in self.shapes)]))
+        return [flat[a:b].reshape(s) for (a, b), s in zip(bounds, self.shapes, strict=True)]
 
 
 class _Density:

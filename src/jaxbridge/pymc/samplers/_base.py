@@ -157,8 +157,6 @@ def data_groups(model: pm.Model) -> dict[str, dict[str, np.ndarray]]:
 
 def library_attrs(library: str, **attrs: Any) -> dict[str, Any]:
     """``inference_library`` and its version, as PyMC's converters record them."""
-    import importlib
     from importlib.metadata import version
 
-    importlib.import_module(library)
     return {**attrs, "inference_library": library, "inference_library_version": version(library)}

@@ -43,6 +43,23 @@ def test_an_interrupt_the_callee_swallows_is_raised_after_it_returns():
         pass
 
 
+def test_an_interrupt_the_callee_swallows_then_fails_on_is_raised_in_place_of_the_error():
+    """PyMC keeps the draws it has on Ctrl-C and fails when there are none yet (during
+    tuning): "Not enough samples to build a trace". The user pressed Ctrl-C: they see that."""
+
+    def sampler_that_fails_on_partial_draws():
+        with contextlib.suppress(KeyboardInterrupt):
+            time.sleep(30)
+        raise ValueError("Not enough samples to build a trace.")
+
+    _interrupt_in(0.3)
+    with pytest.raises(KeyboardInterrupt) as raised, catching_interrupts(Cancel()):
+        sampler_that_fails_on_partial_draws()
+    assert isinstance(raised.value.__cause__, ValueError)
+    with pytest.raises(ValueError), catching_interrupts(Cancel()):  # without Ctrl-C: the error
+        raise ValueError("a real failure")
+
+
 def test_an_interrupt_swallowed_by_a_gc_callback_is_not_lost():
     """A KeyboardInterrupt raised inside a garbage-collection callback is printed and dropped."""
     import gc
@@ -61,6 +78,32 @@ def test_an_interrupt_swallowed_by_a_gc_callback_is_not_lost():
                 gc.collect()
     finally:
         gc.callbacks.remove(swallowing_callback)
+
+
+def test_an_interrupt_python_drops_in_a_gc_callback_is_not_printed():
+    """Python prints "Exception ignored in <callback>" and a traceback for a KeyboardInterrupt
+    raised in a garbage-collection callback (XLA has one); within the block it is the token's."""
+    import gc
+    import sys
+
+    def dropping_callback(phase, info):
+        if phase == "start":
+            time.sleep(0.01)
+
+    printed = []
+    gc.callbacks.append(dropping_callback)
+    hook, sys.unraisablehook = sys.unraisablehook, printed.append  # what Python would print
+    try:
+        _interrupt_in(0.3)
+        with pytest.raises(KeyboardInterrupt), catching_interrupts(Cancel()):
+            deadline = time.perf_counter() + 3.0
+            while time.perf_counter() < deadline:
+                gc.collect()
+        assert sys.unraisablehook == printed.append  # restored
+    finally:
+        gc.callbacks.remove(dropping_callback)
+        sys.unraisablehook = hook
+    assert printed == []
 
 
 def test_an_interrupt_during_a_long_xla_call_is_raised_at_once():

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeVar
@@ -88,9 +89,13 @@ def _handles_sigint(previous: Any) -> bool:
 def catching_interrupts(cancel: Cancel) -> Iterator[None]:
     """Within the block, Ctrl-C (SIGINT) is noted on ``cancel`` as well as raised; the block
     raises :class:`KeyboardInterrupt` at its end if one came, even when the code inside
-    swallowed it.
+    swallowed it, and in place of any error the code inside raised after swallowing it (PyMC
+    keeps the draws it has on Ctrl-C, and fails when there are none: "Not enough samples to
+    build a trace").
 
-    Scopes nest (each forwards to the handler it replaced). Outside the main thread, or when
+    A ``KeyboardInterrupt`` that Python could only print and drop (raised inside a garbage
+    collection callback) is not printed within the block: it is raised at the block's end.
+    Scopes nest (each forwards to the handler and hook it replaced). Outside the main thread, or when
     SIGINT is ignored or left to the system (``SIG_IGN``/``SIG_DFL``: the user's choice), the
     block runs as it is.
     """
@@ -103,12 +108,28 @@ def catching_interrupts(cancel: Cancel) -> Iterator[None]:
         cancel.note_interrupt()
         previous(signum, frame)
 
+    previous_hook = sys.unraisablehook
+
+    def quiet_about_the_interrupt(unraisable: Any) -> None:
+        # A KeyboardInterrupt raised inside a callback Python cannot propagate from (a garbage
+        # collection callback such as XLA's) is printed as "Exception ignored in ..." with a
+        # traceback; the token has it and the block raises it at its end.
+        if not (cancel.interrupted and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+            previous_hook(unraisable)
+
     signal.signal(signal.SIGINT, note_and_forward)
+    sys.unraisablehook = quiet_about_the_interrupt
     try:
         yield
+    except Exception as error:  # the code inside swallowed it, then failed on what it had
+        if cancel.interrupted:
+            raise KeyboardInterrupt("sampling interrupted") from error
+        raise
+    else:
         cancel.check()  # the code inside swallowed it and returned what it had
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
 
 
 @contextlib.contextmanager

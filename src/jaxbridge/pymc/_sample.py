@@ -182,8 +182,8 @@ def _first_that_runs(
         try:
             sampled = in_worker_thread(run, options["cancel"]) if adapter.in_worker else run()
         except Exception as err:
-            if i + 1 == len(names):
-                raise
+            if i + 1 == len(names) or options["cancel"].interrupted:
+                raise  # after Ctrl-C: no fallback, catching_interrupts raises KeyboardInterrupt
             first_line = (str(err).strip().splitlines() or [""])[0]
             skipped.append(f"{name}: {type(err).__name__}: {first_line}")
             _log.warning(

@@ -182,6 +182,14 @@ def set_group(idata, name: str, dataset) -> None:
         idata.add_groups({name: dataset})
 
 
+def drop_group(idata, name: str) -> None:
+    """Remove one group (in place)."""
+    if ARVIZ_1:
+        del idata[name]
+    else:
+        delattr(idata, name)
+
+
 def from_netcdf(path: os.PathLike | str):
     """Read a NetCDF file written by ``to_netcdf`` of either generation, fully loaded."""
     import arviz as az

@@ -166,8 +166,8 @@ def test_covariate_model_forecasts_from_future_covariates(rng):
     x = rng.normal(size=(n, t, 1))
     model = gaussian_hmm(y, k, covariates=x)
     point = {v.name: rng.normal(scale=0.3, size=v.type.shape) for v in model.free_RVs}
-    point["emission_sigma_std"] = np.abs(point["emission_sigma_std"]) + 0.5
-    point["emission_mu_gaps_std"] = np.abs(point["emission_mu_gaps_std"]) + 0.5
+    point["emission_sigma"] = np.abs(point["emission_sigma"]) + 0.5
+    point["emission_mu"] = np.sort(point["emission_mu"])
     point["p_initial_state"] = np.array([0.3, 0.7])
     posterior = {name: np.asarray(value)[None, None] for name, value in point.items()}
     idata = from_dict({"posterior": posterior})

@@ -111,7 +111,15 @@ def _add_sampling(parser: argparse.ArgumentParser) -> None:
         help="tuning steps per chain",
     )
     group.add_argument(
-        "--chains", metavar="N", type=_at_least(1), default=DEFAULT_CHAINS, help="number of chains"
+        "--chains",
+        metavar="N",
+        type=_at_least(1),
+        default=DEFAULT_CHAINS,
+        help=(
+            "number of chains; 2, the fewest that can disagree, keep a run quick on a "
+            "laptop's cores (jaxbridge.sample runs 4, as pm.sample: use 4 for a stricter "
+            "r_hat)"
+        ),
     )
     group.add_argument(
         "--seed",

@@ -100,7 +100,7 @@ def _parameter_truth(
     else:
         values = {
             "emission_mu": (np.arange(n_states) + 1.0) * truth.signal,
-            "emission_sigma": np.full(1 if shared_noise else n_states, truth.noise),
+            "emission_sigma": truth.noise if shared_noise else np.full(n_states, truth.noise),
         }
     if n_states > 1:
         values |= {"p_initial_state": truth.init, "p_transition": truth.trans}

@@ -25,18 +25,20 @@ emissions differ:
                       means ordered, LKJ priors on the correlations
 ==================  ============================================================================
 
-Ordered state parameters are built as the lowest value plus cumulative positive gaps, so states
-cannot swap labels and no ``initval`` is needed (every sampler can start from the prior). The
-free variables are standardised (``*_std``: data location and scale factored out), so NUTS sees
-the same unit-scale geometry for data on any scale; the reported parameters are deterministics
-in data units.
-Priors are scaled to the data: with :math:`m` the median and :math:`d` the standard deviation
-of the observed values,
+Ordered state parameters are constrained by a transform (:class:`~jaxbridge.pymc._ordered.
+StandardOrdered`: the lowest value and the log gaps, with the data's location and scale factored
+out), so states cannot swap labels, NUTS sees the same unit-scale geometry for data on any scale,
+and the posterior holds the parameters themselves, in data units, with named dims: ``state``
+(``emission_mu``, ``emission_sigma``, ``emission_rate``, ``p_initial_state``), ``from_state``
+and ``to_state`` (``p_transition``). Priors are scaled to the data: with :math:`m` the median
+and :math:`d` the standard deviation of the observed values,
 
 .. math::
 
-    \mu_1 \sim N(m, 2d), \quad \mu_{k+1} - \mu_k \sim N^+(2d), \quad \sigma_k \sim N^+(d);
-    \qquad \lambda_1,\ \lambda_{k+1} - \lambda_k \sim N^+(\bar y + d + 1),
+    \mu_k \overset{\text{iid}}{\sim} N(m, 2d) \text{ given } \mu_1 < \dots < \mu_K, \qquad
+    \sigma_k \sim N^+(d); \qquad
+    \lambda_k \overset{\text{iid}}{\sim} N^+(\bar y + d + 1) \text{ given }
+    \lambda_1 < \dots < \lambda_K,
 
 weakly informative on any location and scale. :func:`parameter_names` lists what a summary of
 such a model reports.
@@ -53,6 +55,7 @@ from pytensor.graph.traversal import ancestors
 
 from jaxbridge.pymc._covariates import check_covariates, covariate_transitions
 from jaxbridge.pymc._distribution import MarginalHMM
+from jaxbridge.pymc._ordered import StandardOrdered
 
 #: Name of the observed marginal HMM in every model built here.
 HMM_NAME = "hmm"
@@ -103,14 +106,16 @@ def gaussian_hmm(
     covariates : ``[N, T, P]``, optional
         Covariates driving the transitions (multinomial logit, see
         :func:`covariate_transitions`): ``p_transition`` is replaced by
-        ``transition_intercept [K, K]`` and ``transition_coef [K, P, K]``.
+        ``transition_intercept [from_state, to_state]`` and ``transition_coef [from_state,
+        covariate, to_state]``, deterministics of free ``transition_intercept_std [move]``
+        and ``transition_coef_std [covariate, move]`` (one per move ``i -> j != i``, on
+        standardised covariates: a softmax has no free diagonal to report).
 
     Returns
     -------
     pymc.Model
-        Deterministics ``emission_mu [K]`` and ``emission_sigma [K]`` (``[1]`` when shared)
-        in data units, computed from standardised free variables (``*_std``), and the hidden
-        chain.
+        ``emission_mu [state]`` (ordered) and ``emission_sigma [state]`` (a scalar when
+        shared), and the hidden chain.
     """
 
     def emission(values):
@@ -159,7 +164,14 @@ def poisson_hmm(
 
     def emission(values):
         scale = float(values.mean() + values.std() + 1.0) if values.size else 1.0
-        rate = _ordered("emission_rate", states, lambda n: pm.HalfNormal(n, 1.0), 1.0, 0.0, scale)
+        rate = pm.HalfNormal(
+            "emission_rate",
+            scale,
+            shape=states,
+            dims="state",
+            default_transform=None,  # the ordered transform keeps the rates positive
+            transform=StandardOrdered(0.0, scale, positive=True),
+        )
         return pm.Poisson.dist(rate)
 
     return _build(observed, states, sequence, emission, covariates)
@@ -192,6 +204,12 @@ def mvnormal_hmm(
     state has its own covariance (``shared_cov=False``, the default: states often differ in
     spread and correlation), or all share one.
 
+    The reported ``emission_mu`` and ``emission_cov`` are deterministics: the free variables
+    are ``emission_mu_first [state]`` (the first components, ordered), ``emission_mu_rest
+    [state, other_component]`` (in data units) and ``emission_chol_std_<k> [cov_entry]``
+    (PyMC's packed LKJ Cholesky factor on the standardised scale, one per covariance), because
+    PyMC orders whole vectors and builds LKJ covariances only through such auxiliaries.
+
     Parameters
     ----------
     observed : ``[N, T, D]`` or ``[T, D]``
@@ -211,9 +229,10 @@ def mvnormal_hmm(
     Returns
     -------
     pymc.Model
-        Deterministics ``emission_mu [K, D]`` and ``emission_cov [K, D, D]`` (``[1, D, D]``
-        when shared) in data units, and the hidden chain; the observed ``hmm`` has dims
-        ``("sequence", "time", "component")``.
+        Deterministics ``emission_mu [state, component]`` and ``emission_cov [state,
+        component, component_to]`` (``[component, component_to]`` when shared) in data units,
+        and the hidden chain; the observed ``hmm`` has dims ``("sequence", "time",
+        "component")``.
 
     Raises
     ------
@@ -259,12 +278,22 @@ def _observed_values(observed: np.ndarray) -> np.ndarray:
 
 
 def _gaussian_states(values: np.ndarray, states: int, shared_noise: bool):
-    """Ordered means ``emission_mu [K]`` and scales ``emission_sigma``, priors scaled to data."""
+    """Ordered means ``emission_mu [state]`` and scales ``emission_sigma [state]`` (a scalar
+    when shared), priors scaled to the data (the module docstring's)."""
     center, spread = (float(np.median(values)), float(values.std())) if values.size else (0, 1)
     spread = spread if spread > 0 else 1.0
-    mu = _ordered("emission_mu", states, lambda n: pm.Normal(n, 0.0, 2.0), 2.0, center, spread)
-    sigma_std = pm.HalfNormal("emission_sigma_std", 1.0, shape=1 if shared_noise else states)
-    return mu, pm.Deterministic("emission_sigma", spread * sigma_std)
+    transform = StandardOrdered(center, spread)
+    mu = pm.Normal(
+        "emission_mu",
+        center,
+        2.0 * spread,
+        shape=states,
+        dims="state",
+        transform=transform,
+    )
+    per_state = {} if shared_noise else {"shape": states, "dims": "state"}
+    sigma = pm.HalfNormal("emission_sigma", spread, **per_state)
+    return mu, sigma
 
 
 def _mvnormal_states(steps: np.ndarray, states: int, shared_cov: bool, eta: float):
@@ -274,12 +303,25 @@ def _mvnormal_states(steps: np.ndarray, states: int, shared_cov: bool, eta: floa
     center = np.median(steps, axis=0) if len(steps) else np.zeros(num)
     spread = steps.std(axis=0) if len(steps) else np.ones(num)
     spread = np.where(spread > 0, spread, 1.0)
-    first = _ordered_std("emission_mu_first", states, lambda n: pm.Normal(n, 0.0, 2.0), 2.0)
-    mu_std = first[:, None]
+    first = pm.Normal(
+        "emission_mu_first",
+        center[0],
+        2.0 * spread[0],
+        shape=states,
+        dims="state",
+        transform=StandardOrdered(center[0], spread[0]),
+    )
+    mu = first[:, None]
     if num > 1:
-        rest = pm.Normal("emission_mu_rest_std", 0.0, 2.0, shape=(states, num - 1))
-        mu_std = pt.concatenate([mu_std, rest], axis=1)
-    mu = pm.Deterministic("emission_mu", center + spread * mu_std)
+        rest = pm.Normal(
+            "emission_mu_rest",
+            center[1:],
+            2.0 * spread[1:],
+            shape=(states, num - 1),
+            dims=("state", "other_component"),
+        )
+        mu = pt.concatenate([mu, rest], axis=1)
+    mu = pm.Deterministic("emission_mu", mu, dims=("state", "component"))
     rows, cols = np.tril_indices(num)
     chols = []
     for k in range(1 if shared_cov else states):
@@ -289,41 +331,16 @@ def _mvnormal_states(steps: np.ndarray, states: int, shared_cov: bool, eta: floa
             eta=eta,
             sd_dist=pm.HalfNormal.dist(1.0, shape=num),
             compute_corr=False,
+            dims="cov_entry",
         )
         chols.append(pt.zeros((num, num))[rows, cols].set(packed))
     chol = spread[:, None] * pt.stack(chols)  # [K or 1, D, D], in data units
-    pm.Deterministic("emission_cov", chol @ chol.transpose(0, 2, 1))
+    cov = chol @ chol.transpose(0, 2, 1)
+    if shared_cov:
+        pm.Deterministic("emission_cov", cov[0], dims=("component", "component_to"))
+    else:
+        pm.Deterministic("emission_cov", cov, dims=("state", "component", "component_to"))
     return mu, chol
-
-
-def _ordered(
-    name: str,
-    states: int,
-    lowest: Callable[[str], pt.TensorVariable],
-    gap_sd: float,
-    offset: float,
-    scale: float,
-) -> pt.TensorVariable:
-    """``name [K] = offset + scale * (l + cumsum([0, g]))``, a deterministic in data units.
-
-    ``l = lowest(f"{name}_lowest_std")`` and gaps ``g ~ HalfNormal(gap_sd)`` (``{name}_gaps_std``)
-    live on a standardised scale, so the sampler sees unit-scale parameters whatever the
-    data's location and scale (the prior in data units is the module docstring's).
-    """
-    return pm.Deterministic(name, offset + scale * _ordered_std(name, states, lowest, gap_sd))
-
-
-def _ordered_std(
-    name: str, states: int, lowest: Callable[[str], pt.TensorVariable], gap_sd: float
-) -> pt.TensorVariable:
-    """Increasing ``[K] = l + cumsum([0, g])`` from free ``{name}_lowest_std`` and
-    ``{name}_gaps_std`` (:func:`_ordered` without the change of units)."""
-    low = lowest(f"{name}_lowest_std")
-    steps = [low[None]]
-    if states > 1:
-        gaps = pm.HalfNormal(f"{name}_gaps_std", gap_sd, shape=states - 1)
-        steps.append(low + pt.cumsum(gaps))
-    return pt.concatenate(steps)
 
 
 def _build(
@@ -355,20 +372,27 @@ def _build(
             raise ValueError("covariates drive the transitions: states must be at least 2")
         x = check_covariates(covariates, values.shape[:2])
     labels = np.arange(len(values)) if sequence is None else np.asarray(sequence)
-    coords = {"sequence": labels, "time": np.arange(values.shape[1])}
+    coords = {"sequence": labels, "time": np.arange(values.shape[1]), **state_coords(states)}
     dims = ("sequence", "time")
     if values.ndim == 3:
-        coords["component"] = np.arange(values.shape[2])
+        coords |= _component_coords(values.shape[2])
         dims = (*dims, "component")
+    if x is not None:
+        coords |= {"covariate": np.arange(x.shape[2]), "move": move_labels(states)}
     with pm.Model(coords=coords) as model:
         steps = values.reshape(-1, *values.shape[2:])  # [N*T] or [N*T, D]
         dist = emission(steps[~np.isnan(steps).reshape(len(steps), -1).any(axis=1)])
         if states == 1:
             init, trans = np.ones(1), np.ones((1, 1))
         else:
-            init = pm.Dirichlet("p_initial_state", np.ones(states))
+            init = pm.Dirichlet("p_initial_state", np.ones(states), shape=states, dims="state")
             trans = (
-                pm.Dirichlet("p_transition", np.ones(states), shape=(states, states))
+                pm.Dirichlet(
+                    "p_transition",
+                    np.ones(states),
+                    shape=(states, states),
+                    dims=("from_state", "to_state"),
+                )
                 if x is None
                 else _covariate_trans(x, states)
             )
@@ -382,6 +406,30 @@ def _build(
             dims=dims,
         )
     return model
+
+
+def state_coords(states: int) -> dict[str, np.ndarray]:
+    """Coordinates of the hidden states: ``state``, and ``from_state``/``to_state`` for the
+    rows and columns of transition matrices."""
+    labels = np.arange(states)
+    return {"state": labels, "from_state": labels, "to_state": labels}
+
+
+def move_labels(states: int) -> list[str]:
+    """Labels ``"i->j"`` of the moves ``i -> j != i`` between states, row by row."""
+    return [f"{i}->{j}" for i in range(states) for j in range(states) if i != j]
+
+
+def _component_coords(num: int) -> dict[str, np.ndarray]:
+    """Coordinates of vector observations' components, and of the parameters built on them."""
+    labels = np.arange(num)
+    rows, cols = np.tril_indices(num)
+    return {
+        "component": labels,
+        "component_to": labels,
+        "other_component": labels[1:],
+        "cov_entry": np.array([f"{i},{j}" for i, j in zip(rows, cols, strict=True)]),
+    }
 
 
 def _covariate_trans(x: np.ndarray, states: int) -> pt.TensorVariable:
@@ -399,11 +447,19 @@ def _covariate_trans(x: np.ndarray, states: int) -> pt.TensorVariable:
     scale = np.where(scale > 0, scale, 1.0)
     # one-hot embedding of the moves i -> j != i into K x K (zero on the diagonal)
     moves = np.eye(states * states)[~np.eye(states, dtype=bool).ravel()]  # [K(K-1), K*K]
-    a_std = pm.Normal("transition_intercept_std", 0.0, 2.0, shape=len(moves))
-    b_std = pm.Normal("transition_coef_std", 0.0, 1.0, shape=(n_cov, len(moves)))
+    a_std = pm.Normal("transition_intercept_std", 0.0, 2.0, shape=len(moves), dims="move")
+    b_std = pm.Normal(
+        "transition_coef_std", 0.0, 1.0, shape=(n_cov, len(moves)), dims=("covariate", "move")
+    )
     a_full = pt.dot(a_std, moves).reshape((states, states))
     b_full = pt.dot(b_std, moves).reshape((n_cov, states, states)).transpose(1, 0, 2)
-    coef = pm.Deterministic("transition_coef", b_full / scale[None, :, None])
+    coef = pm.Deterministic(
+        "transition_coef",
+        b_full / scale[None, :, None],
+        dims=("from_state", "covariate", "to_state"),
+    )
     shift = pt.einsum("p,ipj->ij", center / scale, b_full)
-    intercept = pm.Deterministic("transition_intercept", a_full - shift)
+    intercept = pm.Deterministic(
+        "transition_intercept", a_full - shift, dims=("from_state", "to_state")
+    )
     return covariate_transitions(x, intercept, coef)

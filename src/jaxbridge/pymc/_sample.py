@@ -25,7 +25,11 @@ from jaxbridge.pymc._devices import Devices, Shard, from_context, plan_devices
 from jaxbridge.pymc._init import Initialization, find_modes
 from jaxbridge.pymc._interrupt import Cancel, catching_interrupts, in_worker_thread
 from jaxbridge.pymc.samplers import ADAPTERS, Request, Sampled
-from jaxbridge.pymc.samplers._base import DENSE_MASS_MAX_DIM, dense_mass_default
+from jaxbridge.pymc.samplers._base import (
+    DENSE_MASS_MAX_DIM,
+    dense_mass_default,
+    keep_what_pm_sample_keeps,
+)
 
 _log = logging.getLogger("jaxbridge")
 
@@ -98,8 +102,11 @@ def sample(
     arviz.InferenceData or xarray.DataTree
         What PyMC's own ``pm.sample`` returns on the installed generation (InferenceData with
         ArviZ 0.x, DataTree with ArviZ 1.x): ``posterior`` (constrained values and
-        deterministics), ``sample_stats``, ``observed_data`` and ``constant_data``, the same
-        groups from every sampler. ``posterior.attrs`` records what happened:
+        deterministics with the model's dims and coords; no transformed values such as
+        ``*_log__``), ``sample_stats``, ``observed_data`` and, when the model has data,
+        ``constant_data``: the same groups, variables, dims and coords from every sampler. No
+        sampler keeps its warm-up draws (``pm.sample``'s default; a sampler's own option, such
+        as ``discard_tuned_samples=False`` for ``"pymc"``, keeps them where it has one). ``posterior.attrs`` records what happened:
         ``jaxbridge_sampler``, ``jaxbridge_devices`` and ``jaxbridge_split`` (how the work was
         spread), ``jaxbridge_skipped`` (samplers that failed before it, under ``"auto"``),
         ``jaxbridge_modes`` (and their ``jaxbridge_mode_log_density``) and, per chain,
@@ -138,6 +145,7 @@ def sample(
         )  # fmt: skip
         name, plan, sampled, skipped = _first_that_runs(names, devices, shard, options)
     idata = sampled.idata
+    keep_what_pm_sample_keeps(idata, model)
     _record(idata, name, plan, skipped, search, sampled)
     if check_convergence:
         _diagnostics.check(idata, [rv.name for rv in model.free_RVs])

@@ -123,15 +123,43 @@ def nuts_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def initvals_set_aside(model: pm.Model) -> Iterator[None]:
+def initvals_set_aside(model: pm.Model) -> Iterator[dict[str, Any]]:
     """The model's own ``initval``s cleared within the block: PyMC's conversion of a model to
-    a JAX graph rejects models that have them, and the chains' starts supersede them."""
+    a JAX graph (and nutpie's) rejects models that have them. Yields them by variable name,
+    to hand to the sampler as its ``initvals`` when nothing else starts the chains (the
+    builders' ordered means need them: their prior's centre puts every state at one point)."""
     saved = dict(model.rvs_to_initial_values)
     model.rvs_to_initial_values.update(dict.fromkeys(saved))
     try:
-        yield
+        yield {rv.name: value for rv, value in saved.items() if value is not None}
     finally:
         model.rvs_to_initial_values.update(saved)
+
+
+def posterior_names(model: pm.Model) -> list[str]:
+    """The posterior's variables, as ``pm.sample`` stores them: the constrained free variables
+    and the deterministics (no transformed values such as ``p_transition_simplex__``)."""
+    return [v.name for v in _posterior_outputs(model)]
+
+
+def keep_what_pm_sample_keeps(idata: Any, model: pm.Model) -> None:
+    """Drop (in place) what :func:`pm.sample` does not store: the transformed values some
+    samplers keep in the posterior (nutpie's ``*_log__``, ``*_simplex__``) and their dims,
+    and empty groups (PyMC 6's JAX samplers' ``constant_data`` of a model without data), so
+    every sampler's result has the same groups, variables, dims and coords."""
+    posterior = _compat.get_group(idata, "posterior")
+    names = [name for name in posterior_names(model) if name in posterior.data_vars]
+    if set(posterior.data_vars) != set(names):
+        _compat.set_group(idata, "posterior", posterior[names])
+    for group in _compat.group_names(idata):
+        if not _compat.get_group(idata, group).data_vars:
+            _compat.drop_group(idata, group)
+
+
+def _posterior_outputs(model: pm.Model) -> list:
+    from pymc.util import get_default_varnames
+
+    return list(get_default_varnames(model.unobserved_value_vars, include_transformed=False))
 
 
 def posterior_graph(model: pm.Model) -> tuple[list[str], Callable]:
@@ -141,9 +169,7 @@ def posterior_graph(model: pm.Model) -> tuple[list[str], Callable]:
     Returns ``(names, fn)`` with ``fn(*values) -> list of arrays`` (PyMC's
     :func:`~pymc.sampling.jax.get_jaxified_graph`); call it under float64.
     """
-    from pymc.util import get_default_varnames
-
-    outputs = list(get_default_varnames(model.unobserved_value_vars, include_transformed=False))
+    outputs = _posterior_outputs(model)
     pymc_jax = _compat.pymc_sampling_jax()
     return [v.name for v in outputs], pymc_jax.get_jaxified_graph(model.value_vars, outputs)
 

@@ -43,7 +43,9 @@ def run(request: Request) -> Sampled:
     options = dict(request.options)
     options.setdefault("map_chains", request.plan.map_chains)
     _compat.enable_global_x64("the blackjax sampler (the model compiles to JAX in float64)")
-    with initvals_set_aside(request.model):
+    with initvals_set_aside(request.model) as own:
+        if own and options.get("initvals") is None:
+            options["initvals"] = own
         return _sample_blackjax(
             request.model,
             draws=request.draws,

@@ -40,7 +40,9 @@ def run(request: Request) -> Sampled:
         options["initvals"] = constrained_points(model, request.search.points)
         options["jitter"] = False
     options.setdefault("compute_convergence_checks", False)  # jaxbridge's replace PyMC's
-    with initvals_set_aside(model):
+    with initvals_set_aside(model) as own:
+        if own and "initvals" not in options:
+            options["initvals"] = own  # jittered by PyMC's driver
         idata = pymc_jax.sample_jax_nuts(
             model=model,
             draws=request.draws,

@@ -12,7 +12,8 @@ Otherwise (``init=None``, a graph JAX cannot take, or a ``backend``/``gradient_b
 caller chose) :func:`nutpie.compile_pymc_model` compiles the model: with the JAX backend and
 JAX gradients when the model contains JAX ops (its default numba backend would call each JAX
 op from an object-mode block, see :mod:`jaxbridge.wrap._numba`), starting from the best mode
-(``initial_points``) with nutpie's jitter when a search ran, from ``initvals`` when given.
+(``initial_points``) with nutpie's jitter when a search ran, from ``initvals`` when given,
+from the model's own initial values (jittered) otherwise.
 Ctrl-C during that compilation is held until it has finished, then raised before sampling
 (:func:`~jaxbridge.pymc._interrupt.deferring_interrupts`).
 
@@ -190,7 +191,8 @@ def _compiled_pymc_model(
         options.update(initial_points=best, jitter_rvs=set(model.free_RVs))
     elif initvals is not None:
         options.update(initial_points=initvals, jitter_rvs=set())
-    with deferring_interrupts(cancel):
+    with initvals_set_aside(model) as own, deferring_interrupts(cancel):
+        options.setdefault("initial_points", own)  # jittered by nutpie
         compiled = nutpie.compile_pymc_model(model, **options)
     cancel.check()
     return compiled

@@ -1,10 +1,13 @@
 """The run summary table: ArviZ's statistics plus true values and whether they lie in the HDI."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
+from jaxbridge import _compat
 from jaxbridge._compat import from_dict
-from jaxbridge.cli._report import COLUMNS, format_table, summary_table
+from jaxbridge.cli._report import COLUMNS, format_table, reported_scalars, summary_table
 
 
 def _idata(rng):
@@ -64,3 +67,34 @@ def test_flag_marks_parameters_that_fail_convergence_checks(rng):
     table = summary_table(idata, ["a", "split"], {})
     assert table.loc["a", "flag"] == ""
     assert "r_hat" in table.loc["split", "flag"]
+
+
+def test_reference_entries_of_covariate_transitions_are_not_reported(rng):
+    """Staying in a state is the reference of covariate-driven transitions: its intercept and
+    coefficients are zero in every draw, not parameters: no row, no figure panel, and no
+    warning from ArviZ about their undefined r_hat."""
+    coef = rng.normal(size=(2, 200, 2, 1, 2))
+    coef[:, :, [0, 1], :, [0, 1]] = 0.0
+    intercept = rng.normal(size=(2, 200, 2, 2)) * (1 - np.eye(2))
+    idata = from_dict(
+        {"posterior": {"transition_intercept": intercept, "transition_coef": coef}},
+        dims={
+            "transition_intercept": ["from_state", "to_state"],
+            "transition_coef": ["from_state", "covariate", "to_state"],
+        },
+        coords={"covariate": ["phase"]},
+    )
+    names = ["transition_intercept", "transition_coef"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = summary_table(idata, names, {})
+    assert list(table.index) == [
+        "transition_intercept[0, 1]",
+        "transition_intercept[1, 0]",
+        "transition_coef[0, phase, 1]",
+        "transition_coef[1, phase, 0]",
+    ]
+    np.testing.assert_allclose(table.loc["transition_coef[1, phase, 0]", "mean"],
+                               coef[:, :, 1, 0, 0].mean())  # fmt: skip
+    posterior = _compat.get_group(idata, "posterior")
+    assert [label for _, _, label in reported_scalars(posterior, names)] == list(table.index)

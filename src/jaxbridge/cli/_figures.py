@@ -18,7 +18,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from jaxbridge.cli._data import lengths_of, padding_mask
-from jaxbridge.cli._report import HDI_PROB, flat_truth, truth_by_label
+from jaxbridge.cli._report import HDI_PROB, reported_scalars, truth_by_label
 
 #: Sequences shown in ``data.png`` and ``states.png`` (the page plots four).
 N_SHOWN = 4
@@ -51,8 +51,7 @@ def hdi(draws: np.ndarray, prob: float = HDI_PROB) -> tuple[float, float]:
 
 def _scalars(posterior: xr.Dataset, var_names: list[str]):
     """``(label, draws [chain, draw])`` for every scalar component of ``var_names``."""
-    components = xr.Dataset({n: posterior[n].isel(chain=0, draw=0, drop=True) for n in var_names})
-    for name, sel, label, _ in flat_truth(components):
+    for name, sel, label in reported_scalars(posterior, var_names):
         yield label, posterior[name].sel(sel).transpose("chain", "draw").values
 
 

@@ -248,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAMES",
         type=_names,
         default=(),
-        help="covariates driving the transitions (multinomial logit, staying the reference): "
+        help="covariates driving the transitions (multinomial logit; staying in a state is the "
+        "reference, its coefficients zero and not reported): "
         "comma-separated CSV columns or NetCDF variables, a number at every step, e.g. temp,dose",
     )
     fit.add_argument(

@@ -10,6 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from jaxbridge import _compat
+from jaxbridge.pymc._covariates import COVARIATE_PARAMETERS
 
 #: Probability mass of the highest-density interval reported (ArviZ 0.x's default, the page's).
 HDI_PROB = 0.94
@@ -49,6 +50,26 @@ def flat_truth(truth: xr.Dataset) -> list[tuple[str, dict, str, float]]:
     return flat
 
 
+def reported_scalars(posterior: xr.Dataset, var_names: list[str]) -> list[tuple[str, dict, str]]:
+    """``(var_name, selection, label)`` for every scalar parameter of ``var_names``, in ArviZ's
+    order, the summary's and the figures' rows: all entries but the reference entries of
+    covariate-driven transitions (``from_state == to_state``, zero in every draw: not
+    parameters, see :mod:`jaxbridge.pymc._covariates`)."""
+    components = xr.Dataset({n: posterior[n].isel(chain=0, draw=0, drop=True) for n in var_names})
+    return [
+        (name, sel, label)
+        for name, sel, label, _ in flat_truth(components)
+        if not _is_reference(name, sel)
+    ]
+
+
+def _is_reference(name: str, sel: dict) -> bool:
+    """Whether entry ``sel`` of ``name`` is a reference entry (its first and last index, the
+    origin and destination state, are equal)."""
+    positions = list(sel.values())
+    return name in COVARIATE_PARAMETERS and positions[0] == positions[-1]
+
+
 def truth_by_label(truth: xr.Dataset) -> dict[str, float]:
     """``{summary row label: true value}`` for every scalar of ``truth``."""
     return {label: value for _, _, label, value in flat_truth(truth)}
@@ -66,8 +87,14 @@ def summary_table(
     """
     from jaxbridge.pymc._diagnostics import row_flags
 
-    table = _compat.summary(idata, var_names, HDI_PROB)
     posterior = _compat.get_group(idata, "posterior")
+    scalars = xr.Dataset(
+        {
+            label: posterior[name].sel(sel, drop=True)
+            for name, sel, label in reported_scalars(posterior, var_names)
+        }
+    )
+    table = _compat.summary(scalars, list(scalars.data_vars), HDI_PROB)
     known = truth_by_label(truth_dataset(posterior, truth))
     table["true"] = pd.Series(known, dtype=float).reindex(table.index)
     inside = (table[LOWER] <= table["true"]) & (table["true"] <= table[UPPER])

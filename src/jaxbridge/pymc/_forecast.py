@@ -34,7 +34,11 @@ from pytensor.tensor.random.type import random_generator_type
 from pytensor.tensor.variable import TensorVariable
 
 from jaxbridge import _compat, hmm
-from jaxbridge.pymc._covariates import check_covariates, covariate_transitions
+from jaxbridge.pymc._covariates import (
+    COVARIATE_PARAMETERS,
+    check_covariates,
+    covariate_transitions,
+)
 from jaxbridge.pymc._draws import (
     CHUNK,
     DrawGraph,
@@ -45,9 +49,6 @@ from jaxbridge.pymc._draws import (
     posterior_draws,
     unstack,
 )
-
-#: Deterministics of a builder's covariate-driven transitions (``covariates=``).
-_COVARIATE_PARAMETERS = ("transition_intercept", "transition_coef")
 
 
 def forecast(
@@ -269,7 +270,7 @@ def _future_transitions(
         raise ValueError("give covariates or future_trans, not both")
     if future_trans is not None:
         return _checked_future_trans(future_trans, steps)
-    if not all(name in model.named_vars for name in _COVARIATE_PARAMETERS):
+    if not all(name in model.named_vars for name in COVARIATE_PARAMETERS):
         raise ValueError(
             "this model's transitions vary in time, so a forecast needs the transitions into "
             f"the {steps} future step(s): pass future_trans [..., {steps}, K, K]"
@@ -280,7 +281,7 @@ def _future_transitions(
             f"values: pass covariates [N, {steps}, P], the covariates at the {steps} step(s) "
             "after each sequence's last observation"
         )
-    intercept, coef = (model.named_vars[name] for name in _COVARIATE_PARAMETERS)
+    intercept, coef = (model.named_vars[name] for name in COVARIATE_PARAMETERS)
     x = check_covariates(covariates, (int(np.prod(batch_shape)), steps))
     # covariate_transitions drops the first step (nothing moves into it): repeat one
     return covariate_transitions(np.concatenate([x[:, :1], x], axis=1), intercept, coef)

@@ -24,6 +24,8 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax served from the site itself, not a CDN: formulas render offline (clusters)
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_nb",
@@ -87,6 +89,24 @@ def _write_cli_help(app) -> None:
             path.write_text(text)
 
 
+def _check_math_offline(app, exc) -> None:
+    """Fail the build when a page loads MathJax from elsewhere than the site itself (offline,
+    every formula would show as raw LaTeX) or the bundled MathJax is missing."""
+    if exc is not None or app.builder.format != "html":
+        return
+    from sphinx.errors import ExtensionError
+
+    out = Path(app.outdir)
+    if not (out / "_static" / "mathjax" / "tex-chtml.js").is_file():
+        raise ExtensionError("the bundled MathJax is missing from _static/mathjax")
+    for page in out.rglob("*.html"):
+        for line in page.read_text(encoding="utf-8").splitlines():
+            if "mathjax" in line.lower() and "<script" in line and "://" in line:
+                raise ExtensionError(f"{page.relative_to(out)} loads MathJax from the network")
+
+
 def setup(app):
     app.connect("builder-inited", _write_cli_help)
+    # after sphinx-mathjax-offline's own build-finished handler has copied MathJax
+    app.connect("build-finished", _check_math_offline, priority=900)
     return {"parallel_read_safe": True}

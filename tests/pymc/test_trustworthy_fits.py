@@ -31,7 +31,7 @@ def test_gaussian_hmm_fits_data_on_any_location_and_scale(shift, scale):
     states, unit = simulate_normal_hmm(rng, INIT, TRANS, 2.0, 0.3, n_series=40, n_steps=50)
     y = shift + scale * (unit - 3.0)  # state means -1 and +1 before the move
     model = gaussian_hmm(y, 2)
-    # 2 x 1000 draws: r_hat < 1.01 also for the weakly identified initial-state probabilities
+    # 2 x 1000 draws: the weakly identified initial-state probabilities need them to mix
     idata = sample(model, draws=1000, tune=1000, chains=2, random_seed=2, progressbar=False)
     truth = {
         "emission_mu": shift + scale * np.array([-1.0, 1.0]),

@@ -11,6 +11,7 @@ import xarray as xr
 
 from jaxbridge.cli._data import make_dataset
 from jaxbridge.cli._figures import (
+    STYLE,
     TRUE_OFFSET,
     VITERBI_OFFSET,
     checks_figure,
@@ -19,6 +20,7 @@ from jaxbridge.cli._figures import (
     states_figure,
     trace_figure,
 )
+from jaxbridge.cli._figures_dynamics import forecast_figure, transitions_figure
 from jaxbridge.cli._fit import stop_at_ends
 from jaxbridge.cli._report import truth_dataset
 
@@ -153,3 +155,108 @@ def test_checks_figure_compares_replicates_and_plots_every_residual(rng):
     labels = [text.get_text() for text in dist_ax.get_legend().get_texts()]
     assert labels == ["replicated (50 posterior draws)", "observed"]
     assert checks_figure(data, None, decoded).axes[0].lines  # older runs: no replicates
+
+
+def _all_text_inside(figure) -> list[str]:
+    """The visible texts (titles, labels, legends, annotations; not tick labels, which
+    matplotlib keeps for ticks out of view too) that leave the figure, drawn at its written
+    size."""
+    figure.canvas.draw()
+    ticks = {
+        id(label)
+        for ax in figure.axes
+        for label in [*ax.get_xticklabels(which="both"), *ax.get_yticklabels(which="both")]
+    }
+    frame = figure.bbox
+    outside = []
+    for text in figure.findobj(matplotlib.text.Text):
+        if id(text) in ticks or not (text.get_visible() and text.get_text().strip()):
+            continue
+        box = text.get_window_extent()
+        if (
+            box.x0 < frame.x0 - 1
+            or box.x1 > frame.x1 + 1
+            or box.y0 < frame.y0 - 1
+            or box.y1 > frame.y1 + 1
+        ):
+            outside.append(text.get_text())
+    return outside
+
+
+def _covariate_run(rng):
+    data, lengths = _ragged(rng)
+    data["covariates"] = (("sequence", "time", "covariate"), rng.normal(size=(3, 30, 1)))
+    data = data.assign_coords(covariate=["temperature_celsius"])
+    intercept = rng.normal(size=(2, 20, 2, 2)) * (1 - np.eye(2))
+    coef = rng.normal(size=(2, 20, 2, 1, 2)) * (1 - np.eye(2))[:, None, :]
+    posterior = xr.Dataset(
+        {
+            "transition_intercept": (("chain", "draw", "from_state", "to_state"), intercept),
+            "transition_coef": (
+                ("chain", "draw", "from_state", "covariate", "to_state"),
+                coef,
+            ),
+        }
+    )
+    return data, lengths, posterior
+
+
+def _figures(rng):
+    """Every run figure, drawn from small inputs (the covariate case with one long name)."""
+    data, lengths, covariate_posterior = _covariate_run(rng)
+    posterior, truth = _posterior(rng)
+    probs = rng.dirichlet(np.ones(2), size=(3, 30))
+    decoded = xr.Dataset(
+        {
+            "state_probs": (("sequence", "time", "state"), probs),
+            "viterbi": (("sequence", "time"), data["states"].values),
+            "pseudo_residual": (("sequence", "time"), rng.normal(size=(3, 30))),
+        },
+        coords={"sequence": data["sequence"].values},
+    )
+    decoded = stop_at_ends(decoded, lengths)
+    h = 4
+    forecast = xr.Dataset(
+        {
+            "current_state_probs": (("sequence", "state"), probs[:, 0]),
+            "state_probs": (("sequence", "horizon", "state"), rng.dirichlet([1, 1], (3, h))),
+            "observation_mean": (("sequence", "horizon"), rng.normal(size=(3, h))),
+            "observation_low": (("sequence", "horizon"), rng.normal(size=(3, h)) - 2),
+            "observation_high": (("sequence", "horizon"), rng.normal(size=(3, h)) + 2),
+            "last_step": ("sequence", lengths - 1),
+        },
+        coords={"sequence": data["sequence"].values, "horizon": np.arange(1, h + 1)},
+    )
+    plain = xr.Dataset(
+        {"p_transition": (("chain", "draw", "i", "j"), rng.dirichlet([1, 1], (2, 20, 2)))}
+    )
+    names = ["emission_signal", "p_transition"]
+    return {
+        "data": lambda: data_figure(data),
+        "states": lambda: states_figure(decoded, data["states"].values),
+        "trace": lambda: trace_figure(posterior, names, truth),
+        "posterior": lambda: posterior_figure(posterior, names, truth),
+        "checks": lambda: checks_figure(data, None, decoded),
+        "transitions": lambda: transitions_figure(plain, data),
+        "transitions, covariates": lambda: transitions_figure(covariate_posterior, data),
+        "forecast": lambda: forecast_figure(data, forecast, decoded),
+    }
+
+
+@pytest.mark.parametrize("name", list(_figures(np.random.default_rng(0))))
+def test_no_text_leaves_the_figure(name, rng):
+    """Titles, labels and legends inside every figure, drawn as written (its style and size)."""
+    with plt.style.context(STYLE):
+        figure = _figures(rng)[name]()
+        assert _all_text_inside(figure) == []
+
+
+def test_forecast_figure_shows_the_smoothed_past_below_the_observations(rng):
+    _, lengths, _ = _covariate_run(rng)
+    forecast_draw = _figures(rng)["forecast"]()
+    states_ax = forecast_draw.axes[1]
+    past, ahead = states_ax.collections[2:], states_ax.collections[:2]
+    assert len(ahead) == len(past) == 2  # a stacked area per state, before and after now
+    now = lengths[0] - 1
+    before = np.concatenate([p.get_paths()[0].vertices[:, 0] for p in past])
+    assert before.min() < now - 10 and before.max() <= now

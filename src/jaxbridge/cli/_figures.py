@@ -335,6 +335,7 @@ def checks_figure(data: xr.Dataset, replicated: xr.Dataset | None, decoded: xr.D
         acf_ax.plot(lags, acf, color="C0", alpha=0.15, lw=1)
     dist_ax.plot(grid, _kde(values, grid), color=TRUTH_COLOR, lw=2, label="observed")
     dist_ax.set(xlabel=_emission_label(data), title="distribution", yticks=[])
+    dist_ax.set_ylim(0, 1.3 * dist_ax.get_ylim()[1])  # room for the legend above the curves
     dist_ax.legend(loc="upper right", fontsize=8, frameon=False)
     acf_ax.plot(
         lags,

@@ -62,7 +62,7 @@ def _covariate_transitions_figure(posterior: xr.Dataset, data: xr.Dataset) -> Fi
     x = data["covariates"].values[steps]  # [steps, P], within the sequences
     names = [str(name) for name in data["covariate"].values]
     figure, axes = plt.subplots(
-        k, p, figsize=(3.6 * p + 0.6, 2.4 * k + 0.6), squeeze=False, layout="constrained"
+        k, p, figsize=(3.6 * p + 1.2, 2.4 * k + 0.8), squeeze=False, layout="constrained"
     )
     moves = 1.0 - np.eye(k)
     for c in range(p):
@@ -92,7 +92,7 @@ def _covariate_transitions_figure(posterior: xr.Dataset, data: xr.Dataset) -> Fi
             if c == 0:
                 ax.set_ylabel("p(next state)")
     axes[0, -1].legend(fontsize=8, loc="best")
-    figure.suptitle("transition probabilities against each covariate (mean, 94% interval)")
+    figure.suptitle("Transition probabilities against each covariate\n(mean, 94% interval)")
     return figure
 
 
@@ -100,12 +100,16 @@ def _covariate_transitions_figure(posterior: xr.Dataset, data: xr.Dataset) -> Fi
 HISTORY = 30
 
 
-def forecast_figure(data: xr.Dataset, forecast: xr.Dataset) -> Figure:
+def forecast_figure(
+    data: xr.Dataset, forecast: xr.Dataset, decoded: xr.Dataset | None = None
+) -> Figure:
     """The first sequences' last observed steps, then their forecast (:func:`jaxbridge.forecast`).
 
     Per sequence, above: the observations up to its last one (its now), the forecast mean and
     its interval (posterior predictive, parameter uncertainty included); below: the state
-    probabilities, filtered at now and forecast after it, stacked.
+    probabilities, stacked: over the past the smoothed ones of ``decoded``
+    (:func:`jaxbridge.decode`'s ``state_probs``, paler), at now the filtered ones and after it
+    the forecast.
     """
     import matplotlib.pyplot as plt
 
@@ -148,7 +152,12 @@ def forecast_figure(data: xr.Dataset, forecast: xr.Dataset) -> Figure:
             [forecast["current_state_probs"].values[i][None], forecast["state_probs"].values[i]]
         )
         steps = np.concatenate([[now], ahead])
-        states_ax.stackplot(steps, probs.T, labels=[f"state {k}" for k in range(probs.shape[1])])
+        colors = [f"C{k}" for k in range(probs.shape[1])]
+        labels = [f"state {k}" for k in range(probs.shape[1])]
+        states_ax.stackplot(steps, probs.T, labels=labels, colors=colors)
+        if decoded is not None:
+            past = decoded["state_probs"].values[i, start : now + 1]  # [history, K]
+            states_ax.stackplot(history, past.T, colors=colors, alpha=0.45)
         states_ax.set_xlim(values_ax.get_xlim())
         states_ax.set_ylim(0, 1)
         states_ax.set_ylabel("p(state)")
@@ -161,6 +170,11 @@ def forecast_figure(data: xr.Dataset, forecast: xr.Dataset) -> Figure:
         *axes[0, 0].get_legend_handles_labels()[1],
         *axes[1, 0].get_legend_handles_labels()[1],
     ]
+    if decoded is not None:
+        from matplotlib.patches import Patch
+
+        handles.append(Patch(color="0.6", alpha=0.45))
+        labels.append("pale: smoothed, before now")
     figure.legend(handles, labels, loc="outside lower left", ncols=5, fontsize=8, frameon=False)
     figure.suptitle(f"Forecast: {forecast.sizes['horizon']} step(s) after each sequence's now")
     return figure

@@ -144,7 +144,7 @@ def write_report(
     save(transitions_figure, temp("transitions.png"), posterior, run.data)
     if run.forecast is not None:
         forecast_table(run.forecast).to_csv(temp("forecast.csv"), index=False)
-        save(forecast_figure, temp("forecast.png"), run.data, run.forecast)
+        save(forecast_figure, temp("forecast.png"), run.data, run.forecast, run.decoded)
     listing = "\n".join(f"  {name:<15} {CONTENTS[name]}" for name in files)
     return f"{format_table(table)}\n\nwrote {out_dir}/\n{listing}"
 

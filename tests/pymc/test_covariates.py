@@ -3,6 +3,7 @@
 import numpy as np
 import pymc as pm
 import pytest
+import xarray as xr
 from readme_fits import R_HAT_BOUND
 from scipy import stats
 from scipy.special import logsumexp, softmax
@@ -134,3 +135,13 @@ def test_recovers_covariate_effects(seed):
     lower, upper = summary.columns[2], summary.columns[3]
     for label, value in truth.items():
         assert summary.loc[label, lower] <= value <= summary.loc[label, upper], label
+
+
+def test_covariates_named_by_a_data_array_label_the_coefficients(rng):
+    y = rng.normal(size=(2, 8))
+    x = rng.normal(size=(2, 8, 2))
+    named = xr.DataArray(x, dims=("sequence", "time", "column"), coords={"column": ["t", "d"]})
+    model = gaussian_hmm(y, 2, covariates=named)
+    assert list(model.coords["covariate"]) == ["t", "d"]
+    assert model.named_vars_to_dims["transition_coef"] == ("from_state", "covariate", "to_state")
+    assert list(gaussian_hmm(y, 2, covariates=x).coords["covariate"]) == [0, 1]

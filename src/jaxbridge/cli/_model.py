@@ -65,7 +65,7 @@ def build_model(
     emissions = _emissions_for(data, kind, source)
     try:
         if "covariates" in data:
-            options["covariates"] = data["covariates"].values
+            options["covariates"] = data["covariates"]  # named: the coords of summary rows
         model = builder(emissions, n_states, sequence=data["sequence"].values, **options)
     except ValueError as err:  # data the model cannot produce
         raise CLIError(f"{source}: --emission {kind}: {err}") from None

@@ -47,6 +47,7 @@ such a model reports.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pymc as pm
@@ -105,7 +106,8 @@ def gaussian_hmm(
         Labels of the ``N`` sequences (coordinate ``sequence``).
     covariates : ``[N, T, P]``, optional
         Covariates driving the transitions (multinomial logit, see
-        :func:`covariate_transitions`): ``p_transition`` is replaced by
+        :func:`covariate_transitions`; an :class:`xarray.DataArray` names them by its last
+        dim's coordinates): ``p_transition`` is replaced by
         ``transition_intercept [from_state, to_state]`` and ``transition_coef [from_state,
         covariate, to_state]``, deterministics of free ``transition_intercept_std [move]``
         and ``transition_coef_std [covariate, move]`` (one per move ``i -> j != i``, on
@@ -378,7 +380,7 @@ def _build(
         coords |= _component_coords(values.shape[2])
         dims = (*dims, "component")
     if x is not None:
-        coords |= {"covariate": np.arange(x.shape[2]), "move": move_labels(states)}
+        coords |= {"covariate": _covariate_labels(covariates, x), "move": move_labels(states)}
     with pm.Model(coords=coords) as model:
         steps = values.reshape(-1, *values.shape[2:])  # [N*T] or [N*T, D]
         dist = emission(steps[~np.isnan(steps).reshape(len(steps), -1).any(axis=1)])
@@ -430,6 +432,15 @@ def _component_coords(num: int) -> dict[str, np.ndarray]:
         "other_component": labels[1:],
         "cov_entry": np.array([f"{i},{j}" for i, j in zip(rows, cols, strict=True)]),
     }
+
+
+def _covariate_labels(covariates: Any, x: np.ndarray) -> np.ndarray:
+    """The covariates' names: the coordinates of the last dim of an :class:`xarray.DataArray`
+    ``[N, T, P]`` (``jaxbridge fit`` passes its columns' names so), else ``0 .. P-1``."""
+    dims, coords = getattr(covariates, "dims", ()), getattr(covariates, "coords", {})
+    if len(dims) == 3 and dims[-1] in coords:
+        return np.asarray(coords[dims[-1]].values)
+    return np.arange(x.shape[2])
 
 
 def _covariate_trans(x: np.ndarray, states: int) -> pt.TensorVariable:

@@ -100,7 +100,7 @@ def test_constrained_points_round_trip(two_state):
 
 def test_under_tuned_run_warns_and_records_it(two_state):
     model, _, _ = two_state
-    with pytest.warns(ConvergenceWarning, match="did not converge"):
+    with pytest.warns(ConvergenceWarning, match="do not trust|closer look"):
         idata = sample(
             model,
             sampler="pymc",

@@ -18,7 +18,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from jaxbridge.cli._data import lengths_of, padding_mask
-from jaxbridge.cli._report import HDI_PROB, reported_scalars, truth_by_label
+from jaxbridge.cli._report import HDI_PROB, truth_by_label
 
 #: Sequences shown in ``data.png`` and ``states.png`` (the page plots four).
 N_SHOWN = 4
@@ -51,6 +51,8 @@ def hdi(draws: np.ndarray, prob: float = HDI_PROB) -> tuple[float, float]:
 
 def _scalars(posterior: xr.Dataset, var_names: list[str]):
     """``(label, draws [chain, draw])`` for every scalar component of ``var_names``."""
+    from jaxbridge.pymc._diagnostics import reported_scalars
+
     for name, sel, label in reported_scalars(posterior, var_names):
         yield label, posterior[name].sel(sel).transpose("chain", "draw").values
 

@@ -93,12 +93,8 @@ def fit(
     say(f"modes found: {attrs.get('jaxbridge_modes', 'not searched')}")
     converged = bool(attrs.get("jaxbridge_converged", 1))
     if not converged:  # never silenced
-        advice = (
-            "more --tune and --draws, more --chains; chains in different modes mean the "
-            "posterior is multimodal: check --states and --emission"
-        )
         problems = attrs["jaxbridge_problems"].splitlines()
-        print(f"jaxbridge: WARNING: {message(problems, advice)}", file=sys.stderr, flush=True)
+        print(f"jaxbridge: WARNING: {message(problems, ADVICE)}", file=sys.stderr, flush=True)
     say("decoding the hidden states")
     decoded = decode(idata, model)
     if data["emissions"].ndim == 2:
@@ -214,6 +210,20 @@ def _versions() -> dict[str, str]:
         with contextlib.suppress(PackageNotFoundError):
             found[package] = version(package)
     return found
+
+
+#: What each kind of convergence finding means and what to try, in the command line's options
+#: (the Python API's: :data:`jaxbridge.pymc._diagnostics.ADVICE`).
+ADVICE = {
+    "r_hat": "the chains have not mixed yet: run longer (--tune, --draws); if they stay apart, "
+    "they sit in different modes",
+    "ess": "too few effective draws for stable estimates: run longer (--draws) or more --chains",
+    "divergences": "the sampler could not follow the posterior's curvature somewhere, so the "
+    "draws may be biased: more --tune, or a model that fits the data better (--states, "
+    "--emission)",
+    "modes": "the posterior is multimodal: check --states and --emission, and compare the "
+    "numbers of states (--states 1,2,3)",
+}
 
 
 def _sampling_summary(idata: Any, seconds: float) -> str:

@@ -10,7 +10,6 @@ import pandas as pd
 import xarray as xr
 
 from jaxbridge import _compat
-from jaxbridge.pymc._covariates import COVARIATE_PARAMETERS
 
 #: Probability mass of the highest-density interval reported (ArviZ 0.x's default, the page's).
 HDI_PROB = 0.94
@@ -41,33 +40,13 @@ def flat_truth(truth: xr.Dataset) -> list[tuple[str, dict, str, float]]:
     Labels are ArviZ's summary row names: ``"noise"``, ``"p_transition[0, 1]"`` (coordinate
     values, joined by ``", "``).
     """
-    flat = []
-    for name, values in truth.data_vars.items():
-        for index in np.ndindex(values.shape):
-            sel = {dim: values[dim].values[i] for dim, i in zip(values.dims, index, strict=True)}
-            label = f"{name}[{', '.join(str(v) for v in sel.values())}]" if sel else name
-            flat.append((name, sel, label, float(values.values[index])))
-    return flat
+    from jaxbridge.pymc._diagnostics import scalar_entries
 
-
-def reported_scalars(posterior: xr.Dataset, var_names: list[str]) -> list[tuple[str, dict, str]]:
-    """``(var_name, selection, label)`` for every scalar parameter of ``var_names``, in ArviZ's
-    order, the summary's and the figures' rows: all entries but the reference entries of
-    covariate-driven transitions (``from_state == to_state``, zero in every draw: not
-    parameters, see :mod:`jaxbridge.pymc._covariates`)."""
-    components = xr.Dataset({n: posterior[n].isel(chain=0, draw=0, drop=True) for n in var_names})
     return [
-        (name, sel, label)
-        for name, sel, label, _ in flat_truth(components)
-        if not _is_reference(name, sel)
+        (name, sel, label, float(values.sel(sel)))
+        for name, values in truth.data_vars.items()
+        for sel, label in scalar_entries(values, name)
     ]
-
-
-def _is_reference(name: str, sel: dict) -> bool:
-    """Whether entry ``sel`` of ``name`` is a reference entry (its first and last index, the
-    origin and destination state, are equal)."""
-    positions = list(sel.values())
-    return name in COVARIATE_PARAMETERS and positions[0] == positions[-1]
 
 
 def truth_by_label(truth: xr.Dataset) -> dict[str, float]:
@@ -85,7 +64,7 @@ def summary_table(
     ``true`` is NaN and ``in_hdi`` empty (``pd.NA``) where the true value is unknown; both
     columns are left out when no true value is known (a user's data).
     """
-    from jaxbridge.pymc._diagnostics import row_flags
+    from jaxbridge.pymc._diagnostics import reported_scalars, row_flags
 
     posterior = _compat.get_group(idata, "posterior")
     scalars = xr.Dataset(

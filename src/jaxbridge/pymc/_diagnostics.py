@@ -1,15 +1,25 @@
 """Convergence checks after sampling, in one voice: a warning users can filter, and attrs.
 
-A run is flagged when any of these hold (Vehtari et al. 2021 for r_hat and ESS):
+A run is flagged when any of these hold (Vehtari et al. 2021 for r_hat and ESS), each a finding
+of its own kind, in its own words and with its own advice (:data:`ADVICE`):
 
-* rank-normalised split ``r_hat`` above :data:`MAX_R_HAT` for some parameter;
-* bulk or tail effective sample size below :data:`MIN_ESS_PER_CHAIN` per chain;
-* divergent transitions;
-* chains whose mean log density differ by more than :data:`MAX_LOG_DENSITY_GAP` units: chains
-  in different modes, which r_hat may miss for a parameter that happens to agree.
+* ``r_hat``: rank-normalised split ``r_hat`` above :data:`MAX_R_HAT` for some parameter (the
+  chains disagree);
+* ``ess``: bulk or tail effective sample size below :data:`MIN_ESS_PER_CHAIN` per chain. ESS
+  figures are ArviZ's, totals over all chains, so the threshold quoted beside them is the
+  total too: ``100 per chain x 4 chains = 400``;
+* ``divergences``: divergent transitions after tuning (the sampler could not follow the
+  posterior's curvature somewhere);
+* ``modes``: chains whose mean log density differ by more than :data:`MAX_LOG_DENSITY_GAP`
+  units: chains in different modes, which r_hat may miss for a parameter that happens to
+  agree.
 
-:func:`check` records the figures in the posterior group's attributes (``jaxbridge_*``) and
-warns with :class:`ConvergenceWarning`.
+Only ``r_hat`` and ``modes`` mean the chains did not converge. The parameters checked are the
+ones a summary reports (:func:`jaxbridge.pymc.parameter_names`: no auxiliary variables), but
+the reference entries of covariate-driven transitions, which are constant.
+
+:func:`check` records the figures in the posterior group's attributes (``jaxbridge_*``; each
+line of ``jaxbridge_problems`` starts with its kind) and warns with :class:`ConvergenceWarning`.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from jaxbridge import _compat
+from jaxbridge.pymc._covariates import COVARIATE_PARAMETERS
 
 MAX_R_HAT = 1.01
 MIN_ESS_PER_CHAIN = 100
@@ -52,21 +63,35 @@ class Diagnostics(NamedTuple):
         return message(self.problems, ADVICE)
 
 
-#: What to try, in the words of the Python API (the command line names its own options).
-ADVICE = (
-    "more tuning and draws (tune/draws), a higher target_accept for divergences, more "
-    "chains; chains in different modes mean the posterior is multimodal: check the model "
-    "(number of states, priors)"
-)
+#: What each kind of finding means and what to try, in the words of the Python API (the
+#: command line names its own options).
+ADVICE = {
+    "r_hat": "the chains have not mixed yet: run longer (tune, draws); if they stay apart, "
+    "they sit in different modes",
+    "ess": "too few effective draws for stable estimates: run longer (draws) or more chains",
+    "divergences": "the sampler could not follow the posterior's curvature somewhere, so the "
+    "draws may be biased: raise target_accept (e.g. target_accept=0.95) or reparametrise",
+    "modes": "the posterior is multimodal: check the model (number of states, priors) and "
+    "compare the modes' fits",
+}
+
+#: Findings that mean the chains did not converge (the others ask for care).
+_NOT_CONVERGED = ("r_hat", "modes")
 
 
-def message(problems: list[str], advice: str) -> str:
-    """The convergence warning: one line per problem, then what to try."""
-    return (
-        "the chains did not converge; do not trust these results yet:\n"
-        + "".join(f"  - {line}\n" for line in problems)
-        + f"  try: {advice}"
+def message(problems: list[str], advice: dict[str, str]) -> str:
+    """The warning: a heading, then per problem line (``"kind: ..."``) what to try."""
+    kinds = [line.split(":", 1)[0] for line in problems]
+    heading = (
+        "the chains did not converge; do not trust these results yet:"
+        if any(kind in _NOT_CONVERGED for kind in kinds)
+        else "the run needs a closer look before these results can be trusted:"
     )
+    lines = [
+        f"  - {line}\n    {advice.get(kind, '')}"
+        for kind, line in zip(kinds, problems, strict=True)
+    ]
+    return heading + "\n" + "\n".join(lines)
 
 
 def diagnose(idata: Any, var_names: list[str]) -> Diagnostics:
@@ -74,29 +99,31 @@ def diagnose(idata: Any, var_names: list[str]) -> Diagnostics:
     posterior = _compat.get_group(idata, "posterior")
     stats = _compat.get_group(idata, "sample_stats")
     chains = posterior.sizes["chain"]
-    table = _compat.summary(idata, var_names, 0.94)
+    table = summary(idata, var_names)
     flags = row_flags(table, chains)
+    floor = f"{MIN_ESS_PER_CHAIN * chains} ({MIN_ESS_PER_CHAIN} per chain x {chains} chains)"
+    floor = floor.replace("x 1 chains", "x 1 chain")
     problems = []
-    for kind, text, fmt in (
-        ("r_hat", f"r_hat > {MAX_R_HAT}", "{:.3f}"),
-        ("ess_bulk", f"bulk ESS below {MIN_ESS_PER_CHAIN} per chain", "{:.0f}"),
-        ("ess_tail", f"tail ESS below {MIN_ESS_PER_CHAIN} per chain", "{:.0f}"),
+    for kind, column, text, fmt in (
+        ("r_hat", "r_hat", f"r_hat above {MAX_R_HAT} (chains disagree)", "{:.3f}"),
+        ("ess", "ess_bulk", f"bulk ESS below {floor}", "{:.0f}"),
+        ("ess", "ess_tail", f"tail ESS below {floor}", "{:.0f}"),
     ):
-        rows = table.index[flags.str.contains(kind)]
+        rows = table.index[flags.str.contains(column)]
         if len(rows):
-            problems.append(f"{text} for {_names(rows, table[kind], fmt)}")
+            problems.append(f"{kind}: {text} for {_names(rows, table[column], fmt)}")
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
     if divergences:
-        problems.append(f"{divergences} divergent transition(s)")
+        problems.append(f"divergences: {divergences} divergent transition(s) after tuning")
     lp_name = next((n for n in ("lp", "logp") if n in stats), None)
     chain_lp = (
         [float(v) for v in stats[lp_name].mean(dim="draw").values] if lp_name is not None else []
     )
     if len(chain_lp) > 1 and max(chain_lp) - min(chain_lp) > MAX_LOG_DENSITY_GAP:
         problems.append(
-            "chains disagree: mean log density per chain "
+            "modes: the chains sit in different modes (mean log density per chain "
             + ", ".join(f"{v:.1f}" for v in chain_lp)
-            + " (different modes?)"
+            + ")"
         )
     return Diagnostics(  # pandas skips NaN (r_hat of a single chain) without warning
         float(table["r_hat"].max()),
@@ -106,6 +133,48 @@ def diagnose(idata: Any, var_names: list[str]) -> Diagnostics:
         chain_lp,
         problems,
     )
+
+
+def summary(idata: Any, var_names: list[str], hdi_prob: float = 0.94) -> pd.DataFrame:
+    """``az.summary`` of the parameters ``var_names`` (one row per scalar, ArviZ's labels),
+    without the reference entries of covariate-driven transitions (zero in every draw: not
+    parameters; numpy's warning about their undefined r_hat is held back)."""
+    posterior = _compat.get_group(idata, "posterior")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table = _compat.summary(idata, var_names, hdi_prob)
+    return table.loc[[label for _, _, label in reported_scalars(posterior, var_names)]]
+
+
+def reported_scalars(posterior: Any, var_names: list[str]) -> list[tuple[str, dict, str]]:
+    """``(var_name, selection, label)`` for every scalar parameter of ``var_names`` in ArviZ's
+    order and labels (``"p_transition[0, 1]"``: coordinate values joined by ``", "``): all
+    entries but the reference entries of covariate-driven transitions (``from_state ==
+    to_state``, zero in every draw, see :mod:`jaxbridge.pymc._covariates`)."""
+    return [
+        (name, sel, label)
+        for name in var_names
+        for sel, label in scalar_entries(posterior[name], name, ("chain", "draw"))
+        if not _is_reference(name, sel)
+    ]
+
+
+def scalar_entries(values: Any, name: str, skip: tuple[str, ...] = ()) -> list[tuple[dict, str]]:
+    """``(selection, label)`` of every scalar of the DataArray ``values`` named ``name``, its
+    ``skip`` dims left out, in C order; labels as ArviZ's summary rows."""
+    dims = [dim for dim in values.dims if dim not in skip]
+    shape = [values.sizes[dim] for dim in dims]
+    entries = []
+    for index in np.ndindex(*shape):
+        sel = {dim: values[dim].values[i] for dim, i in zip(dims, index, strict=True)}
+        entries.append((sel, f"{name}[{', '.join(str(v) for v in sel.values())}]" if sel else name))
+    return entries
+
+
+def _is_reference(name: str, sel: dict) -> bool:
+    """Whether entry ``sel`` of ``name`` is a reference entry of covariate-driven transitions
+    (its first and last positions, the origin and destination states, are equal)."""
+    positions = list(sel.values())
+    return name in COVARIATE_PARAMETERS and positions[0] == positions[-1]
 
 
 def row_flags(table: pd.DataFrame, chains: int) -> pd.Series:

@@ -24,6 +24,7 @@ from jaxbridge.pymc import _diagnostics
 from jaxbridge.pymc._devices import Devices, Shard, from_context, plan_devices
 from jaxbridge.pymc._init import Initialization, find_modes
 from jaxbridge.pymc._interrupt import Cancel, catching_interrupts, in_worker_thread
+from jaxbridge.pymc._models import parameter_names
 from jaxbridge.pymc.samplers import ADAPTERS, Request, Sampled
 from jaxbridge.pymc.samplers._base import (
     DENSE_MASS_MAX_DIM,
@@ -87,7 +88,8 @@ def sample(
         comparable density. ``None``: the sampler's own initialisation. Ignored when
         ``initvals`` is given.
     check_convergence
-        After sampling, check r_hat, ESS, divergences and agreement between chains; record
+        After sampling, check r_hat, ESS, divergences and agreement between chains (for the
+        parameters :func:`~jaxbridge.pymc.parameter_names` lists, not auxiliaries); record
         the figures in ``posterior.attrs`` (``jaxbridge_*``) and warn with
         :class:`~jaxbridge.pymc.ConvergenceWarning` when the run is not trustworthy.
         PyMC's own convergence messages are switched off.
@@ -148,7 +150,7 @@ def sample(
     keep_what_pm_sample_keeps(idata, model)
     _record(idata, name, plan, skipped, search, sampled)
     if check_convergence:
-        _diagnostics.check(idata, [rv.name for rv in model.free_RVs])
+        _diagnostics.check(idata, parameter_names(model))
     return idata
 
 

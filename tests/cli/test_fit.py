@@ -153,6 +153,8 @@ FIT_BAD_INPUTS = {
     "counts for poisson": ("d.csv", "sequence,time,value\na,0,1\na,1,2.5\n", ["--emission", "poisson"], "non-negative integer counts, found 2.5"),
     "unknown emission": ("d.csv", "sequence,time,value\na,0,1\na,1,2\n", ["--emission", "gamma"], "invalid choice: 'gamma'"),
     "no draws": ("d.csv", "sequence,time,value\na,0,1\na,1,2\n", ["--draws", "0"], "--draws: must be at least 1"),
+    "a value whose spread overflows": ("d.csv", "sequence,time,value\na,0,1\na,1,2\nb,0,1e300\nb,1,3\n", [], "observed values too large to fit: their spread overflows float64 (sequence 'b' at step 0 is 1e+300)"),
+    "a sequence with every value missing": ("d.csv", "sequence,time,value\na,0,1\na,1,2\nb,0,\nb,1,\n", [], "sequence 'b' has no observed step (every value is missing)"),
 }  # fmt: skip
 
 

@@ -145,7 +145,8 @@ def test_table_matches_arviz_on_the_same_pointwise_values(small, by):
     )
     best_elpd = result.table["elpd"].max()
     np.testing.assert_allclose(result.table["elpd_diff"], best_elpd - result.table["elpd"])
-    assert f"would pick K={result.best}" in result.verdict
+    assert f"would pick K={result.recommended}" in result.verdict
+    assert result.table["recommended"].sum() == 1
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

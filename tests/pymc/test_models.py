@@ -116,6 +116,20 @@ def test_ordered_means_and_priors_follow_the_data_scale():
     np.testing.assert_allclose(draws[0.0][1], draws[1000.0][1], rtol=1e-6)
 
 
+@pytest.mark.parametrize("builder", [gaussian_hmm, poisson_hmm])
+def test_builders_refuse_observations_no_model_can_fit(builder):
+    """Named by sequence label and step, before any prior is scaled by an overflowed spread."""
+    y = np.ones((3, 4))
+    with pytest.raises(ValueError, match=r"sequence 'b' has no observed step"):
+        builder(np.where([[0], [1], [0]], np.nan, y), 2, sequence=["a", "b", "c"])
+    y[2, 1] = np.inf
+    with pytest.raises(ValueError, match=r"finite .* sequence 2 at step 1 is inf"):
+        builder(y, 2)
+    y[2, 1] = 1e300
+    with pytest.raises(ValueError, match=r"spread overflows float64 \(sequence 'c' at step 1"):
+        builder(y, 2, sequence=["a", "b", "c"])
+
+
 def test_builders_reject_bad_input():
     with pytest.raises(ValueError, match="non-negative integer counts, found -1"):
         poisson_hmm(np.array([[1.0, -1.0]]), 2)

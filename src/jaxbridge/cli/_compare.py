@@ -6,9 +6,11 @@ The output folder ``OUT`` then holds
 ``K=<k>/``       the run folder of the ``k``-state fit (``jaxbridge report`` redraws it)
 ``compare.csv``  the ranked comparison (:func:`jaxbridge.compare_states`): ``states``, ``rank``,
                  ``elpd``, ``se``, ``p``, ``elpd_diff``, ``dse``, ``weight``, Pareto ``k``
-                 diagnostics and ``unreliable``; the verdict and what was left out in the
-                 ``#`` lines above the header
-``compare.png``  ELPD ± se per ``K``, the chosen ``K`` highlighted
+                 diagnostics, ``unreliable``, ``recommended`` and ``choice`` (why a ``K`` is or
+                 is not the pick); the verdict and what was left out in the ``#`` lines above
+                 the header
+``compare.png``  ELPD ± se per ``K``, the recommended ``K`` highlighted (one rule for the
+                 verdict, the table and the figure: :func:`jaxbridge.pymc._compare.recommend`)
 ===============  ===========================================================================
 
 Nothing is written over an existing file without ``--force`` (checked for every ``K`` before
@@ -122,7 +124,7 @@ def write_comparison(result: StateComparison, csv: Path, png: Path) -> None:
 
     header = f"# {result.verdict}\n# left out: one {result.by} at a time (PSIS-LOO)\n"
     csv.write_text(header + result.table.to_csv(index_label="states"))
-    save(comparison_figure, png, result.table, result.best)
+    save(comparison_figure, png, result.table)
 
 
 def read_comparison(path: Path) -> pd.DataFrame:
@@ -134,21 +136,25 @@ def read_comparison(path: Path) -> pd.DataFrame:
 
 def format_comparison(result: StateComparison) -> str:
     """The table and the verdict, for the terminal."""
-    shown = result.table.drop(columns=["p"])
+    shown = result.table.drop(columns=["p", "choice"])  # the verdict says why
     formats = {name: "{:.1f}".format for name in ("elpd", "se", "elpd_diff", "dse")}
     formats |= {"weight": "{:.2f}".format, "pareto_k_max": "{:.2f}".format}
     return f"{shown.to_string(formatters=formats)}\n\n{result.verdict}"
 
 
-def comparison_figure(table: pd.DataFrame, best: int) -> Figure:
-    """ELPD ± se per ``K`` (the chosen ``K`` highlighted), and the difference to the best
-    ± its standard error."""
+def comparison_figure(table: pd.DataFrame) -> Figure:
+    """ELPD ± se per ``K`` (the ``recommended`` one highlighted, as the verdict and
+    ``compare.csv`` name it), and the difference to the best ± its standard error."""
     import matplotlib.pyplot as plt
+
+    from jaxbridge.pymc._compare import SMALL_DIFFERENCE
 
     ordered = table.sort_index()
     states = ordered.index.to_numpy()
     figure, (left, right) = plt.subplots(1, 2, figsize=(8.5, 3.4), layout="constrained")
-    colors = np.where(states == best, "C3", "C0")
+    recommended = int(ordered.index[ordered["recommended"]][0])
+    best = int(table["elpd"].idxmax())
+    colors = np.where(states == recommended, "C3", "C0")
     for ax, column, error, title in (
         (left, "elpd", "se", "ELPD (PSIS-LOO) ± se"),
         (right, "elpd_diff", "dse", "ELPD below the best ± se of the difference"),
@@ -165,5 +171,10 @@ def comparison_figure(table: pd.DataFrame, best: int) -> Figure:
         left.annotate("Pareto k!", point, textcoords="offset points", xytext=(6, 6), color="C1")
     left.set_ylabel("higher is better")
     right.set_ylabel("0 is the best K")
-    figure.suptitle(f"choosing the number of states: K={best} predicts best (red)")
+    why = (
+        "predicts best"
+        if recommended == best
+        else f"the simplest within {SMALL_DIFFERENCE:g} of the best ELPD (K={best})"
+    )
+    figure.suptitle(f"choosing the number of states: K={recommended} recommended (red), {why}")
     return figure

@@ -79,9 +79,14 @@ class StateComparison(NamedTuple):
         this one, ``>= 0``) and its standard error ``dse``, the stacking ``weight``,
         ``pareto_k_max``, ``pareto_k_bad`` (how many pointwise terms have a Pareto ``k`` above
         the threshold ``good_k``) and ``unreliable`` (``pareto_k_bad > 0``: that ELPD
-        estimate cannot be trusted).
+        estimate cannot be trusted), then ``recommended`` (``True`` on one row) and
+        ``choice``: why a row is or is not the one to pick (:func:`recommend`).
     best : int
         The ``K`` ranked first (highest ELPD).
+    recommended : int
+        The ``K`` to pick (:func:`recommend`): the simplest one whose ELPD is within
+        :data:`SMALL_DIFFERENCE` of the best. The verdict, ``compare.csv`` and
+        ``compare.png`` all name this one.
     by : {"sequence", "step"}
         What was left out: one sequence, or one step (one-step-ahead terms) at a time.
     verdict : str
@@ -93,6 +98,7 @@ class StateComparison(NamedTuple):
 
     table: pd.DataFrame
     best: int
+    recommended: int
     by: str
     verdict: str
     log_likelihood: dict[int, xr.DataArray]
@@ -128,8 +134,8 @@ def compare_states(
     Returns
     -------
     StateComparison
-        The ranked ``table`` (see :class:`StateComparison`), the ``best`` ``K``, ``by`` and a
-        plain-language ``verdict``.
+        The ranked ``table`` (see :class:`StateComparison`), the ``best`` and the
+        ``recommended`` ``K``, ``by`` and a plain-language ``verdict``.
 
     Notes
     -----
@@ -150,8 +156,35 @@ def compare_states(
     pointwise = {k: _pointwise(steps[k], by) for k in keys}
     loos = {k: _compat.loo(_loo_data(fits[k], pointwise[k]), var_name=_POINTWISE) for k in keys}
     table = _table(loos)
-    best = int(table.index[0])
-    return StateComparison(table, best, by, _verdict(table, by), pointwise)
+    best, recommended = int(table.index[0]), recommend(table)
+    table["recommended"] = table.index == recommended
+    table["choice"] = [_choice(table, k, recommended) for k in table.index]
+    verdict = _verdict(table, by, recommended)
+    return StateComparison(table, best, recommended, by, verdict, pointwise)
+
+
+def recommend(table: pd.DataFrame) -> int:
+    """The ``K`` to pick from a comparison table (ranked, ``elpd_diff`` below the best): the
+    simplest whose ELPD is within :data:`SMALL_DIFFERENCE` of the best's, since a smaller
+    difference means about equally good predictions (Sivula et al. 2022); the best
+    otherwise."""
+    close = table.index[table["elpd_diff"] < SMALL_DIFFERENCE]
+    return int(min(close))
+
+
+def _choice(table: pd.DataFrame, k: int, recommended: int) -> str:
+    """Why row ``k`` is, or is not, the one to pick (the ``choice`` column)."""
+    best = table.index[0]
+    near = table.loc[k, "elpd_diff"] < SMALL_DIFFERENCE
+    if k == recommended:
+        return (
+            "recommended: highest ELPD"
+            if k == best
+            else (f"recommended: the simplest within {SMALL_DIFFERENCE:g} of the best ELPD")
+        )
+    if near:
+        return f"within {SMALL_DIFFERENCE:g} of the best ELPD, not the simplest"
+    return "predicts worse"
 
 
 def step_log_likelihood(idata: Any, model: pm.Model, var_name: str | None = None) -> xr.DataArray:
@@ -276,20 +309,19 @@ def _table(loos: dict[int, _compat.LooResult]) -> pd.DataFrame:
     return table
 
 
-def _verdict(table: pd.DataFrame, by: str) -> str:
-    """Which ``K`` to pick and how sure: the best against the runner-up."""
+def _verdict(table: pd.DataFrame, by: str, recommended: int) -> str:
+    """Which ``K`` to pick and how sure: the best against the runner-up, then the pick."""
     best, runner_up = table.index[0], table.index[1]
     diff, dse = table.loc[runner_up, "elpd_diff"], table.loc[runner_up, "dse"]
     unit = "sequence" if by == "sequence" else "step (one-step-ahead)"
     head = (
-        f"would pick K={best}: elpd {diff:.1f} ± {dse:.1f} better than K={runner_up} "
-        f"(PSIS-LOO per {unit})"
+        f"would pick K={recommended}: K={best} predicts best, elpd {diff:.1f} ± {dse:.1f} "
+        f"better than K={runner_up} (PSIS-LOO per {unit})"
     )
     if diff < SMALL_DIFFERENCE:
         sure = (
-            f"not sure: a difference below {SMALL_DIFFERENCE:g} is small, K={best} and "
-            f"K={runner_up} predict about equally well; prefer the simpler "
-            f"K={min(best, runner_up)} unless the other is needed"
+            f"not sure: a difference below {SMALL_DIFFERENCE:g} is small, so K={recommended}, "
+            f"the simplest within {SMALL_DIFFERENCE:g} of the best, is the pick"
         )
     else:
         z = diff / dse if dse > 0 else np.inf

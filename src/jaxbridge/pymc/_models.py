@@ -374,6 +374,7 @@ def _build(
             raise ValueError("covariates drive the transitions: states must be at least 2")
         x = check_covariates(covariates, values.shape[:2])
     labels = np.arange(len(values)) if sequence is None else np.asarray(sequence)
+    _check_observed(values, labels)
     coords = {"sequence": labels, "time": np.arange(values.shape[1]), **state_coords(states)}
     dims = ("sequence", "time")
     if values.ndim == 3:
@@ -408,6 +409,45 @@ def _build(
             dims=dims,
         )
     return model
+
+
+def _check_observed(values: np.ndarray, labels: np.ndarray) -> None:
+    """Refuse observations no model can fit: infinite values, a sequence with no observed
+    step, values so large that their spread overflows (the priors are scaled by it).
+
+    Raises
+    ------
+    ValueError
+        Naming the sequence (by its label) and the step.
+    """
+    per_step = values.reshape(*values.shape[:2], -1)  # [N, T, D]
+    bad = np.argwhere(np.isinf(per_step))
+    if bad.size:
+        seq, step, _ = bad[0]
+        raise ValueError(
+            f"observed values must be finite (NaN marks a missing one); sequence "
+            f"{_label(labels[seq])} at step {step} is {per_step[tuple(bad[0])]}"
+        )
+    empty = np.isnan(per_step).any(axis=2).all(axis=1)
+    if empty.any():
+        raise ValueError(
+            f"sequence {_label(labels[np.argmax(empty)])} has no observed step (every value is "
+            "missing): drop it, or give it data"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = np.nanstd(per_step, axis=(0, 1))
+    if not np.all(np.isfinite(spread)):
+        seq, step, _ = np.unravel_index(np.nanargmax(np.abs(per_step)), per_step.shape)
+        raise ValueError(
+            f"observed values too large to fit: their spread overflows float64 (sequence "
+            f"{_label(labels[seq])} at step {step} is {per_step[seq, step].max():g}); rescale "
+            "the data (e.g. into thousands or millions)"
+        )
+
+
+def _label(label: object) -> str:
+    """A sequence label as the user wrote it: ``'b'`` or ``3``, not ``np.str_('b')``."""
+    return repr(np.asarray(label).item())
 
 
 def state_coords(states: int) -> dict[str, np.ndarray]:

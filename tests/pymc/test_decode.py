@@ -106,7 +106,7 @@ def test_decoding_the_page_data_at_true_parameters_recovers_the_states():
         }
     )
     ds = decode(idata, model)
-    assert ds["viterbi"].dims == ("y_dim_0", "step")
+    assert ds["viterbi"].dims == ("sequence", "time")  # the builders' names, no y_dim_0
     assert (ds["viterbi"].values == data.states).mean() > 0.95
     assert (ds["most_probable_state"].values == data.states).mean() > 0.95
 
@@ -119,3 +119,21 @@ def test_decode_errors(tiny):
         decode(idata, model, var_name="z")
     with pytest.raises(ValueError, match="lacks the model's free variables"):
         decode(from_dict({"posterior": {"other": np.zeros((1, 2))}}), model)
+
+
+def test_unnamed_observations_get_the_builders_dim_names(rng):
+    """A MarginalHMM without dims: sequence/time (sequence_0, sequence_1 for several batch
+    axes), prefixed where the model already has a coordinate of that name; user dims kept."""
+    with pm.Model(coords={"time": np.arange(3), "patient": list("abcd")}) as model:
+        mu = pm.Normal("mu", 0.0, 1.0, shape=2)
+        emission = pm.Normal.dist(mu=mu, sigma=1.0)
+        MarginalHMM("y", np.full(2, 0.5), np.full((2, 2), 0.5), emission,
+                    observed=rng.normal(size=(2, 3, 5)))  # fmt: skip
+        MarginalHMM("z", np.full(2, 0.5), np.full((2, 2), 0.5), emission,
+                    observed=rng.normal(size=(4, 3)), dims=("patient", "time"))  # fmt: skip
+    idata = from_dict({"posterior": {"mu": rng.normal(size=(1, 2, 2))}})
+    y = decode(idata, model, var_name="y")
+    assert y["state_probs"].dims == ("sequence_0", "sequence_1", "y_time", "state")
+    z = decode(idata, model, var_name="z")
+    assert z["state_probs"].dims == ("patient", "time", "state")
+    assert not [d for ds in (y, z) for d in ds.dims if "_dim_" in d]

@@ -124,7 +124,7 @@ def test_observation_draws_have_the_mixture_moments(kind):
     model = _mixture_model(kind, y)
     idata = from_dict({"posterior": {"theta": np.broadcast_to(theta, (2, 3000, 2))}})
     ds = forecast(idata, model, steps=2, random_seed=1)
-    assert ds["observations"].dims == ("chain", "draw", "y_dim_0", "horizon")
+    assert ds["observations"].dims == ("chain", "draw", "sequence", "horizon")
     draws = ds["observations"].values.reshape(-1, 2, 2)  # 6000 draws
     mean, var = _mixture_moments(kind, theta, ds["state_probs"].values)
     standard_error = np.sqrt(var / len(draws))

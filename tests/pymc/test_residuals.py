@@ -59,7 +59,7 @@ def test_normal_residuals_match_the_definition_with_missing_steps(rng):
     want = _reference(y, lambda v: stats.norm.cdf(v, MU, SIGMA))
     # PyMC's Normal log-CDF is a tail-stable approximation, good to ~1e-7 relative
     np.testing.assert_allclose(got.values, want, rtol=1e-6, atol=1e-8)
-    assert np.isnan(got.values[1, 2]) and got.dims[-1] in ("y_dim_1", "step")
+    assert np.isnan(got.values[1, 2]) and got.dims == ("sequence", "time")
 
 
 def test_residuals_are_standard_normal_under_the_true_model_only(rng):

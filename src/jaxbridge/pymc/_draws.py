@@ -95,13 +95,21 @@ class DrawGraph:
 
 
 def observed_dims(model: pm.Model, rv: TensorVariable) -> tuple[str, ...]:
-    """Dims ``(..., step)`` of the observed variable's steps: its support dims (a multivariate
-    emission's ``D``) left out."""
+    """Dims ``(..., time)`` of the observed variable's steps: its support dims (a multivariate
+    emission's ``D``) left out.
+
+    The variable's own dims when the model names them all; otherwise the builders' names:
+    ``("sequence", "time")``, ``("sequence_0", "sequence_1", "time")`` for several batch
+    axes, ``("time",)`` for one sequence, each prefixed by the variable's name
+    (``"y_time"``) where the model has a coordinate of that name already.
+    """
     ndim = rv.type.ndim - rv.owner.op.event_ndim  # [..., T]
     dims = model.named_vars_to_dims.get(rv.name)
     if dims is not None and all(d is not None for d in dims):
         return tuple(dims)[:ndim]
-    return (*(f"{rv.name}_dim_{i}" for i in range(ndim - 1)), "step")
+    batch = ndim - 1
+    names = ["sequence"] if batch == 1 else [f"sequence_{i}" for i in range(batch)]
+    return tuple(f"{rv.name}_{name}" if name in model.coords else name for name in (*names, "time"))
 
 
 def observed_coords(model: pm.Model, dims: tuple[str, ...]) -> dict[str, list]:

@@ -102,13 +102,13 @@ def test_every_sampler_returns_what_pm_sample_returns(rng):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name", ["gaussian_shared", "studentt", "poisson", "page", "mvnormal", "covariates"]
-)
+@pytest.mark.parametrize("name", ["poisson", "page", "mvnormal", "covariates"])
 def test_every_sampler_returns_what_pm_sample_returns_for_every_builder(name, rng):
     """The other builders' transformed values and auxiliary variables (positive ordered rates,
-    LKJ factors, logit coefficients), with every sampler (their own initialisation: the
-    layout does not depend on the start)."""
+    scalar parameters, LKJ factors, logit coefficients), with every sampler (their own
+    initialisation: the layout does not depend on the start). Shared noise and studentt add
+    nothing new to these (a scalar as page's, gaussian's transforms): their dims are checked
+    on the model above."""
     model = _builders(rng)[name]()
     layouts = {sampler: _layout(_sample(model, sampler, init=None)) for sampler in SAMPLERS}
     _check_layouts(layouts)

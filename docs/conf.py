@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import jaxbridge
@@ -54,6 +55,9 @@ nb_execution_timeout = 900  # per cell; the sampler comparison compiles four sam
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
+# Pages run the command line as a user types it (``%%bash`` cells: a non-zero exit fails the
+# build): the ``jaxbridge`` found first on PATH is the one installed beside this interpreter.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 
 # -- HTML -------------------------------------------------------------------------------
@@ -105,8 +109,29 @@ def _check_math_offline(app, exc) -> None:
                 raise ExtensionError(f"{page.relative_to(out)} loads MathJax from the network")
 
 
+#: What example pages must not contain: silenced warnings (a user running the page would see
+#: them: fix their cause or let them show) and the command line called through Python (show
+#: it as a user types it, in a ``%%bash`` cell).
+_NOT_IN_EXAMPLES = ("filterwarnings", "simplefilter", "subprocess", "catch_warnings")
+
+
+def _check_examples(app) -> None:
+    """Fail the build when an example page silences warnings or runs the CLI from Python."""
+    from sphinx.errors import ExtensionError
+
+    for page in sorted((DOCS / "examples").glob("*.md")):
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            found = [word for word in _NOT_IN_EXAMPLES if word in line]
+            if found:
+                raise ExtensionError(
+                    f"{page.relative_to(DOCS)}:{number} uses {found[0]}: example pages show "
+                    "what a user sees and types (see _NOT_IN_EXAMPLES in conf.py)"
+                )
+
+
 def setup(app):
     app.connect("builder-inited", _write_cli_help)
+    app.connect("builder-inited", _check_examples)
     # after sphinx-mathjax-offline's own build-finished handler has copied MathJax
     app.connect("build-finished", _check_math_offline, priority=900)
     return {"parallel_read_safe": True}

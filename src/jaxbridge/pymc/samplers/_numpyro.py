@@ -11,6 +11,7 @@ abandoned and finishes in the background, its result discarded.
 from __future__ import annotations
 
 import inspect
+import warnings
 
 from jaxbridge import _compat
 from jaxbridge.pymc._init import constrained_points
@@ -22,6 +23,9 @@ from jaxbridge.pymc.samplers._base import (
     initvals_set_aside,
     nuts_options,
 )
+
+#: JAX's note when a jitted function cannot reuse a donated input buffer.
+DONATED_BUFFERS = "Some donated buffers were not usable"
 
 
 def run(request: Request) -> Sampled:
@@ -40,7 +44,10 @@ def run(request: Request) -> Sampled:
         options["initvals"] = constrained_points(model, request.search.points)
         options["jitter"] = False
     options.setdefault("compute_convergence_checks", False)  # jaxbridge's replace PyMC's
-    with initvals_set_aside(model) as own:
+    with initvals_set_aside(model) as own, warnings.catch_warnings():
+        # PyMC's driver donates the draws' buffers to its post-processing, whose outputs
+        # differ in shape, so JAX cannot reuse them and says so: nothing a user can act on
+        warnings.filterwarnings("ignore", message=DONATED_BUFFERS, category=UserWarning)
         if own and "initvals" not in options:
             options["initvals"] = own  # jittered by PyMC's driver
         idata = pymc_jax.sample_jax_nuts(

@@ -5,13 +5,21 @@ HMM sequences of 1 + 50 steps with NumPy's ``default_rng(104109109)``, after fir
 throw-away sequence. :func:`seed_page_data` repeats exactly those draws, so its arrays equal the
 page's ``hidden_state`` and ``emission_observed``. :func:`seed_page_vec_hmm_logp` is the page's own
 JAX log-likelihood, verbatim, kept as a reference.
+
+:func:`fedfunds` is the quarterly US federal funds rate with the output gap and inflation, the
+data of the Markov-switching regression examples of Stata's ``mswitch`` manual and of
+statsmodels' ``MarkovRegression`` tests.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from importlib import resources
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SEED_PAGE_RANDOM_SEED = 104109109
 
@@ -137,3 +145,30 @@ def seed_page_vec_hmm_logp(*args):
     )
     # For simplicity we sum across all the HMM processes
     return jnp.sum(vmap(*args))
+
+
+def fedfunds() -> pd.DataFrame:
+    """US federal funds rate, output gap and inflation, quarterly, 1954Q3–2010Q4 (226 quarters).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by quarter (``date``, a quarterly :class:`pandas.PeriodIndex`), with columns
+        ``fedfunds`` (effective federal funds rate, percent a year), ``ogap`` (output gap,
+        percent of potential output) and ``inf`` (inflation, percent a year; missing in the
+        first quarters).
+
+    Notes
+    -----
+    Stata's ``usmacro`` data set (https://www.stata-press.com/data/r14/usmacro), built from the
+    Federal Reserve's FRED series (federal funds rate, GDP deflator) and the Congressional
+    Budget Office's potential output; the example of Stata's Markov-switching manual
+    (``mswitch``, Stata 14) and of statsmodels' ``MarkovRegression`` tests, which carry the
+    published maximum-likelihood estimates.
+    """
+    import pandas as pd
+
+    with resources.files("jaxbridge").joinpath("_data", "fedfunds.csv").open() as handle:
+        table = pd.read_csv(handle)
+    table.index = pd.PeriodIndex(table.pop("date"), freq="Q", name="date")
+    return table

@@ -1,6 +1,6 @@
 """PyMC glue: the marginal HMM as a PyMC distribution, ready-made models, decoding and
 forecasting, one entry point to NUTS, merging chains sampled on several processes, model
-checking (pseudo-residuals), and choosing the number of hidden states (PSIS-LOO)."""
+checking (pseudo-residuals), Markov-switching regression, and choosing the number of hidden states (PSIS-LOO)."""
 
 from jaxbridge.pymc._compare import StateComparison, compare_states
 from jaxbridge.pymc._covariates import covariate_transitions
@@ -20,6 +20,8 @@ from jaxbridge.pymc._models import (
 )
 from jaxbridge.pymc._residuals import pseudo_residuals
 from jaxbridge.pymc._sample import sample
+from jaxbridge.pymc._stationary import stationary_distribution
+from jaxbridge.pymc._switching import switching_regression
 
 __all__ = [
     "ConvergenceWarning",
@@ -38,5 +40,7 @@ __all__ = [
     "poisson_hmm",
     "pseudo_residuals",
     "sample",
+    "stationary_distribution",
     "studentt_hmm",
+    "switching_regression",
 ]

@@ -74,8 +74,14 @@ def covariate_transitions(covariates, intercept, coef) -> pt.TensorVariable:
     tensor ``[N, T-1, K, K]``
         Row-stochastic transition matrices, for ``MarginalHMM(..., time_varying=True)``.
     """
-    x = pt.as_tensor(covariates)[:, 1:]  # [N, T-1, P]
+    return transition_matrices(pt.as_tensor(covariates)[:, 1:], intercept, coef)
+
+
+def transition_matrices(covariates, intercept, coef) -> pt.TensorVariable:
+    """The transition matrix ``[..., K, K]`` at each covariate vector ``[..., P]``: the softmax
+    of :func:`covariate_transitions` at every given step (none dropped)."""
+    x = pt.as_tensor(covariates)
     intercept, coef = pt.as_tensor(intercept), pt.as_tensor(coef)
     moves = 1.0 - pt.eye(intercept.shape[0], dtype=intercept.dtype)  # zero on the diagonal
-    logits = intercept + pt.einsum("ntp,ipj->ntij", x, coef)
+    logits = intercept + pt.tensordot(x, coef.transpose(1, 0, 2), axes=[[-1], [0]])
     return pt.special.softmax(logits * moves, axis=-1)

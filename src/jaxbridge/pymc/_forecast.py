@@ -37,7 +37,7 @@ from jaxbridge import _compat, hmm
 from jaxbridge.pymc._covariates import (
     COVARIATE_PARAMETERS,
     check_covariates,
-    covariate_transitions,
+    transition_matrices,
 )
 from jaxbridge.pymc._draws import (
     CHUNK,
@@ -283,8 +283,7 @@ def _future_transitions(
         )
     intercept, coef = (model.named_vars[name] for name in COVARIATE_PARAMETERS)
     x = check_covariates(covariates, (int(np.prod(batch_shape)), steps))
-    # covariate_transitions drops the first step (nothing moves into it): repeat one
-    return covariate_transitions(np.concatenate([x[:, :1], x], axis=1), intercept, coef)
+    return transition_matrices(x, intercept, coef)
 
 
 def _checked_future_trans(future_trans: Any, steps: int) -> TensorVariable:

@@ -47,6 +47,7 @@ such a model reports.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -54,9 +55,14 @@ import pymc as pm
 import pytensor.tensor as pt
 from pytensor.graph.traversal import ancestors
 
-from jaxbridge.pymc._covariates import check_covariates, covariate_transitions
+from jaxbridge.pymc._covariates import (
+    check_covariates,
+    covariate_transitions,
+    transition_matrices,
+)
 from jaxbridge.pymc._distribution import MarginalHMM
 from jaxbridge.pymc._ordered import StandardOrdered
+from jaxbridge.pymc._stationary import stationary_distribution
 
 #: Name of the observed marginal HMM in every model built here.
 HMM_NAME = "hmm"
@@ -68,6 +74,7 @@ def page_hmm(
     *,
     sequence: np.ndarray | None = None,
     covariates: np.ndarray | None = None,
+    init: str = "free",
 ) -> pm.Model:
     r"""The example page's model: state ``k`` emits :math:`N((k+1)\,s, \sigma)`.
 
@@ -81,7 +88,7 @@ def page_hmm(
         noise = pm.HalfNormal("emission_noise", 1.0)
         return pm.Normal.dist(mu=(np.arange(states) + 1.0) * signal, sigma=noise)
 
-    return _build(observed, states, sequence, emission, covariates)
+    return _build(observed, states, sequence, emission, covariates, init=init)
 
 
 def gaussian_hmm(
@@ -91,6 +98,7 @@ def gaussian_hmm(
     shared_noise: bool = False,
     sequence: np.ndarray | None = None,
     covariates: np.ndarray | None = None,
+    init: str = "free",
 ) -> pm.Model:
     r"""Gaussian HMM: :math:`y \mid z=k \sim N(\mu_k, \sigma_k)` with ordered means.
 
@@ -124,7 +132,7 @@ def gaussian_hmm(
         mu, sigma = _gaussian_states(values, states, shared_noise)
         return pm.Normal.dist(mu=mu, sigma=sigma)
 
-    return _build(observed, states, sequence, emission, covariates)
+    return _build(observed, states, sequence, emission, covariates, init=init)
 
 
 def studentt_hmm(
@@ -134,6 +142,7 @@ def studentt_hmm(
     shared_noise: bool = False,
     sequence: np.ndarray | None = None,
     covariates: np.ndarray | None = None,
+    init: str = "free",
 ) -> pm.Model:
     r"""Student-t HMM: :func:`gaussian_hmm` with :math:`t_\nu(\mu_k, \sigma_k)` emissions.
 
@@ -145,7 +154,7 @@ def studentt_hmm(
         nu = pm.Gamma("emission_nu", alpha=2.0, beta=0.1)
         return pm.StudentT.dist(nu=nu, mu=mu, sigma=sigma)
 
-    return _build(observed, states, sequence, emission, covariates)
+    return _build(observed, states, sequence, emission, covariates, init=init)
 
 
 def poisson_hmm(
@@ -154,6 +163,7 @@ def poisson_hmm(
     *,
     sequence: np.ndarray | None = None,
     covariates: np.ndarray | None = None,
+    init: str = "free",
 ) -> pm.Model:
     r"""Poisson HMM for counts: :math:`y \mid z=k \sim \mathrm{Poisson}(\lambda_k)`, ordered rates.
 
@@ -176,7 +186,7 @@ def poisson_hmm(
         )
         return pm.Poisson.dist(rate)
 
-    return _build(observed, states, sequence, emission, covariates)
+    return _build(observed, states, sequence, emission, covariates, init=init)
 
 
 def mvnormal_hmm(
@@ -187,6 +197,7 @@ def mvnormal_hmm(
     eta: float = 2.0,
     sequence: np.ndarray | None = None,
     covariates: np.ndarray | None = None,
+    init: str = "free",
 ) -> pm.Model:
     r"""Multivariate Gaussian HMM: :math:`y_t \mid z_t=k \sim N_D(\mu_k, \Sigma_k)`.
 
@@ -227,6 +238,8 @@ def mvnormal_hmm(
         Labels of the ``N`` sequences (coordinate ``sequence``).
     covariates : ``[N, T, P]``, optional
         Covariates driving the transitions, as in :func:`gaussian_hmm`.
+    init : {"free", "stationary"}
+        The hidden chain's start, as in :func:`gaussian_hmm`.
 
     Returns
     -------
@@ -246,7 +259,7 @@ def mvnormal_hmm(
         mu, chol = _mvnormal_states(steps, states, shared_cov, eta)
         return pm.MvNormal.dist(mu=mu, chol=chol)
 
-    return _build(observed, states, sequence, emission, covariates, vectors=True)
+    return _build(observed, states, sequence, emission, covariates, vectors=True, init=init)
 
 
 def check_counts(observed: np.ndarray) -> None:
@@ -263,10 +276,12 @@ def parameter_names(model: pm.Model) -> list[str]:
     """The parameters a summary of ``model`` reports.
 
     Deterministics, and the free variables that no deterministic is computed from (so
-    ``emission_mu`` is reported rather than its lowest value and gaps).
+    ``transition_coef`` is reported rather than its standardised auxiliary), except that
+    ``expected_duration`` is reported beside the transitions it is computed from.
     """
     deterministics = list(model.deterministics)
-    inner = set(ancestors(deterministics)) if deterministics else set()
+    rewritten = [var for var in deterministics if var.name != DURATION]
+    inner = set(ancestors(rewritten)) if rewritten else set()
     reported = set(deterministics) | {rv for rv in model.free_RVs if rv not in inner}
     return [name for name, var in model.named_vars.items() if var in reported]
 
@@ -353,12 +368,19 @@ def _build(
     covariates: np.ndarray | None = None,
     *,
     vectors: bool = False,
+    init: str = "free",
+    state: str = "state",
+    coords: dict[str, Any] | None = None,
+    durations: bool = False,
 ) -> pm.Model:
     """The model: hidden-chain priors, ``emission(observed values)``, the observed HMM.
 
     ``observed`` is ``[N, T]`` or ``[T]``; with ``vectors``, ``[N, T, D]`` or ``[T, D]``
     (``emission`` then gets the fully observed steps ``[M, D]``, and the observed HMM the
-    dims ``(sequence, time, component)``).
+    dims ``(sequence, time, component)``). ``init`` is the hidden chain's start
+    (:func:`hidden_chain`); ``state`` names the states' dims (``state``, ``from_state``,
+    ``to_state``); ``coords`` are added to the model's; ``durations`` adds the states'
+    expected durations.
     """
     values = np.asarray(observed, dtype=float)
     layouts = "[N, T, D] or [T, D]" if vectors else "[N, T] or [T]"
@@ -368,6 +390,8 @@ def _build(
         raise ValueError(f"observed must be {layouts}; got shape {np.shape(observed)}")
     if not (isinstance(states, int | np.integer) and states >= 1):
         raise ValueError(f"states must be a positive integer; got {states!r}")
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}; got {init!r}")
     x = None
     if covariates is not None:
         if states < 2:
@@ -375,33 +399,28 @@ def _build(
         x = check_covariates(covariates, values.shape[:2])
     labels = np.arange(len(values)) if sequence is None else np.asarray(sequence)
     _check_observed(values, labels)
-    coords = {"sequence": labels, "time": np.arange(values.shape[1]), **state_coords(states)}
+    model_coords = {
+        "sequence": labels,
+        "time": np.arange(values.shape[1]),
+        **state_coords(states, state),
+        **(coords or {}),
+    }
     dims = ("sequence", "time")
     if values.ndim == 3:
-        coords |= _component_coords(values.shape[2])
+        model_coords |= _component_coords(values.shape[2])
         dims = (*dims, "component")
     if x is not None:
-        coords |= {"covariate": _covariate_labels(covariates, x), "move": move_labels(states)}
-    with pm.Model(coords=coords) as model:
+        model_coords |= {
+            "covariate": _covariate_labels(covariates, x),
+            "move": move_labels(states),
+        }
+    with pm.Model(coords=model_coords) as model:
         steps = values.reshape(-1, *values.shape[2:])  # [N*T] or [N*T, D]
         dist = emission(steps[~np.isnan(steps).reshape(len(steps), -1).any(axis=1)])
-        if states == 1:
-            init, trans = np.ones(1), np.ones((1, 1))
-        else:
-            init = pm.Dirichlet("p_initial_state", np.ones(states), shape=states, dims="state")
-            trans = (
-                pm.Dirichlet(
-                    "p_transition",
-                    np.ones(states),
-                    shape=(states, states),
-                    dims=("from_state", "to_state"),
-                )
-                if x is None
-                else _covariate_trans(x, states)
-            )
+        start, trans = hidden_chain(states, x, init, state, durations=durations)
         MarginalHMM(
             HMM_NAME,
-            init=init,
+            init=start,
             trans=trans,
             emission=dist,
             observed=values,
@@ -409,6 +428,55 @@ def _build(
             dims=dims,
         )
     return model
+
+
+#: Name of the states' expected durations (a quantity derived from the transitions, not a
+#: reparametrisation of them: :func:`parameter_names` reports both).
+DURATION = "expected_duration"
+
+#: The hidden chain's start: a free probability vector, or the transitions' stationary
+#: distribution.
+INITS = ("free", "stationary")
+
+
+def hidden_chain(
+    states: int,
+    x: np.ndarray | None,
+    init: str,
+    state: str = "state",
+    *,
+    durations: bool = False,
+) -> tuple[Any, Any]:
+    r"""Priors of the hidden chain: ``(init [K] or [N, K], trans [K, K] or [N, T-1, K, K])``.
+
+    ``p_transition [from_state, to_state]`` rows :math:`\sim \mathrm{Dirichlet}(\mathbf 1)`, or
+    covariate-driven transitions from ``x [N, T, P]`` (:func:`_covariate_trans`). The start is
+    ``p_initial_state [state]`` :math:`\sim \mathrm{Dirichlet}(\mathbf 1)` (``init="free"``)
+    or the stationary distribution of the transitions (``init="stationary"``,
+    :func:`~jaxbridge.pymc.stationary_distribution`; with covariates, of each sequence's
+    transition matrix at its first step, as statsmodels' steady-state start). With
+    ``durations``, the deterministic ``expected_duration [state]``, :math:`1 / (1 - p_{kk})`, is the mean number of steps a
+    visit to state :math:`k` lasts (with covariates: at the covariates' mean). One state:
+    constants.
+    """
+    if states == 1:
+        return np.ones(1), np.ones((1, 1))
+    names = state_coords(states, state)
+    pair = tuple(list(names)[1:])
+    if x is None:
+        trans = pm.Dirichlet("p_transition", np.ones(states), shape=(states, states), dims=pair)
+        first, typical = trans, trans
+    else:
+        trans, transitions_at = _covariate_trans(x, states, pair)
+        first = transitions_at(x[:, 0])  # [N, K, K]
+        typical = transitions_at(x.reshape(-1, x.shape[2]).mean(axis=0))  # [K, K]
+    if durations:
+        stay = pt.diagonal(typical)
+        pm.Deterministic(DURATION, 1.0 / (1.0 - stay), dims=state)
+    if init == "stationary":
+        return stationary_distribution(first), trans
+    start = pm.Dirichlet("p_initial_state", np.ones(states), shape=states, dims=state)
+    return start, trans
 
 
 def _check_observed(values: np.ndarray, labels: np.ndarray) -> None:
@@ -450,11 +518,12 @@ def _label(label: object) -> str:
     return repr(np.asarray(label).item())
 
 
-def state_coords(states: int) -> dict[str, np.ndarray]:
+def state_coords(states: int, name: str = "state") -> dict[str, np.ndarray]:
     """Coordinates of the hidden states: ``state``, and ``from_state``/``to_state`` for the
-    rows and columns of transition matrices."""
+    rows and columns of transition matrices (``regime``, ``from_regime``, ... for another
+    ``name``)."""
     labels = np.arange(states)
-    return {"state": labels, "from_state": labels, "to_state": labels}
+    return {name: labels, f"from_{name}": labels, f"to_{name}": labels}
 
 
 def move_labels(states: int) -> list[str]:
@@ -483,8 +552,11 @@ def _covariate_labels(covariates: Any, x: np.ndarray) -> np.ndarray:
     return np.arange(x.shape[2])
 
 
-def _covariate_trans(x: np.ndarray, states: int) -> pt.TensorVariable:
-    r"""Covariate-driven ``trans [N, T-1, K, K]`` with standardised free coefficients.
+def _covariate_trans(
+    x: np.ndarray, states: int, pair: tuple[str, str] = ("from_state", "to_state")
+) -> tuple[pt.TensorVariable, Callable[[np.ndarray], pt.TensorVariable]]:
+    r"""Covariate-driven ``trans [N, T-1, K, K]`` with standardised free coefficients, and the
+    function giving the transition matrix at given covariates ``[..., P]``.
 
     The free variables act on standardised covariates :math:`(x - m) / s`:
     ``transition_intercept_std`` :math:`\sim N(0, 2)` and ``transition_coef_std``
@@ -507,10 +579,10 @@ def _covariate_trans(x: np.ndarray, states: int) -> pt.TensorVariable:
     coef = pm.Deterministic(
         "transition_coef",
         b_full / scale[None, :, None],
-        dims=("from_state", "covariate", "to_state"),
+        dims=(pair[0], "covariate", pair[1]),
     )
     shift = pt.einsum("p,ipj->ij", center / scale, b_full)
-    intercept = pm.Deterministic(
-        "transition_intercept", a_full - shift, dims=("from_state", "to_state")
+    intercept = pm.Deterministic("transition_intercept", a_full - shift, dims=pair)
+    return covariate_transitions(x, intercept, coef), partial(
+        transition_matrices, intercept=intercept, coef=coef
     )
-    return covariate_transitions(x, intercept, coef)

@@ -296,3 +296,23 @@ def test_a_missing_regressor_where_the_response_is_present_is_named(data):
     y = y.copy()
     y[17] = np.nan  # missing response: the regressor may be missing too
     switching_regression(y, 2, exog=table)
+
+
+def test_bad_transition_covariates_are_named_as_given(data):
+    y, _ = data
+    with pytest.raises(ValueError, match=r"exog_tvtp must be \[N, T, P\]"):
+        switching_regression(y, 2, exog_tvtp=np.ones((5, 1)))
+
+
+def test_forecast_refuses_an_emission_that_changes_with_the_regressors(data):
+    y, x = data
+    model = switching_regression(y, 2, exog=x)
+    values = {
+        "const": [[[-1.0, 1.0]]],
+        "beta": np.zeros((1, 1, 2, 2)),
+        "sigma": [[1.0]],
+        "p_transition": [[[[0.9, 0.1], [0.2, 0.8]]]],
+    }
+    posterior = az.from_dict(posterior={k: np.asarray(v) for k, v in values.items()})
+    with pytest.raises(NotImplementedError, match="changes with each step"):
+        jaxbridge.forecast(posterior, model, steps=2)

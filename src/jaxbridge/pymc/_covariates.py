@@ -25,8 +25,11 @@ import pytensor.tensor as pt
 COVARIATE_PARAMETERS = ("transition_intercept", "transition_coef")
 
 
-def check_covariates(covariates, observed_shape: tuple[int, int]) -> np.ndarray:
-    """``covariates`` as float64 ``[N, T, P]`` for observations ``[N, T]``.
+def check_covariates(
+    covariates, observed_shape: tuple[int, int], name: str = "covariates"
+) -> np.ndarray:
+    """``covariates`` as float64 ``[N, T, P]`` for observations ``[N, T]`` (``name``: the
+    argument's name in messages).
 
     ``[T, P]`` (one sequence) and ``[N, T]`` (one covariate) are accepted too.
 
@@ -44,14 +47,14 @@ def check_covariates(covariates, observed_shape: tuple[int, int]) -> np.ndarray:
         x = x[None]
     if x.ndim != 3 or x.shape[:2] != (n, t) or x.shape[2] < 1:
         raise ValueError(
-            f"covariates must be [N, T, P] = [{n}, {t}, P] (or [{n}, {t}] for one covariate), "
+            f"{name} must be [N, T, P] = [{n}, {t}, P] (or [{n}, {t}] for one covariate), "
             f"like the observations [{n}, {t}]; got shape {x.shape}"
         )
     bad = np.argwhere(~np.isfinite(x))
     if bad.size:
         seq, step, col = (int(i) for i in bad[0])
         raise ValueError(
-            f"covariates must be finite at every step; covariates[{seq}, {step}, {col}] is "
+            f"{name} must be finite at every step; {name}[{seq}, {step}, {col}] is "
             f"{x[seq, step, col]}"
         )
     return x

@@ -187,6 +187,7 @@ class _ForecastGraph:
         log_emission, init, trans, present = hmm_terms(model, rv)
         # [..., T, K] as numbers: a graph of the emission's shape would hold the emission
         shape = tuple(int(n) for n in pytensor.function([], emission.shape)())
+        _check_constant_in_time(self._op.dist_params(emission.owner))
         last = _last_present(present, shape)
         #: Index of each sequence's last present step ``[...]``: its now.
         self.last_step = np.asarray(pytensor.function([], last)())
@@ -227,6 +228,18 @@ def _emission_op(emission: TensorVariable) -> RandomVariable:
             f"parameters (pm.Normal.dist, pm.StudentT.dist, pm.Poisson.dist, ...); got {op}"
         )
     return op
+
+
+def _check_constant_in_time(params: list[TensorVariable]) -> None:
+    """Refuse emission parameters that change along the time axis (``[..., T, K]``, e.g. the
+    regressors' part of :func:`~jaxbridge.pymc.switching_regression`): their future values are
+    not in the model."""
+    if any(p.ndim >= 2 and not p.type.broadcastable[-2] for p in params):
+        raise NotImplementedError(
+            "forecast draws future observations from emission parameters that stay the same in "
+            "time; this model's emission changes with each step (regressors), and their future "
+            "values are not in the model"
+        )
 
 
 def _last_present(present: TensorVariable | None, shape: tuple[int, ...]) -> TensorVariable:

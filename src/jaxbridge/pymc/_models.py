@@ -463,6 +463,9 @@ def hidden_chain(
         return np.ones(1), np.ones((1, 1))
     names = state_coords(states, state)
     pair = tuple(list(names)[1:])
+    start = None  # created first: the model's variables keep their order (start, transitions)
+    if init == "free":
+        start = pm.Dirichlet("p_initial_state", np.ones(states), shape=states, dims=state)
     if x is None:
         trans = pm.Dirichlet("p_transition", np.ones(states), shape=(states, states), dims=pair)
         first, typical = trans, trans
@@ -473,10 +476,7 @@ def hidden_chain(
     if durations:
         stay = pt.diagonal(typical)
         pm.Deterministic(DURATION, 1.0 / (1.0 - stay), dims=state)
-    if init == "stationary":
-        return stationary_distribution(first), trans
-    start = pm.Dirichlet("p_initial_state", np.ones(states), shape=states, dims=state)
-    return start, trans
+    return (stationary_distribution(first) if start is None else start), trans
 
 
 def _check_observed(values: np.ndarray, labels: np.ndarray) -> None:

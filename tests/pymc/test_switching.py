@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -16,6 +15,7 @@ from statsmodels.tsa.regime_switching import markov_regression
 from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
 
 import jaxbridge
+from jaxbridge._compat import from_dict
 from jaxbridge.datasets import fedfunds
 from jaxbridge.pymc import parameter_names, switching_regression
 
@@ -168,7 +168,7 @@ def test_published_stata_fedfunds_log_likelihood_and_smoothed_probabilities():
     model = switching_regression(table["fedfunds"].to_numpy(), 2)
     values = {"const": np.array([3.70877, 9.556793]), "sigma": 2.107562, "p_transition": trans}
     np.testing.assert_allclose(loglike(model, values), -508.63592, atol=1e-5)
-    posterior = az.from_dict(posterior={k: np.asarray(v)[None, None] for k, v in values.items()})
+    posterior = from_dict({"posterior": {k: np.asarray(v)[None, None] for k, v in values.items()}})
     decoded = jaxbridge.decode(posterior, model)
     probs = decoded["state_probs"].isel(sequence=0).values  # [T, K]
     np.testing.assert_allclose(probs[:, 0], published["const_sm1"], atol=1e-5)
@@ -313,6 +313,6 @@ def test_forecast_refuses_an_emission_that_changes_with_the_regressors(data):
         "sigma": [[1.0]],
         "p_transition": [[[[0.9, 0.1], [0.2, 0.8]]]],
     }
-    posterior = az.from_dict(posterior={k: np.asarray(v) for k, v in values.items()})
+    posterior = from_dict({"posterior": {k: np.asarray(v) for k, v in values.items()}})
     with pytest.raises(NotImplementedError, match="changes with each step"):
         jaxbridge.forecast(posterior, model, steps=2)

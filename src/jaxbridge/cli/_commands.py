@@ -86,7 +86,8 @@ def fit(args: argparse.Namespace) -> int:
         args.out = Path("runs") / args.data.stem
 
     def read() -> tuple[xr.Dataset, str]:
-        data = read_data(args.data, args.covariates, args.columns)
+        regressors = (*args.regressors, *args.common_regressors)
+        data = read_data(args.data, args.covariates, args.columns, regressors)
         return data, _describe(data, f"read {args.data}")
 
     def fit_one(args_k: argparse.Namespace, states: int) -> int:
@@ -98,8 +99,7 @@ def fit(args: argparse.Namespace) -> int:
     from jaxbridge.cli._model import build_model
 
     def build(data: xr.Dataset, states: int):
-        shared = args.shared_noise
-        return build_model(data, states, args.emission, shared_noise=shared, source="").model
+        return build_model(data, states, args.emission, source="", **_model_options(args)).model
 
     return fit_states(args, fit_one, build, _console)
 
@@ -138,7 +138,7 @@ def _fit(
     from jaxbridge.cli._model import build_model
     from jaxbridge.cli._run import run_files, write_run
 
-    shared_noise = getattr(args, "shared_noise", False)
+    options = _model_options(args)
     covariates = getattr(args, "covariates", ())
     steps_ahead = getattr(args, "forecast", 0)
     if steps_ahead and covariates:
@@ -146,6 +146,18 @@ def _fit(
             "--forecast with --covariates: the transitions into future steps follow the "
             "covariates' future values, which the data does not hold; forecast in Python with "
             "jaxbridge.forecast(idata, model, steps, covariates=...)"
+        )
+    regressors = (*options["switching"], *getattr(args, "common_regressors", ()))
+    both = sorted(set(options["switching"]) & set(getattr(args, "common_regressors", ())))
+    if both:
+        raise CLIError(
+            f"--regressors and --common-regressors both name {', '.join(both)}: its coefficient "
+            "either switches with the state or is common"
+        )
+    if steps_ahead and regressors:
+        raise CLIError(
+            "--forecast with --regressors: future observations follow the regressors' future "
+            "values, which the data does not hold"
         )
     if steps_ahead and emission == "mvnormal":
         raise CLIError(
@@ -155,7 +167,7 @@ def _fit(
     settings = Settings(
         states,
         emission,
-        shared_noise,
+        options["shared_noise"],
         args.sampler,
         args.draws,
         args.tune,
@@ -163,6 +175,9 @@ def _fit(
         args.seed,
         covariates,
         steps_ahead,
+        regressors=options["switching"],
+        common_regressors=getattr(args, "common_regressors", ()),
+        init=options["init"],
     )
     with (
         _console(args.quiet) as say,
@@ -170,14 +185,30 @@ def _fit(
         atomic_outputs(args.out, run_files(forecast=True), force=args.force) as temp,
     ):
         data, description = get_data()
-        fit_model = build_model(data, states, emission, shared_noise=shared_noise, source=source)
+        fit_model = build_model(data, states, emission, source=source, **options)
         say(description)
-        say(f"built the {states}-state {emission} marginal HMM")
+        say(
+            f"built the {states}-state Markov-switching regression"
+            if regressors
+            else f"built the {states}-state {emission} marginal HMM"
+        )
         run = fit(data, fit_model, settings, source=source, say=say, progressbar=not args.quiet)
         say(f"writing {args.out}/")
         result = write_run(run, temp, args.out)
     _echo(args.quiet, result)
     return 0
+
+
+def _model_options(args: argparse.Namespace) -> dict:
+    """``build_model``'s options from ``fit``'s flags (``demo`` has none of them)."""
+    switching = getattr(args, "regressors", ())
+    regression = bool(switching or getattr(args, "common_regressors", ()))
+    return {
+        "shared_noise": getattr(args, "shared_noise", False),
+        "switching": switching,
+        # the default of --help: stationary for a regression (as statsmodels), else free
+        "init": getattr(args, "init", None) or ("stationary" if regression else "free"),
+    }
 
 
 def _simulation_truth(args: argparse.Namespace) -> Truth:

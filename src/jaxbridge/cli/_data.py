@@ -13,6 +13,8 @@ In memory, and in every NetCDF data file jaxbridge writes, a data set is an
 * ``states (sequence, time)`` int64, optional: the true hidden states (simulated data);
 * ``covariates (sequence, time, covariate)`` float64, optional: covariates driving the
   transitions (``jaxbridge fit --covariates``), zero past each sequence's end;
+* ``regressors (sequence, time, regressor)`` float64, optional: the regressors of a
+  switching regression (``jaxbridge fit --regressors``), NaN where missing;
 * ``init (state)``, ``trans (state, next_state)``, ``signal``, ``noise``, optional: the true
   parameters of a Normal-emission HMM (see :mod:`jaxbridge.cli._params`).
 """
@@ -99,6 +101,8 @@ def describe(data: xr.Dataset) -> str:
         text += f" (steps), components {', '.join(map(str, data['component'].values))}"
     if "covariates" in data:
         text += f", covariates {', '.join(map(str, data['covariate'].values))}"
+    if "regressors" in data:
+        text += f", regressors {', '.join(map(str, data['regressor'].values))}"
     return text
 
 

@@ -43,6 +43,9 @@ class Settings(NamedTuple):
     seed: int
     covariates: tuple[str, ...] = ()
     forecast: int = 0  # steps ahead (0: no forecast)
+    regressors: tuple[str, ...] = ()  # a switching regression's switching regressors
+    common_regressors: tuple[str, ...] = ()
+    init: str | None = None  # the chain's start; None: the model's default
 
 
 def fit(

@@ -35,21 +35,28 @@ MAX_PADDING = 100
 
 
 def read_data(
-    path: Path, covariates: tuple[str, ...] = (), columns: tuple[str, ...] = ()
+    path: Path,
+    covariates: tuple[str, ...] = (),
+    columns: tuple[str, ...] = (),
+    regressors: tuple[str, ...] = (),
 ) -> xr.Dataset:
     """Read and validate a data file; any problem raises a one-line :class:`CLIError`.
 
     ``covariates`` names CSV columns (or NetCDF variables ``(sequence, time)``) read into
     ``covariates (sequence, time, covariate)``: a number at every step of every sequence.
     ``columns`` names the CSV value columns of vector observations (instead of ``value``),
-    read into ``emissions (sequence, time, component)``.
+    read into ``emissions (sequence, time, component)``. ``regressors`` names CSV columns
+    read into ``regressors (sequence, time, regressor)`` (empty where missing: a regression
+    needs them where the value is present, which its model checks).
     """
     suffix = path.suffix.lower()
     reader = _READERS.get(suffix)
-    if columns:
-        if suffix != ".csv":
-            raise CLIError(f"{path}: --columns names CSV value columns; {suffix} files have none")
-        reader = partial(_read_csv, columns=columns)
+    for option, names in (("--columns", columns), ("--regressors", regressors)):
+        if names and suffix != ".csv":
+            kind = "value columns" if option == "--columns" else "columns"
+            raise CLIError(f"{path}: {option} names CSV {kind}; {suffix} files have none")
+    if columns or regressors:
+        reader = partial(_read_csv, columns=columns, regressors=regressors)
     if reader is None:
         raise CLIError(
             f"{path}: unsupported file type {suffix or '(no suffix)'!r}; expected {', '.join(SUFFIXES)}"
@@ -67,7 +74,12 @@ def read_data(
     return data
 
 
-def _read_csv(path: Path, covariates: tuple[str, ...], columns: tuple[str, ...] = ()) -> xr.Dataset:
+def _read_csv(
+    path: Path,
+    covariates: tuple[str, ...],
+    columns: tuple[str, ...] = (),
+    regressors: tuple[str, ...] = (),
+) -> xr.Dataset:
     with path.open(newline="", encoding="utf-8-sig") as file:  # -sig: tolerate a BOM
         lines = list(file)
     truth = None
@@ -78,7 +90,7 @@ def _read_csv(path: Path, covariates: tuple[str, ...], columns: tuple[str, ...] 
         except (ValueError, KeyError, TypeError) as err:
             raise CLIError(f"{path} line 1: unreadable jaxbridge-truth line ({err})") from None
     blanked = [line if not line.startswith("#") else "\n" for line in lines]
-    return _read_long(path, blanked, truth, covariates, columns)
+    return _read_long(path, blanked, truth, covariates, columns, regressors)
 
 
 def _read_long(
@@ -87,9 +99,11 @@ def _read_long(
     truth: Truth | None,
     covariates: tuple[str, ...],
     columns: tuple[str, ...] = (),
+    regressors: tuple[str, ...] = (),
 ) -> xr.Dataset:
     """The long-form table (comment lines blanked, so line numbers stay the file's); the
-    values in column ``value``, or in ``columns`` (vectors)."""
+    values in column ``value``, or in ``columns`` (vectors); ``covariates`` and ``regressors``
+    from their columns."""
     rows = csv.reader(lines)
     header = next((row for row in rows if any(field.strip() for field in row)), None)
     if not header:
@@ -101,7 +115,11 @@ def _read_long(
             f"{path}: missing column(s) {', '.join(missing)}; expected long form "
             f"'sequence,time,value' (header: {','.join(header)!r})"
         )
-    for option, wanted in (("--columns", columns), ("--covariates", covariates)):
+    for option, wanted in (
+        ("--columns", columns),
+        ("--covariates", covariates),
+        ("--regressors", regressors),
+    ):
         absent = [name for name in wanted if name.lower() not in names]
         if absent:
             raise CLIError(
@@ -111,6 +129,7 @@ def _read_long(
     i_seq, i_time = (names.index(name) for name in COLUMNS[:2])
     i_values = [names.index(name.lower()) for name in columns or ("value",)]
     i_covariates = [names.index(name.lower()) for name in covariates]
+    i_regressors = [names.index(name.lower()) for name in regressors]
     values: dict[str, dict[int, tuple[float, ...]]] = {}
     for row in rows:
         if not any(field.strip() for field in row):
@@ -131,10 +150,11 @@ def _read_long(
                 _covariate(row[i], name, where)
                 for i, name in zip(i_covariates, covariates, strict=True)
             ),
+            *(_parse_value(row[i], where) for i in i_regressors),
         )
     if not values:
         raise CLIError(f"{path}: no data rows after the header")
-    return _from_long(values, path, truth, covariates, columns)
+    return _from_long(values, path, truth, covariates, columns, regressors)
 
 
 def _parse_time(field: str, where: str) -> int:
@@ -173,10 +193,11 @@ def _from_long(
     truth: Truth | None,
     covariates: tuple[str, ...],
     columns: tuple[str, ...] = (),
+    regressors: tuple[str, ...] = (),
 ) -> xr.Dataset:
-    """``{sequence: {time: (*values, *covariates)}}`` -> ``emissions [N, T]`` (``[N, T, D]``
-    with ``D`` value ``columns``; and ``covariates [N, T, P]``), each sequence from its first
-    time."""
+    """``{sequence: {time: (*values, *covariates, *regressors)}}`` -> ``emissions [N, T]``
+    (``[N, T, D]`` with ``D`` value ``columns``; and ``covariates [N, T, P]``, ``regressors
+    [N, T, R]``), each sequence from its first time."""
     starts = {label: min(times) for label, times in values.items()}
     n_steps = max(max(times) - starts[label] + 1 for label, times in values.items())
     n_rows = sum(map(len, values.values()))
@@ -186,7 +207,7 @@ def _from_long(
             "(0, 1, 2, ...), not e.g. timestamps"
         )
     num_values = max(len(columns), 1)
-    table = np.full((len(values), n_steps, num_values + len(covariates)), np.nan)
+    table = np.full((len(values), n_steps, num_values + len(covariates) + len(regressors)), np.nan)
     for i, (label, times) in enumerate(values.items()):
         for time, row in times.items():
             table[i, time - starts[label]] = row
@@ -195,7 +216,12 @@ def _from_long(
     data = make_dataset(
         emissions, truth=truth, sequence=list(values), lengths=lengths, components=columns
     )
-    return _with_covariates(data, table[..., num_values:], covariates, str(path))
+    after = num_values + len(covariates)
+    data = _with_covariates(data, table[..., num_values:after], covariates, str(path))
+    if regressors:
+        data = data.assign(regressors=(("sequence", "time", "regressor"), table[..., after:]))
+        data = data.assign_coords(regressor=list(regressors))
+    return data
 
 
 def _read_netcdf(path: Path, covariates: tuple[str, ...]) -> xr.Dataset:

@@ -253,6 +253,32 @@ def build_parser() -> argparse.ArgumentParser:
         "comma-separated CSV columns or NetCDF variables, a number at every step, e.g. temp,dose",
     )
     fit.add_argument(
+        "--regressors",
+        metavar="NAMES",
+        type=_names,
+        default=(),
+        help="Markov-switching regression (statsmodels' MarkovRegression, Bayesian): "
+        "y = const_k + x'beta_k + w'gamma + noise_k in state k, with x these CSV columns "
+        "(coefficients switching with the state, 'beta'), e.g. lag,ogap; empty where the value "
+        "is missing; --emission normal only (--shared-noise: one noise scale)",
+    )
+    fit.add_argument(
+        "--common-regressors",
+        metavar="NAMES",
+        type=_names,
+        default=(),
+        help="regressors w of the switching regression whose coefficients ('gamma') are the "
+        "same in every state, e.g. inf",
+    )
+    fit.add_argument(
+        "--init",
+        choices=["free", "stationary"],
+        default=None,
+        help="the hidden chain's start: 'free' (a Dirichlet prior) or 'stationary' (the "
+        "stationary distribution of the transitions, statsmodels' default; with --covariates, "
+        "of the first step's). Default: stationary with --regressors, else free",
+    )
+    fit.add_argument(
         "--forecast",
         metavar="H",
         type=_at_least(0),

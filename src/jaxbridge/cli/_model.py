@@ -48,28 +48,64 @@ class FitModel(NamedTuple):
 
 
 def build_model(
-    data: xr.Dataset, n_states: int, kind: str, *, shared_noise: bool = False, source: str
+    data: xr.Dataset,
+    n_states: int,
+    kind: str,
+    *,
+    shared_noise: bool = False,
+    source: str,
+    switching: tuple[str, ...] = (),
+    init: str | None = None,
 ) -> FitModel:
     """The library model for ``--emission kind`` fitted to ``data``, read from ``source``.
+
+    With ``regressors`` in ``data``, the Markov-switching regression
+    (:func:`~jaxbridge.pymc.switching_regression`): the regressors named in ``switching`` have
+    coefficients that switch with the state, the others common ones. ``init`` is the chain's
+    start (``None``: stationary for a regression, as statsmodels, else free).
 
     Raises
     ------
     CLIError
-        For data the model cannot produce (negative counts, ...), naming ``source``.
+        For data the model cannot produce (negative counts, a constant regressor, ...),
+        naming ``source``.
     """
     import jaxbridge.pymc as models
     from jaxbridge.cli._data import truth_of
 
-    options = {"shared_noise": shared_noise} if kind in ("normal", "studentt") else {}
-    builder = getattr(models, EMISSIONS[kind].builder)
+    regression = "regressors" in data
+    if regression and kind != "normal":
+        raise CLIError(
+            f"--regressors: a switching regression has normal noise, not --emission {kind}"
+        )
+    options: dict[str, Any] = {"init": init or ("stationary" if regression else "free")}
+    if regression:
+        builder = models.switching_regression
+        names = [str(name) for name in data["regressor"].values]
+        options |= {
+            "exog": data["regressors"],  # named: the coords of summary rows
+            "switching_exog": [name in switching for name in names],
+            "switching_variance": not shared_noise,
+        }
+        covariates_option = "exog_tvtp"
+    else:
+        builder = getattr(models, EMISSIONS[kind].builder)
+        if kind in ("normal", "studentt"):
+            options["shared_noise"] = shared_noise
+        covariates_option = "covariates"
     emissions = _emissions_for(data, kind, source)
     try:
         if "covariates" in data:
-            options["covariates"] = data["covariates"]  # named: the coords of summary rows
+            options[covariates_option] = data["covariates"]  # named: the coords of summary rows
         model = builder(emissions, n_states, sequence=data["sequence"].values, **options)
     except ValueError as err:  # data the model cannot produce
-        raise CLIError(f"{source}: --emission {kind}: {err}") from None
-    truth = _parameter_truth(truth_of(data), n_states, kind, shared_noise=shared_noise)
+        what = "--regressors" if regression else f"--emission {kind}"
+        raise CLIError(f"{source}: {what}: {err}") from None
+    truth = (
+        {}
+        if regression
+        else _parameter_truth(truth_of(data), n_states, kind, shared_noise=shared_noise)
+    )
     if "covariates" in data:  # the simulated chain had no covariates
         truth.pop("p_transition", None)
     return FitModel(model, models.parameter_names(model), truth)

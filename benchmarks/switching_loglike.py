@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor
+from pymc.model.transform.optimization import freeze_dims_and_data
 from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
 
 from jaxbridge.datasets import fedfunds
@@ -76,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
 
     y, exog = _data()
     sm_model = MarkovRegression(y, k_regimes=2, exog=exog.to_numpy())
-    model = switching_regression(y, 2, exog=exog)
+    # static shapes, as every JAX sampler compiles the model
+    model = freeze_dims_and_data(switching_regression(y, 2, exog=exog))
     point = _point(model)
     inputs = model.value_vars
     loglike = model.logp(vars=model.observed_RVs)

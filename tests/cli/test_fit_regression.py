@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from jaxbridge.cli._data import describe
 from jaxbridge.cli._errors import CLIError
@@ -79,23 +80,33 @@ def test_bad_combinations_are_refused_before_any_work(call, tmp_path):
     assert code == 2 and "--regressors names CSV columns; .npy files have none" in err
 
 
-def test_fit_reports_coefficients_and_durations(call, tmp_path, rng):
-    """A short end-to-end fit: regime coefficients by column name, expected durations, the
-    settings in run.json."""
+def test_fit_reports_coefficients_durations_and_dated_episodes(call, tmp_path, rng):
+    """A short end-to-end fit on quarterly dates: regime coefficients by column name, expected
+    durations, the settings in run.json, and the regimes' episodes by date."""
     steps = 120
     z = (np.arange(steps) // 30) % 2
     x = rng.normal(size=steps)
     y = np.array([0.0, 3.0])[z] + np.array([1.0, -1.0])[z] * x + 0.3 * rng.normal(size=steps)
-    table = pd.DataFrame({"sequence": "s", "time": np.arange(steps), "value": y, "x": x})
+    quarters = pd.period_range("1980Q1", periods=steps, freq="Q").astype(str)
+    table = pd.DataFrame({"sequence": "s", "time": quarters, "value": y, "x": x})
     table.to_csv(tmp_path / "d.csv", index=False)
     folder = tmp_path / "run"
-    code, _, err = call(
+    code, out, err = call(
         "fit", tmp_path / "d.csv", "--states", 2, "--regressors", "x", "--out", folder,
-        "--draws", 200, "--tune", 200, "--quiet",
+        "--draws", 200, "--tune", 200,
     )  # fmt: skip
     assert code == 0, err
+    assert "quarterly dates 1980Q1 to 2009Q4" in err
     summary = pd.read_csv(folder / "summary.csv", index_col="parameter")
     assert {"beta[0, x]", "beta[1, x]", "expected_duration[0]", "sigma[1]"} <= set(summary.index)
     np.testing.assert_allclose(summary.loc[["beta[0, x]", "beta[1, x]"], "mean"], [1, -1], atol=0.2)
     settings = json.loads((folder / "run.json").read_text())["settings"]
     assert settings["regressors"] == ["x"] and settings["init"] == "stationary"
+    # the regimes alternate every 30 quarters: episodes of regime 1 from 1987Q3 (step 30)
+    episodes = pd.read_csv(folder / "episodes.csv")
+    ones = episodes[episodes["state"] == 1]
+    firsts = pd.PeriodIndex(ones["first"], freq="Q")[:2]
+    true = pd.PeriodIndex(["1987Q3", "2002Q3"], freq="Q")
+    assert all(abs((a - b).n) <= 1 for a, b in zip(firsts, true, strict=True)), ones
+    assert "episodes (state probability > 0.5):" in out and "sequence s, state 1: 198" in out
+    assert list(xr.load_dataset(folder / "states.nc")["date"].values[0, :2]) == ["1980Q1", "1980Q2"]

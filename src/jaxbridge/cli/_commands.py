@@ -87,7 +87,7 @@ def fit(args: argparse.Namespace) -> int:
 
     def read() -> tuple[xr.Dataset, str]:
         regressors = (*args.regressors, *args.common_regressors)
-        data = read_data(args.data, args.covariates, args.columns, regressors)
+        data = read_data(args.data, args.covariates, args.columns, regressors, args.time)
         return data, _describe(data, f"read {args.data}")
 
     def fit_one(args_k: argparse.Namespace, states: int) -> int:

@@ -15,6 +15,9 @@ In memory, and in every NetCDF data file jaxbridge writes, a data set is an
   transitions (``jaxbridge fit --covariates``), zero past each sequence's end;
 * ``regressors (sequence, time, regressor)`` float64, optional: the regressors of a
   switching regression (``jaxbridge fit --regressors``), NaN where missing;
+* ``date (sequence, time)`` str, optional: each step's date when the CSV's ``time`` holds dates
+  (:mod:`jaxbridge.cli._dates`; empty past a sequence's end), with ``attrs["frequency"]`` and
+  ``attrs["gap_steps"]``;
 * ``init (state)``, ``trans (state, next_state)``, ``signal``, ``noise``, optional: the true
   parameters of a Normal-emission HMM (see :mod:`jaxbridge.cli._params`).
 """
@@ -103,6 +106,13 @@ def describe(data: xr.Dataset) -> str:
         text += f", covariates {', '.join(map(str, data['covariate'].values))}"
     if "regressors" in data:
         text += f", regressors {', '.join(map(str, data['regressor'].values))}"
+    if "date" in data:
+        dates = data["date"].values
+        present = dates[dates != ""]
+        text += f", {data.attrs['frequency']} dates {min(present)} to {max(present)}"
+        gaps = int(data.attrs.get("gap_steps", 0))
+        if gaps:
+            text += f" ({gaps} date(s) with no row: missing steps)"
     return text
 
 

@@ -97,6 +97,34 @@ def _emission_label(data: xr.Dataset) -> str:
     return f"component {_label(components[0], 12)} (1 of {len(components)})"
 
 
+def label_steps(ax, dates: xr.DataArray | None, shown: int) -> None:
+    """Label an axis of steps: with the dates (``date (sequence, time)``) when the ``shown``
+    first sequences have the same date at every step they share, else ``step``."""
+    if dates is not None:
+        values = dates.transpose("sequence", "time").values[:shown]
+        common = values[0]
+        same = all(
+            np.array_equal(row[row != ""], common[: (row != "").sum()]) for row in values[1:]
+        )
+        if same:
+            date_ticks(ax, common[common != ""])
+            ax.set_xlabel("date")
+            return
+    ax.set_xlabel("step")
+
+
+def date_ticks(ax, labels: np.ndarray) -> None:
+    """Tick an axis of steps ``0, 1, ...`` with ``labels[step]`` (at most six, on whole steps)."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    def date_at(x: float, _position: object) -> str:
+        step = round(x)
+        return str(labels[step]) if abs(x - step) < 1e-9 and 0 <= step < len(labels) else ""
+
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(date_at))
+
+
 def data_figure(data: xr.Dataset) -> Figure:
     """The first sequences' hidden states (when known) and emissions, as on the page.
 
@@ -123,7 +151,7 @@ def data_figure(data: xr.Dataset) -> Figure:
         axes[0].set_yticks(np.arange(int(data["states"].max()) + 1))
         axes[0].set_ylabel("hidden state")
     axes[-1].set_ylabel(_emission_label(data))
-    axes[-1].set_xlabel("step")
+    label_steps(axes[-1], data.get("date"), shown)
     axes[-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     figure.suptitle(f"Data: first {shown} of {data.sizes['sequence']} sequences")
     figure.tight_layout()
@@ -274,7 +302,7 @@ def states_figure(decoded: xr.Dataset, states: np.ndarray | None) -> Figure:
             fontsize=9,
         )
         ax.grid(False)
-    axes[-1, 0].set_xlabel("step")
+    label_steps(axes[-1, 0], decoded.coords.get("date"), shown)
     figure.colorbar(image, ax=axes[:, 0], label="p(state | data)", shrink=0.9)
     figure.suptitle("Posterior hidden-state probabilities")
     figure.legend(

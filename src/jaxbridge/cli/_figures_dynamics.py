@@ -9,7 +9,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from jaxbridge.cli._data import lengths_of, padding_mask
-from jaxbridge.cli._figures import N_SHOWN, TRUTH_COLOR, _label
+from jaxbridge.cli._figures import N_SHOWN, TRUTH_COLOR, _label, date_ticks
+from jaxbridge.cli._report import dates_through
 
 #: Posterior draws used for the bands of ``transitions.png`` (evenly spaced).
 MAX_DRAWS = 400
@@ -143,8 +144,10 @@ def forecast_figure(
         )
         values_ax.axvline(now, color=TRUTH_COLOR, lw=0.8, ls=":")
         values_ax.set_ylabel("emission")
+        dates = dates_through(data, i, int(ahead.max()) + 1)
+        when = f"step {now}" if dates is None else str(dates[now])
         values_ax.set_title(
-            f"sequence {_label(forecast['sequence'].values[i], 60)} (now: step {now})",
+            f"sequence {_label(forecast['sequence'].values[i], 60)} (now: {when})",
             loc="left",
             fontsize=9,
         )
@@ -161,7 +164,10 @@ def forecast_figure(
         states_ax.set_xlim(values_ax.get_xlim())
         states_ax.set_ylim(0, 1)
         states_ax.set_ylabel("p(state)")
-    axes[-1, 0].set_xlabel("step")
+        if dates is not None:
+            for ax in (values_ax, states_ax):
+                date_ticks(ax, dates)
+    axes[-1, 0].set_xlabel("step" if "date" not in data else "date")
     handles = [
         *axes[0, 0].get_legend_handles_labels()[0],
         *axes[1, 0].get_legend_handles_labels()[0],

@@ -105,6 +105,8 @@ def fit(
     else:
         say("no pseudo-residuals: vector observations (multivariate emissions) have none")
     decoded = stop_at_ends(decoded, data["lengths"].values)
+    if "date" in data:
+        decoded = decoded.assign_coords(date=data["date"])
     forecasted = None
     if settings.forecast:
         say(f"forecasting {settings.forecast} step(s) after each sequence's last observation")

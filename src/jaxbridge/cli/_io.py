@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from jaxbridge.cli._data import TRUTH_VARS, lengths_of, make_dataset, padding_mask, truth_of
+from jaxbridge.cli._dates import Calendar, form_of, to_steps
 from jaxbridge.cli._errors import CLIError
 from jaxbridge.cli._params import Truth, check_truth
 
@@ -39,6 +40,7 @@ def read_data(
     covariates: tuple[str, ...] = (),
     columns: tuple[str, ...] = (),
     regressors: tuple[str, ...] = (),
+    time: str = "time",
 ) -> xr.Dataset:
     """Read and validate a data file; any problem raises a one-line :class:`CLIError`.
 
@@ -47,16 +49,18 @@ def read_data(
     ``columns`` names the CSV value columns of vector observations (instead of ``value``),
     read into ``emissions (sequence, time, component)``. ``regressors`` names CSV columns
     read into ``regressors (sequence, time, regressor)`` (empty where missing: a regression
-    needs them where the value is present, which its model checks).
+    needs them where the value is present, which its model checks). ``time`` names the CSV
+    column of steps or dates.
     """
     suffix = path.suffix.lower()
     reader = _READERS.get(suffix)
-    for option, names in (("--columns", columns), ("--regressors", regressors)):
-        if names and suffix != ".csv":
+    named = (("--columns", columns), ("--regressors", regressors), ("--time", time != "time"))
+    for option, given in named:
+        if given and suffix != ".csv":
             kind = "value columns" if option == "--columns" else "columns"
             raise CLIError(f"{path}: {option} names CSV {kind}; {suffix} files have none")
-    if columns or regressors:
-        reader = partial(_read_csv, columns=columns, regressors=regressors)
+    if any(given for _, given in named):
+        reader = partial(_read_csv, columns=columns, regressors=regressors, time=time)
     if reader is None:
         raise CLIError(
             f"{path}: unsupported file type {suffix or '(no suffix)'!r}; expected {', '.join(SUFFIXES)}"
@@ -79,6 +83,7 @@ def _read_csv(
     covariates: tuple[str, ...],
     columns: tuple[str, ...] = (),
     regressors: tuple[str, ...] = (),
+    time: str = "time",
 ) -> xr.Dataset:
     with path.open(newline="", encoding="utf-8-sig") as file:  # -sig: tolerate a BOM
         lines = list(file)
@@ -90,7 +95,7 @@ def _read_csv(
         except (ValueError, KeyError, TypeError) as err:
             raise CLIError(f"{path} line 1: unreadable jaxbridge-truth line ({err})") from None
     blanked = [line if not line.startswith("#") else "\n" for line in lines]
-    return _read_long(path, blanked, truth, covariates, columns, regressors)
+    return _read_long(path, blanked, truth, covariates, columns, regressors, time)
 
 
 def _read_long(
@@ -100,20 +105,22 @@ def _read_long(
     covariates: tuple[str, ...],
     columns: tuple[str, ...] = (),
     regressors: tuple[str, ...] = (),
+    time: str = "time",
 ) -> xr.Dataset:
     """The long-form table (comment lines blanked, so line numbers stay the file's); the
     values in column ``value``, or in ``columns`` (vectors); ``covariates`` and ``regressors``
-    from their columns."""
+    from their columns; the steps or dates in column ``time``."""
     rows = csv.reader(lines)
     header = next((row for row in rows if any(field.strip() for field in row)), None)
     if not header:
         raise CLIError(f"{path}: empty file; expected a header line 'sequence,time,value'")
     names = [name.strip().lower() for name in header]
-    missing = [name for name in COLUMNS[: 2 if columns else 3] if name not in names]
+    required = ["sequence", time.lower(), *([] if columns else ["value"])]
+    missing = [name for name in required if name not in names]
     if missing:
         raise CLIError(
             f"{path}: missing column(s) {', '.join(missing)}; expected long form "
-            f"'sequence,time,value' (header: {','.join(header)!r})"
+            f"'sequence,{time},value' (header: {','.join(header)!r})"
         )
     for option, wanted in (
         ("--columns", columns),
@@ -126,7 +133,7 @@ def _read_long(
                 f"{path}: no column {', '.join(map(repr, absent))} for {option} "
                 f"(header: {','.join(header)!r})"
             )
-    i_seq, i_time = (names.index(name) for name in COLUMNS[:2])
+    i_seq, i_time = names.index("sequence"), names.index(time.lower())
     i_values = [names.index(name.lower()) for name in columns or ("value",)]
     i_covariates = [names.index(name.lower()) for name in covariates]
     i_regressors = [names.index(name.lower()) for name in regressors]
@@ -154,17 +161,53 @@ def _read_long(
         )
     if not values:
         raise CLIError(f"{path}: no data rows after the header")
-    return _from_long(values, path, truth, covariates, columns, regressors)
+    steps, calendar = _steps_of_dates(values, path)
+    data = _from_long(steps, path, truth, covariates, columns, regressors)
+    return data if calendar is None else _with_dates(data, steps, calendar)
 
 
-def _parse_time(field: str, where: str) -> int:
+def _parse_time(field: str, where: str) -> int | str:
+    """An integer step, or a date as written (:mod:`jaxbridge.cli._dates`)."""
+    text = field.strip()
+    if form_of(text):
+        return text
     try:
-        time = float(field)
+        time = float(text)
     except ValueError:
         time = np.nan
     if not (np.isfinite(time) and time == int(time)):
-        raise CLIError(f"{where}: time {field.strip()!r} is not an integer step")
+        raise CLIError(
+            f"{where}: time {text!r} is neither an integer step nor a date (YYYY-MM-DD, "
+            "YYYY-MM or YYYYQn)"
+        )
     return int(time)
+
+
+def _steps_of_dates(
+    values: dict[str, dict], path: Path
+) -> tuple[dict[str, dict[int, tuple[float, ...]]], Calendar | None]:
+    """``values`` keyed by integer steps: dates become their periods' numbers (gaps stay
+    gaps); the dates' calendar, or None for integer steps."""
+    keys = [time for times in values.values() for time in times]
+    dated = [time for time in keys if isinstance(time, str)]
+    if not dated:
+        return values, None
+    if len(dated) != len(keys):
+        raise CLIError(f"{path}: 'time' mixes integer steps and dates; use one or the other")
+    steps, calendar = to_steps(dated, str(path))
+    converted: dict[str, dict[int, tuple[float, ...]]] = {}
+    for label, times in values.items():
+        seen: dict[int, str] = {}
+        for text in sorted(times):
+            step = steps[text]
+            if step in seen:
+                raise CLIError(
+                    f"{path}: sequence {label!r} has dates {seen[step]} and {text} in one "
+                    f"{calendar.name} period"
+                )
+            seen[step] = text
+        converted[label] = {steps[text]: row for text, row in times.items()}
+    return converted, calendar
 
 
 def _parse_value(field: str, where: str) -> float:
@@ -221,6 +264,24 @@ def _from_long(
     if regressors:
         data = data.assign(regressors=(("sequence", "time", "regressor"), table[..., after:]))
         data = data.assign_coords(regressor=list(regressors))
+    return data
+
+
+def _with_dates(
+    data: xr.Dataset, steps: dict[str, dict[int, tuple[float, ...]]], calendar: Calendar
+) -> xr.Dataset:
+    """``data`` with ``date (sequence, time)``, each step's period (empty past a sequence's
+    end), the frequency in ``attrs["frequency"]`` and the steps no row gave in
+    ``attrs["gap_steps"]`` (missing steps)."""
+    n_steps = data.sizes["time"]
+    labels = np.full((len(steps), n_steps), "", dtype=object)
+    gaps = 0
+    for i, times in enumerate(steps.values()):
+        first, last = min(times), max(times)
+        labels[i, : last - first + 1] = calendar.labels(np.arange(first, last + 1))
+        gaps += last - first + 1 - len(times)
+    data = data.assign(date=(("sequence", "time"), labels.astype(str)))
+    data.attrs |= {"frequency": calendar.name, "gap_steps": gaps}
     return data
 
 

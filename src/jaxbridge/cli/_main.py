@@ -219,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
         "fit a marginal HMM to your data",
         "Fit a marginal hidden Markov model to DATA and write a run folder.\n"
         "DATA: CSV in long form (sequence,time,value; ragged sequences allowed; empty or NaN\n"
-        "values are missing), NetCDF from 'jaxbridge simulate', or .npy/.npz arrays [N, T].\n"
+        "values are missing; time: integer steps, or dates YYYY-MM-DD, YYYY-MM or YYYYQn, a\n"
+        "period with no row being a missing step), NetCDF from 'jaxbridge simulate', or\n"
+        ".npy/.npz arrays [N, T].\n"
         "Emission models (--emission), state k = 1..K:\n"
         + "".join(f"  {name:<9} {e.maths}\n" for name, e in EMISSIONS.items())
         + "Priors of normal/studentt/poisson are scaled to the data (median and sd); the hidden\n"
@@ -251,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="covariates driving the transitions (multinomial logit; staying in a state is the "
         "reference, its coefficients zero and not reported): "
         "comma-separated CSV columns or NetCDF variables, a number at every step, e.g. temp,dose",
+    )
+    fit.add_argument(
+        "--time",
+        metavar="NAME",
+        default="time",
+        help="the CSV column of steps or dates (default: time)",
     )
     fit.add_argument(
         "--regressors",

@@ -1,4 +1,5 @@
-"""The summary table of a run: ArviZ's posterior summary plus the true values when known."""
+"""The tables of a run: ArviZ's posterior summary plus the true values when known, the
+forecast, and the states' episodes."""
 
 from __future__ import annotations
 
@@ -92,25 +93,85 @@ def format_table(table: pd.DataFrame) -> str:
     return shown.to_string(formatters=formats, na_rep="")
 
 
-def forecast_table(forecast: xr.Dataset) -> pd.DataFrame:
+def forecast_table(forecast: xr.Dataset, data: xr.Dataset | None = None) -> pd.DataFrame:
     """One row per sequence and horizon step of :func:`jaxbridge.forecast`'s result.
 
-    Columns ``sequence, horizon, time`` (the step: the sequence's now plus ``horizon``),
-    ``p_state_k`` for each state, ``observation_mean``, ``observation_low`` and
-    ``observation_high`` (the interval). Horizon 0 is now: the filtered state probabilities,
-    no observation forecast.
+    Columns ``sequence, horizon, time`` (the step: the sequence's now plus ``horizon``), with
+    ``date`` after it when ``data`` has dates, ``p_state_k`` for each state,
+    ``observation_mean``, ``observation_low`` and ``observation_high`` (the interval). Horizon
+    0 is now: the filtered state probabilities, no observation forecast.
     """
     num_states = forecast.sizes["state"]
     now = forecast["current_state_probs"].expand_dims(horizon=[0])
     probs = xr.concat([now, forecast["state_probs"]], dim="horizon")
     probs = probs.transpose("sequence", "horizon", "state")
     rows = []
+    horizons = probs["horizon"].values
     for i, label in enumerate(forecast["sequence"].values):
         last = int(forecast["last_step"].values[i])
-        for j, horizon in enumerate(probs["horizon"].values):
+        dates = dates_through(data, i, last + int(horizons.max()) + 1)
+        for j, horizon in enumerate(horizons):
             row = {"sequence": label, "horizon": int(horizon), "time": last + int(horizon)}
+            if dates is not None:
+                row["date"] = str(dates[last + int(horizon)])
             row |= {f"p_state_{k}": float(probs.values[i, j, k]) for k in range(num_states)}
             for name in ("observation_mean", "observation_low", "observation_high"):
                 row[name] = float(forecast[name].values[i, j - 1]) if horizon else np.nan
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def dates_through(data: xr.Dataset | None, sequence: int, total: int) -> np.ndarray | None:
+    """Sequence ``sequence``'s dates for steps ``0 .. total - 1``, or None without dates."""
+    if data is None or "date" not in data:
+        return None
+    from jaxbridge.cli._dates import step_labels
+
+    row = data["date"].transpose("sequence", "time").values[sequence]
+    return step_labels(row, data.attrs["frequency"], total)
+
+
+#: An episode of a state: a stretch of steps where its posterior probability exceeds this.
+EPISODE_THRESHOLD = 0.5
+EPISODE_COLUMNS = ["sequence", "state", "first", "last", "steps", "mean_probability"]
+
+
+def episodes_table(decoded: xr.Dataset) -> pd.DataFrame:
+    """Every episode of every state: a maximal stretch of steps where ``p(z_t = k | y)``
+    (``state_probs``) exceeds :data:`EPISODE_THRESHOLD`, with its first and last step (their
+    dates when ``decoded`` has a ``date`` coordinate), length and mean probability."""
+    probs = decoded["state_probs"].transpose("sequence", "time", "state")
+    dates = decoded.coords.get("date")
+    rows = []
+    for i, label in enumerate(probs["sequence"].values):
+        names = (
+            dates.transpose("sequence", "time").values[i]
+            if dates is not None
+            else np.arange(probs.sizes["time"])
+        )
+        for k in range(probs.sizes["state"]):
+            p = probs.values[i, :, k]
+            above = np.concatenate([[False], np.nan_to_num(p) > EPISODE_THRESHOLD, [False]])
+            starts = np.flatnonzero(~above[:-1] & above[1:])
+            ends = np.flatnonzero(above[:-1] & ~above[1:])  # one past the last step
+            for start, end in zip(starts, ends, strict=True):
+                rows.append(
+                    (label, k, names[start], names[end - 1], end - start, p[start:end].mean())
+                )
+    table = pd.DataFrame(rows, columns=EPISODE_COLUMNS)
+    table["mean_probability"] = table["mean_probability"].round(3)
+    return table
+
+
+def format_episodes(table: pd.DataFrame, shown: int = 12) -> str:
+    """The episodes as printed after a run on dated data: one line each, the longest first
+    when there are more than ``shown``."""
+    longest = table.sort_values("steps", ascending=False).head(shown).sort_index()
+    lines = [
+        f"  sequence {row.sequence}, state {row.state}: {row.first} to {row.last} "
+        f"({row.steps} steps, mean p {row.mean_probability:.2f})"
+        for row in longest.itertuples()
+    ]
+    more = len(table) - len(longest)
+    tail = [f"  ... {more} shorter ones in episodes.csv"] if more > 0 else []
+    return "\n".join([f"episodes (state probability > {EPISODE_THRESHOLD}):", *lines, *tail])

@@ -12,6 +12,9 @@ A run folder holds
 ``run.json``        settings, parameter names, true values (what ``report`` needs), sampler used,
                     versions, data shape, timing, modes found and convergence figures
 ``summary.csv``     mean, sd, 94% HDI, r_hat, bulk/tail ESS, true value, in HDI, flag
+``episodes.csv``    every stretch of steps where a state's posterior probability exceeds 0.5:
+                    first and last step (dates when the data have them), length, mean
+                    probability
 ``data.png``        the first sequences' hidden states and emissions
 ``trace.png``       trace plot
 ``posterior.png``   posterior densities, true values as reference lines
@@ -56,7 +59,14 @@ from jaxbridge.cli._figures import (
     trace_figure,
 )
 from jaxbridge.cli._figures_dynamics import forecast_figure, transitions_figure
-from jaxbridge.cli._report import forecast_table, format_table, summary_table, truth_dataset
+from jaxbridge.cli._report import (
+    episodes_table,
+    forecast_table,
+    format_episodes,
+    format_table,
+    summary_table,
+    truth_dataset,
+)
 
 DATA, POSTERIOR, STATES, SETTINGS, SUMMARY = (
     "data.nc",
@@ -66,7 +76,8 @@ DATA, POSTERIOR, STATES, SETTINGS, SUMMARY = (
     "summary.csv",
 )
 FIGURES = ("data.png", "trace.png", "posterior.png", "states.png", "checks.png", "transitions.png")
-REPORT_FILES = (SUMMARY, *FIGURES)
+EPISODES = "episodes.csv"
+REPORT_FILES = (SUMMARY, EPISODES, *FIGURES)
 RUN_FILES = (DATA, POSTERIOR, STATES, SETTINGS, *REPORT_FILES)
 FORECAST = "forecast.nc"
 FORECAST_REPORT = ("forecast.csv", "forecast.png")
@@ -77,6 +88,7 @@ CONTENTS = {
     STATES: "decoded hidden states: state probabilities, Viterbi path",
     SETTINGS: "settings, true values, versions, modes and convergence figures",
     SUMMARY: "mean, sd, 94% HDI, r_hat, ESS, true value, in HDI, flag",
+    EPISODES: "stretches where a state's probability exceeds 0.5 (dates if any)",
     "data.png": "first sequences: hidden states and emissions",
     "trace.png": "trace plot",
     "posterior.png": "posterior densities (true values marked)",
@@ -131,6 +143,8 @@ def write_report(
     var_names, truth = run.info["var_names"], run.info["truth"]
     table = summary_table(run.idata, var_names, truth)
     table.to_csv(temp(SUMMARY), index_label="parameter")
+    episodes = episodes_table(run.decoded)
+    episodes.to_csv(temp(EPISODES), index=False)
     save(data_figure, temp("data.png"), run.data)
     posterior = _compat.get_group(run.idata, "posterior")
     truth_ds = truth_dataset(posterior, truth)
@@ -143,10 +157,11 @@ def write_report(
     save(checks_figure, temp("checks.png"), run.data, replicated, run.decoded)
     save(transitions_figure, temp("transitions.png"), posterior, run.data)
     if run.forecast is not None:
-        forecast_table(run.forecast).to_csv(temp("forecast.csv"), index=False)
+        forecast_table(run.forecast, run.data).to_csv(temp("forecast.csv"), index=False)
         save(forecast_figure, temp("forecast.png"), run.data, run.forecast, run.decoded)
     listing = "\n".join(f"  {name:<15} {CONTENTS[name]}" for name in files)
-    return f"{format_table(table)}\n\nwrote {out_dir}/\n{listing}"
+    dated = f"\n\n{format_episodes(episodes)}" if "date" in run.decoded.coords else ""
+    return f"{format_table(table)}{dated}\n\nwrote {out_dir}/\n{listing}"
 
 
 def load_run(run_dir: Path) -> Run:

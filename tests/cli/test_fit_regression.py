@@ -54,8 +54,19 @@ def test_the_model_is_the_switching_regression_with_the_columns_names(tmp_path):
         ),
         (("", ""), ("lag",), "poisson", r"has normal noise, not --emission poisson"),
         (("", ""), ("lag", "pressure"), "normal", r"no column 'pressure' for --regressors"),
+        (
+            ("a,2,3.0,1.0,", "a,2,3.0,high,"),
+            ("lag",),
+            "normal",
+            r"line 4: regressor 'lag' 'high' is not a number",
+        ),
     ],
-    ids=["missing where the value is present", "not normal", "absent column"],
+    ids=[
+        "missing where the value is present",
+        "not normal",
+        "absent column",
+        "not a number",
+    ],
 )
 def test_regressor_problems_are_one_line_errors(tmp_path, edit, names, kind, message):
     path = tmp_path / "d.csv"

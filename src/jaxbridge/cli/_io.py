@@ -157,7 +157,10 @@ def _read_long(
                 _covariate(row[i], name, where)
                 for i, name in zip(i_covariates, covariates, strict=True)
             ),
-            *(_parse_value(row[i], where) for i in i_regressors),
+            *(
+                _parse_value(row[i], where, f"regressor {name!r}")
+                for i, name in zip(i_regressors, regressors, strict=True)
+            ),
         )
     if not values:
         raise CLIError(f"{path}: no data rows after the header")
@@ -210,16 +213,17 @@ def _steps_of_dates(
     return converted, calendar
 
 
-def _parse_value(field: str, where: str) -> float:
+def _parse_value(field: str, where: str, what: str = "value") -> float:
+    """A number, or NaN for an empty field; ``what`` names the field in errors."""
     field = field.strip()
     if not field:
         return np.nan
     try:
         value = float(field)
     except ValueError:
-        raise CLIError(f"{where}: value {field!r} is not a number") from None
+        raise CLIError(f"{where}: {what} {field!r} is not a number") from None
     if np.isinf(value):
-        raise CLIError(f"{where}: value {field!r} is not finite")
+        raise CLIError(f"{where}: {what} {field!r} is not finite")
     return value
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from pytensor.compile.mode import optdb
 from pytensor.graph.features import ReplaceValidate
-from pytensor.graph.rewriting.basic import GraphRewriter
+from pytensor.graph.rewriting.basic import GraphRewriter, MergeOptimizer
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.variable import TensorConstant
 
@@ -115,6 +115,9 @@ class FuseValueAndVJP(GraphRewriter):
         fgraph.attach_feature(ReplaceValidate())
 
     def apply(self, fgraph):
+        # a forward node and its VJP are paired by sharing their input variables: merge equal
+        # computations first, so a duplicate left by an earlier rewrite cannot keep them apart
+        MergeOptimizer().rewrite(fgraph)
         for node in fgraph.toposort():
             if (
                 node in fgraph.apply_nodes

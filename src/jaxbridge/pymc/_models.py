@@ -372,6 +372,7 @@ def _build(
     state: str = "state",
     coords: dict[str, Any] | None = None,
     durations: bool = False,
+    covariates_name: str = "covariates",
 ) -> pm.Model:
     """The model: hidden-chain priors, ``emission(observed values)``, the observed HMM.
 
@@ -380,7 +381,7 @@ def _build(
     dims ``(sequence, time, component)``). ``init`` is the hidden chain's start
     (:func:`hidden_chain`); ``state`` names the states' dims (``state``, ``from_state``,
     ``to_state``); ``coords`` are added to the model's; ``durations`` adds the states'
-    expected durations.
+    expected durations; ``covariates_name`` names the covariates' argument in errors.
     """
     values = np.asarray(observed, dtype=float)
     layouts = "[N, T, D] or [T, D]" if vectors else "[N, T] or [T]"
@@ -396,7 +397,7 @@ def _build(
     if covariates is not None:
         if states < 2:
             raise ValueError("covariates drive the transitions: states must be at least 2")
-        x = check_covariates(covariates, values.shape[:2])
+        x = check_covariates(covariates, values.shape[:2], name=covariates_name)
     labels = np.arange(len(values)) if sequence is None else np.asarray(sequence)
     _check_observed(values, labels)
     model_coords = {

@@ -32,7 +32,6 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from jaxbridge.pymc._covariates import check_covariates
 from jaxbridge.pymc._models import _build
 from jaxbridge.pymc._ordered import StandardOrdered
 
@@ -122,8 +121,6 @@ def switching_regression(
     switching = _switching_flags(switching_exog, len(names))
     coords = {"regressor": names[switching], "common_regressor": names[~switching]}
     tvtp = None if exog_tvtp is None else _named(exog_tvtp, "covariate")
-    if tvtp is not None:
-        check_covariates(tvtp, values.shape, name="exog_tvtp")  # errors name the argument
 
     def emission(steps: np.ndarray) -> pm.Distribution:
         center, spread = float(np.median(steps)), float(steps.std())
@@ -186,6 +183,7 @@ def switching_regression(
         state="regime",
         coords=coords,
         durations=True,
+        covariates_name="exog_tvtp",
     )
 
 

@@ -179,12 +179,13 @@ def check_hmm_inputs(
     *,
     time_varying: bool = False,
     log_probs: bool = False,
+    order: int = 0,
 ) -> HMMShapes:
     """Validate the arguments of the HMM inference functions and return their sizes.
 
     Parameters
     ----------
-    log_emission : [..., T, K]
+    log_emission : [..., T, K], or [..., T, K^(order+1)] for a chain of lagged states
     init : [..., K]
     trans : [..., K, K], or [..., T-1, K, K] when ``time_varying``
     mask : [..., T] bool, optional
@@ -202,7 +203,15 @@ def check_hmm_inputs(
             f"log_emission must have T >= 1 time steps; got shape {np.shape(log_emission)}"
         )
     init_k = np.shape(init)[-1] if np.ndim(init) else None
-    if init_k != num_states:
+    if order:
+        if init_k is None or num_states != init_k ** (order + 1):
+            raise ValueError(
+                f"log_emission must have shape [..., T, K^(order+1)] (one column per tuple of "
+                f"the current and {order} lagged states) with K={init_k} (from init): "
+                f"{init_k ** (order + 1) if init_k else '?'} columns; got shape "
+                f"{np.shape(log_emission)}"
+            )
+    elif init_k != num_states:
         raise ValueError(
             f"init must have shape [..., K] with K={num_states} (from log_emission); "
             f"got shape {tuple(np.shape(init))}"

@@ -7,7 +7,9 @@ García-Fernández 2021), Viterbi decoding, posterior path sampling and simulati
 All inference functions take ``log_emission[..., T, K]``, ``init[..., K]`` and
 ``trans[..., K, K]`` (``[..., T-1, K, K]`` with ``time_varying=True``) as probabilities
 (logs with ``log_probs=True``), an optional boolean ``mask[..., T]``, and broadcast the
-batch dims ``...``. They are pure JAX functions: jit, vmap and grad apply.
+batch dims ``...``. They are pure JAX functions: jit, vmap and grad apply. With
+``order=p`` the emission depends on the current and ``p`` previous regimes (Hamilton 1989):
+``log_emission[..., T, K^(p+1)]`` over those tuples, with a structured recursion.
 """
 
 from jaxbridge.hmm._likelihood import filter, log_likelihood, smooth

@@ -29,7 +29,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxbridge._validation import check_hmm_inputs
-from jaxbridge.hmm._inputs import prepare, scale_emissions, to_batch_major
+from jaxbridge.hmm._inputs import TimeMajor, prepare, scale_emissions, to_batch_major
+from jaxbridge.hmm._lagged import check_order, regime_marginals, tuple_init
 from jaxbridge.hmm._parallel import parallel_backward, parallel_forward
 from jaxbridge.hmm._recursions import (
     Gradients,
@@ -47,15 +48,16 @@ Method = Literal["sequential", "parallel"]
 _METHODS = ("sequential", "parallel")
 
 
-def _forward(method: Method, init, trans, emission, time_varying: bool):
-    passes = parallel_forward if method == "parallel" else forward_scan
-    return passes(init, trans, emission, time_varying=time_varying)
+def _forward(method: Method, init, trans, emission, time_varying: bool, order: int):
+    if method == "parallel":
+        return parallel_forward(init, trans, emission, time_varying=time_varying)
+    return forward_scan(init, trans, emission, time_varying=time_varying, order=order)
 
 
-def _backward(method: Method, trans, emission, alpha, norm, time_varying: bool):
+def _backward(method: Method, trans, emission, alpha, norm, time_varying: bool, order: int):
     if method == "parallel":
         return parallel_backward(trans, emission, alpha, time_varying=time_varying)
-    return backward_scan(trans, emission, norm, time_varying=time_varying)
+    return backward_scan(trans, emission, norm, time_varying=time_varying, order=order)
 
 
 def _step_terms(norm: jax.Array, shift: jax.Array) -> jax.Array:
@@ -85,27 +87,31 @@ def _expected_transitions(
     return jnp.sum(outer, axis=axes).reshape(trans_shape)
 
 
-def _log_likelihood_autodiff(log_emission, init, trans, time_varying: bool, method: Method):
+def _log_likelihood_autodiff(
+    log_emission, init, trans, time_varying: bool, method: Method, order: int
+):
     """``log p(y)`` from time-major arrays; JAX differentiates the recursion itself."""
     emission, shift = scale_emissions(log_emission)
-    _, norm = _forward(method, init, trans, emission, time_varying)
+    _, norm = _forward(method, init, trans, emission, time_varying, order)
     return _total(norm, shift)
 
 
-_log_likelihood_vjp = jax.custom_vjp(_log_likelihood_autodiff, nondiff_argnums=(3, 4))
+_log_likelihood_vjp = jax.custom_vjp(_log_likelihood_autodiff, nondiff_argnums=(3, 4, 5))
 
 
-def _log_likelihood_fwd(log_emission, init, trans, time_varying, method):
+def _log_likelihood_fwd(log_emission, init, trans, time_varying, method, order):
     emission, shift = scale_emissions(log_emission)
-    alpha, norm = _forward(method, init, trans, emission, time_varying)
+    alpha, norm = _forward(method, init, trans, emission, time_varying, order)
     return _total(norm, shift), (emission, alpha, norm, init, trans)
 
 
-def _sequential_gradients(trans, emission, norm, alpha, cotangent, time_varying) -> Gradients:
-    return gradient_scan(trans, emission, norm, alpha, cotangent, time_varying=time_varying)
+def _sequential_gradients(trans, emission, norm, alpha, cotangent, time_varying, order):
+    return gradient_scan(
+        trans, emission, norm, alpha, cotangent, time_varying=time_varying, order=order
+    )
 
 
-def _parallel_gradients(trans, emission, norm, alpha, cotangent, time_varying) -> Gradients:
+def _parallel_gradients(trans, emission, norm, alpha, cotangent, time_varying, order):
     """:func:`~jaxbridge.hmm._recursions.gradient_scan`'s result from the parallel ``beta``."""
     beta = parallel_backward(trans, emission, alpha, time_varying=time_varying)
     beta = beta * cotangent[None, None]
@@ -114,55 +120,77 @@ def _parallel_gradients(trans, emission, norm, alpha, cotangent, time_varying) -
     return Gradients(alpha * beta, weight[0], transitions)
 
 
-def _log_likelihood_bwd(time_varying, method, residuals, cotangent):
+def _log_likelihood_bwd(time_varying, method, order, residuals, cotangent):
     emission, alpha, norm, init, trans = residuals
     gradients = _parallel_gradients if method == "parallel" else _sequential_gradients
-    grads = gradients(trans, emission, norm, alpha, cotangent, time_varying)
+    grads = gradients(trans, emission, norm, alpha, cotangent, time_varying, order)
     return grads.posterior, sum_to(grads.first_weight, init.shape), grads.transitions
 
 
 _log_likelihood_vjp.defvjp(_log_likelihood_fwd, _log_likelihood_bwd)
 
 
-_STATIC = ("time_varying", "log_probs", "method")
+_STATIC = ("time_varying", "log_probs", "method", "order")
 
 
-def _checked(jitted, log_emission, init, trans, mask, time_varying, log_probs, method):
+def _checked(jitted, log_emission, init, trans, mask, time_varying, log_probs, method, order):
     """Validate in Python (free when already traced), then run the jitted computation."""
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}; got {method!r}")
+    order = check_order(order)
+    if order and method == "parallel":
+        raise ValueError("method='parallel' is not available for lagged states (order > 0)")
     options = dict(time_varying=time_varying, log_probs=log_probs)
-    check_hmm_inputs(log_emission, init, trans, mask, **options)
-    return jitted(log_emission, init, trans, mask, method=method, **options)
+    check_hmm_inputs(log_emission, init, trans, mask, order=order, **options)
+    return jitted(log_emission, init, trans, mask, method=method, order=order, **options)
+
+
+def _prepared(log_emission, init, trans, mask, *, time_varying, log_probs, order) -> TimeMajor:
+    """:func:`~jaxbridge.hmm._inputs.prepare`, with the first tuple's distribution as ``init``
+    for a chain of lagged states."""
+    if order:
+        init = tuple_init(init, trans, time_varying=time_varying, log_probs=log_probs, order=order)
+    return prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
 
 
 @partial(jax.jit, static_argnames=_STATIC)
-def _log_likelihood_jit(log_emission, init, trans, mask, *, time_varying, log_probs, method):
+def _log_likelihood_jit(log_emission, init, trans, mask, *, time_varying, log_probs, method, order):
     """The forward pass with the forward–backward gradient rule (``_log_likelihood_vjp``).
 
     Differentiating the scan itself (what :func:`filter`'s ``log_likelihood`` gives) was
     never faster at the sizes measured (``benchmarks/kernel_scaling.py``) and needs more
     memory."""
-    tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
-    return _log_likelihood_vjp(tm.log_emission, tm.init, tm.trans, time_varying, method)
+    options = dict(time_varying=time_varying, log_probs=log_probs, order=order)
+    tm = _prepared(log_emission, init, trans, mask, **options)
+    return _log_likelihood_vjp(tm.log_emission, tm.init, tm.trans, time_varying, method, order)
+
+
+def _regimes(probs: jax.Array, num_states: int, order: int) -> jax.Array:
+    """Batch-major ``[..., T, K]`` marginals from time-major tuple probabilities."""
+    probs = to_batch_major(probs)
+    return regime_marginals(probs, num_states) if order else probs
 
 
 @partial(jax.jit, static_argnames=_STATIC)
-def _filter_jit(log_emission, init, trans, mask, *, time_varying, log_probs, method):
-    tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
+def _filter_jit(log_emission, init, trans, mask, *, time_varying, log_probs, method, order):
+    options = dict(time_varying=time_varying, log_probs=log_probs, order=order)
+    tm = _prepared(log_emission, init, trans, mask, **options)
     emission, shift = scale_emissions(tm.log_emission)
-    alpha, norm = _forward(method, tm.init, tm.trans, emission, time_varying)
+    alpha, norm = _forward(method, tm.init, tm.trans, emission, time_varying, order)
     steps = _step_terms(norm, shift)
-    return FilterResult(to_batch_major(alpha), jnp.sum(steps, axis=0), to_batch_major(steps, 0))
+    alpha = _regimes(alpha, init.shape[-1], order)
+    return FilterResult(alpha, jnp.sum(steps, axis=0), to_batch_major(steps, 0))
 
 
 @partial(jax.jit, static_argnames=_STATIC)
-def _smooth_jit(log_emission, init, trans, mask, *, time_varying, log_probs, method):
-    tm = prepare(log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs)
+def _smooth_jit(log_emission, init, trans, mask, *, time_varying, log_probs, method, order):
+    options = dict(time_varying=time_varying, log_probs=log_probs, order=order)
+    tm = _prepared(log_emission, init, trans, mask, **options)
     emission, shift = scale_emissions(tm.log_emission)
-    alpha, norm = _forward(method, tm.init, tm.trans, emission, time_varying)
-    beta = _backward(method, tm.trans, emission, alpha, norm, time_varying)
-    return SmoothResult(to_batch_major(alpha * beta), _total(norm, shift))
+    alpha, norm = _forward(method, tm.init, tm.trans, emission, time_varying, order)
+    beta = _backward(method, tm.trans, emission, alpha, norm, time_varying, order)
+    probs = _regimes(alpha * beta, init.shape[-1], order)
+    return SmoothResult(probs, _total(norm, shift))
 
 
 def log_likelihood(
@@ -174,6 +202,7 @@ def log_likelihood(
     time_varying: bool = False,
     log_probs: bool = False,
     method: Method = "sequential",
+    order: int = 0,
 ) -> jax.Array:
     """Marginal log-likelihood ``log p(y_{1:T})`` of a hidden Markov model.
 
@@ -194,6 +223,13 @@ def log_likelihood(
     method : {"sequential", "parallel"}
         ``lax.scan`` over time (Rabiner 1989) or ``lax.associative_scan`` (Hassan,
         Särkkä & García-Fernández 2021; ``O(log T)`` depth, for accelerators).
+    order : int
+        Number of lagged regimes ``p`` the emission depends on (Hamilton 1989's switching
+        autoregression). With ``p > 0`` the hidden state of step ``t`` is the tuple
+        ``(z_t, ..., z_{t-p})``: ``log_emission`` is ``[..., T, K^(p+1)]`` (tuples in C order,
+        the current regime first), ``init [..., K]`` is the distribution of the first tuple's
+        oldest regime ``z_{1-p}``, ``trans`` stays ``[..., K, K]``, and each step costs
+        ``O(K^(p+1) K)`` (see :mod:`jaxbridge.hmm._lagged`). Sequential method only.
 
     Returns
     -------
@@ -212,7 +248,7 @@ def log_likelihood(
     your own chain rule (``0 * NaN``), which no kernel can undo.
     """
     return _checked(
-        _log_likelihood_jit, log_emission, init, trans, mask, time_varying, log_probs, method
+        _log_likelihood_jit, log_emission, init, trans, mask, time_varying, log_probs, method, order
     )
 
 
@@ -225,16 +261,20 @@ def filter(
     time_varying: bool = False,
     log_probs: bool = False,
     method: Method = "sequential",
+    order: int = 0,
 ) -> FilterResult:
     """Filtered marginals ``p(z_t | y_{1:t})``, ``log p(y_{1:T})`` and its one-step terms.
 
     Arguments as :func:`log_likelihood`. Returns :class:`FilterResult` with
-    ``filtered_probs [..., T, K]``, ``log_likelihood [...]`` and ``step_log_likelihood
+    ``filtered_probs [..., T, K]`` (with ``order > 0``, of the current regime: the tuples'
+    probabilities summed over the lags), ``log_likelihood [...]`` and ``step_log_likelihood
     [..., T]``, the one-step-ahead log predictive densities ``log p(y_t | y_{1:t-1}) = log c_t``
     (the normalisers of the scaled forward pass; zero at masked steps), whose sum over ``T``
     is ``log_likelihood``.
     """
-    return _checked(_filter_jit, log_emission, init, trans, mask, time_varying, log_probs, method)
+    return _checked(
+        _filter_jit, log_emission, init, trans, mask, time_varying, log_probs, method, order
+    )
 
 
 def smooth(
@@ -246,10 +286,13 @@ def smooth(
     time_varying: bool = False,
     log_probs: bool = False,
     method: Method = "sequential",
+    order: int = 0,
 ) -> SmoothResult:
     """Smoothed marginals ``p(z_t | y_{1:T})`` by forward–backward, and ``log p(y_{1:T})``.
 
     Arguments as :func:`log_likelihood`. Returns :class:`SmoothResult` with
-    ``smoothed_probs [..., T, K]`` and ``log_likelihood [...]``. Differentiable by autodiff.
+    ``smoothed_probs [..., T, K]`` (of the current regime when ``order > 0``) and ``log_likelihood [...]``. Differentiable by autodiff.
     """
-    return _checked(_smooth_jit, log_emission, init, trans, mask, time_varying, log_probs, method)
+    return _checked(
+        _smooth_jit, log_emission, init, trans, mask, time_varying, log_probs, method, order
+    )

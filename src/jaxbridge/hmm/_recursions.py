@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxbridge.hmm import _lagged
+
 __all__ = [
     "Gradients",
     "backward_scan",
@@ -73,6 +75,24 @@ def matvec(trans: jax.Array, beta: jax.Array) -> jax.Array:
     return jnp.sum(trans * beta[None], axis=1)
 
 
+def _predict(alpha: jax.Array, trans: jax.Array, order: int) -> jax.Array:
+    """``p(s_{t+1} | y_{1:t})`` from ``alpha_t``: a vector–matrix product, or for a chain of
+    lagged states (``order > 0``) the structured step of :mod:`~jaxbridge.hmm._lagged`."""
+    return _lagged.push_forward(alpha, trans) if order else vecmat(alpha, trans)
+
+
+def _back(trans: jax.Array, weight: jax.Array, order: int) -> jax.Array:
+    """The transpose of :func:`_predict`: ``trans @ weight``, or its lagged-chain form."""
+    return _lagged.pull_back(trans, weight) if order else matvec(trans, weight)
+
+
+def _counts(alpha: jax.Array, weight_next: jax.Array, num_states: int, order: int) -> jax.Array:
+    """One step's ``Σ alpha_t(i ...) w_{t+1}(j ...)`` ``[K, K, ...]`` over the chain's moves."""
+    if order:
+        return _lagged.transition_counts(alpha, weight_next, num_states)
+    return alpha[:, None] * weight_next[None]
+
+
 def safe_norm(norm: jax.Array) -> jax.Array:
     """Normaliser usable as a divisor: zero (an impossible step) becomes one."""
     return jnp.where(norm > 0, norm, jnp.ones((), norm.dtype))
@@ -89,7 +109,12 @@ def _padded(trans: jax.Array, *, at_end: bool) -> jax.Array:
 
 
 def forward_scan(
-    init: jax.Array, trans: jax.Array, emission: jax.Array, *, time_varying: bool
+    init: jax.Array,
+    trans: jax.Array,
+    emission: jax.Array,
+    *,
+    time_varying: bool,
+    order: int = 0,
 ) -> tuple[jax.Array, jax.Array]:
     """Scaled forward pass.
 
@@ -99,6 +124,10 @@ def forward_scan(
     trans : [K, K, ...] or [T-1, K, K, ...]
     emission : [T, K, ...]
         Shifted emission likelihoods ``e_t``.
+    order
+        With ``order = p > 0`` the chain's states are tuples of ``p + 1`` regimes
+        (:mod:`~jaxbridge.hmm._lagged`): ``init`` and ``emission`` have ``K^{p+1}`` states,
+        ``trans`` stays ``K x K``.
 
     Returns
     -------
@@ -114,7 +143,7 @@ def forward_scan(
         unnormalised = predicted * emission_t
         norm = sum_states(unnormalised)
         alpha = unnormalised / safe_norm(norm)[None]
-        return vecmat(alpha, trans if trans_next is None else trans_next), (alpha, norm)
+        return _predict(alpha, trans if trans_next is None else trans_next, order), (alpha, norm)
 
     xs = (emission, _padded(trans, at_end=True) if time_varying else None)
     _, (alpha, norm) = lax.scan(_step, jnp.broadcast_to(init, emission.shape[1:]), xs)
@@ -135,7 +164,7 @@ def _weight(emission_t: jax.Array, beta: jax.Array, norm_t: jax.Array) -> jax.Ar
 
 
 def backward_scan(
-    trans: jax.Array, emission: jax.Array, norm: jax.Array, *, time_varying: bool
+    trans: jax.Array, emission: jax.Array, norm: jax.Array, *, time_varying: bool, order: int = 0
 ) -> jax.Array:
     """Scaled backward pass (Rabiner's ``beta_hat``).
 
@@ -145,6 +174,8 @@ def backward_scan(
     emission : [T, K, ...]
     norm : [T, ...]
         Forward normalisers from :func:`forward_scan`.
+    order
+        As :func:`forward_scan`.
 
     Returns
     -------
@@ -157,7 +188,7 @@ def backward_scan(
         # beta = beta_t; returns beta_{t-1} = trans_t @ w_t
         emission_t, norm_t, trans_t = xs
         weight = _weight(emission_t, beta, norm_t)
-        return matvec(trans if trans_t is None else trans_t, weight), beta
+        return _back(trans if trans_t is None else trans_t, weight, order), beta
 
     xs = (emission, norm, _padded(trans, at_end=False) if time_varying else None)
     _, beta = lax.scan(_step, jnp.ones_like(emission[0]), xs, reverse=True)
@@ -180,6 +211,7 @@ def gradient_scan(
     cotangent: jax.Array,
     *,
     time_varying: bool,
+    order: int = 0,
 ) -> Gradients:
     """Backward pass that returns the gradient's ingredients instead of ``beta``.
 
@@ -200,6 +232,8 @@ def gradient_scan(
         Weight of each sequence's log-likelihood. The recursion is linear in ``beta``, so
         starting it from ``beta_T = cotangent`` instead of one weights every output,
         before the counts are summed over sequences.
+    order
+        As :func:`forward_scan`; the counts are over the ``K x K`` moves of the regimes.
 
     Returns
     -------
@@ -213,15 +247,16 @@ def gradient_scan(
         beta, weight_next, counts = carry
         emission_t, norm_t, trans_t, alpha_t = xs
         weight = _weight(emission_t, beta, norm_t)
-        outer = alpha_t[:, None] * weight_next[None]
+        outer = _counts(alpha_t, weight_next, num_states, order)
         if time_varying:
             out = (alpha_t * beta, sum_to(outer, trans_t.shape))
         else:
             out, counts, trans_t = (alpha_t * beta, None), counts + outer, trans
-        return (matvec(trans_t, weight), weight, counts), out
+        return (_back(trans_t, weight, order), weight, counts), out
 
+    num_states = trans.shape[1] if time_varying else trans.shape[0]
     beta_last = jnp.broadcast_to(cotangent[None], emission.shape[1:]).astype(emission.dtype)
-    counts_shape = (emission.shape[1], *emission.shape[1:])  # [K, K, ...]
+    counts_shape = (num_states, num_states, *emission.shape[2:])  # [K, K, ...]
     counts = None if time_varying else jnp.zeros(counts_shape, emission.dtype)
     init = (beta_last, jnp.zeros_like(beta_last), counts)
     xs = (emission, norm, _padded(trans, at_end=False) if time_varying else None, alpha)

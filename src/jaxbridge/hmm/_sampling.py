@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxbridge._validation import check_hmm_inputs
 from jaxbridge.hmm._inputs import prepare, scale_emissions
+from jaxbridge.hmm._lagged import lagged_as_dense
 from jaxbridge.hmm._recursions import forward_scan
 
 __all__ = ["sample_paths"]
@@ -50,11 +50,13 @@ def sample_paths(
     num_samples: int = 1,
     time_varying: bool = False,
     log_probs: bool = False,
+    order: int = 0,
 ) -> jax.Array:
     """Draw hidden paths from ``p(z_{1:T} | y_{1:T})`` (forward filtering, backward sampling).
 
     Arguments as :func:`~jaxbridge.hmm.log_likelihood`, plus a JAX PRNG ``key`` and
-    ``num_samples``.
+    ``num_samples``. With lagged states (``order > 0``) the tuple paths are drawn on the
+    tuple chain's full matrix and the current regimes returned.
 
     Returns
     -------
@@ -62,18 +64,19 @@ def sample_paths(
     """
     if int(num_samples) < 1:
         raise ValueError(f"num_samples must be >= 1; got {num_samples}")
-    check_hmm_inputs(
-        log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs
-    )
-    return _sample_paths_jit(
-        key,
-        log_emission,
-        init,
-        trans,
-        mask,
-        num_samples=int(num_samples),
-        time_varying=time_varying,
-        log_probs=log_probs,
+    options = dict(time_varying=time_varying, log_probs=log_probs)
+    init, trans, regime_of = lagged_as_dense(log_emission, init, trans, mask, order, **options)
+    return regime_of(
+        _sample_paths_jit(
+            key,
+            log_emission,
+            init,
+            trans,
+            mask,
+            num_samples=int(num_samples),
+            time_varying=time_varying,
+            log_probs=log_probs,
+        )
     )
 
 

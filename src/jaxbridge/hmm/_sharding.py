@@ -149,12 +149,13 @@ def sharded_log_likelihood(
     time_varying: bool = False,
     log_probs: bool = False,
     method: Literal["sequential", "parallel"] = "sequential",
+    order: int = 0,
 ) -> jax.Array:
     """:func:`jaxbridge.hmm.log_likelihood` with the sequences split across devices.
 
     Parameters
     ----------
-    log_emission, init, trans, mask, time_varying, log_probs, method
+    log_emission, init, trans, mask, time_varying, log_probs, method, order
         As :func:`jaxbridge.hmm.log_likelihood`: ``log_emission [..., T, K]``,
         ``init [..., K]``, ``trans [..., K, K]`` (``[..., T-1, K, K]`` when time varying),
         ``mask [..., T]``. With devices of several processes: the same full arrays on every
@@ -176,7 +177,7 @@ def sharded_log_likelihood(
     if method not in ("sequential", "parallel"):
         raise ValueError(f"method must be one of ('sequential', 'parallel'); got {method!r}")
     shapes = check_hmm_inputs(
-        log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs
+        log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs, order=order
     )
     if devices is None:
         mesh, num_devices = None, _context_mesh_size()
@@ -185,13 +186,15 @@ def sharded_log_likelihood(
         num_devices = dict(mesh.shape).get(SEQ_AXIS)
         if num_devices is None:
             raise ValueError(f"devices: the mesh needs an axis named {SEQ_AXIS!r}; got {mesh}")
-    options = dict(time_varying=time_varying, log_probs=log_probs, method=method)
+    options = dict(time_varying=time_varying, log_probs=log_probs, method=method, order=order)
     if num_devices == 1 or not shapes.batch_shape:
         return log_likelihood(log_emission, init, trans, mask, **options)
     return _sharded(log_emission, init, trans, mask, mesh=mesh, num_devices=num_devices, **options)
 
 
-@partial(jax.jit, static_argnames=("mesh", "num_devices", "time_varying", "log_probs", "method"))
+@partial(
+    jax.jit, static_argnames=("mesh", "num_devices", "time_varying", "log_probs", "method", "order")
+)
 def _sharded(log_emission, init, trans, mask, *, mesh, num_devices, **options):
     """Flatten the batch to ``B``, pad it to a multiple of the device count, ``shard_map``."""
     trans_core = trans_rank(options["time_varying"])

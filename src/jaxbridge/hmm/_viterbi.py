@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxbridge._validation import check_hmm_inputs
 from jaxbridge.hmm._inputs import prepare, to_batch_major
+from jaxbridge.hmm._lagged import lagged_as_dense
 from jaxbridge.hmm._types import ViterbiResult
 
 __all__ = ["viterbi"]
@@ -38,23 +38,24 @@ def viterbi(
     *,
     time_varying: bool = False,
     log_probs: bool = False,
+    order: int = 0,
 ) -> ViterbiResult:
     """Most probable hidden path ``argmax_z p(z_{1:T} | y_{1:T})``.
 
     Arguments as :func:`~jaxbridge.hmm.log_likelihood`. Masked steps carry no emission
-    term. Ties go to the lowest state index.
+    term. Ties go to the lowest state index. With lagged states (``order > 0``) the most
+    probable tuple path is found on the tuple chain's full matrix and its current regimes
+    returned (the most probable regime path: tuple and regime paths correspond one to one).
 
     Returns
     -------
     ViterbiResult
         ``path [..., T]`` (int32) and ``log_prob [...] = log p(z*, y)``.
     """
-    check_hmm_inputs(
-        log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs
-    )
-    return _viterbi_jit(
-        log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs
-    )
+    options = dict(time_varying=time_varying, log_probs=log_probs)
+    init, trans, regime_of = lagged_as_dense(log_emission, init, trans, mask, order, **options)
+    best = _viterbi_jit(log_emission, init, trans, mask, **options)
+    return best._replace(path=regime_of(best.path))
 
 
 @partial(jax.jit, static_argnames=("time_varying", "log_probs"))

@@ -8,7 +8,9 @@ JAX log-likelihood, verbatim, kept as a reference.
 
 :func:`fedfunds` is the quarterly US federal funds rate with the output gap and inflation, the
 data of the Markov-switching regression examples of Stata's ``mswitch`` manual and of
-statsmodels' ``MarkovRegression`` tests.
+statsmodels' ``MarkovRegression`` tests. :func:`hamilton_gnp` is Hamilton's (1989) real GNP
+growth with the NBER recession quarters, the founding example of Markov-switching
+autoregression.
 """
 
 from __future__ import annotations
@@ -169,6 +171,33 @@ def fedfunds() -> pd.DataFrame:
     import pandas as pd
 
     with resources.files("jaxbridge").joinpath("_data", "fedfunds.csv").open() as handle:
+        table = pd.read_csv(handle)
+    table.index = pd.PeriodIndex(table.pop("date"), freq="Q", name="date")
+    return table
+
+
+def hamilton_gnp() -> pd.DataFrame:
+    """Hamilton's (1989) US real GNP growth, quarterly, 1951Q2–1984Q4 (135 quarters).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by quarter (``date``, a quarterly :class:`pandas.PeriodIndex`), with columns
+        ``rgnp`` (100 times the quarterly change of log real GNP, the series of Hamilton's
+        Markov-switching autoregression) and ``nber_recession`` (1 in the quarters the NBER
+        dates as recession: after a business-cycle peak, through the trough).
+
+    Notes
+    -----
+    The data of Hamilton (1989), "A New Approach to the Economic Analysis of Nonstationary Time
+    Series and the Business Cycle", *Econometrica* 57(2), as carried (with the recession
+    indicator) by statsmodels' ``MarkovAutoregression`` tests and Stata's ``rgnp`` data set;
+    the published maximum-likelihood fit of the switching-mean AR(4) has log-likelihood
+    -181.26339.
+    """
+    import pandas as pd
+
+    with resources.files("jaxbridge").joinpath("_data", "hamilton_gnp.csv").open() as handle:
         table = pd.read_csv(handle)
     table.index = pd.PeriodIndex(table.pop("date"), freq="Q", name="date")
     return table

@@ -2,6 +2,7 @@
 forecasting, one entry point to NUTS, merging chains sampled on several processes, model
 checking (pseudo-residuals), Markov-switching regression, and choosing the number of hidden states (PSIS-LOO)."""
 
+from jaxbridge.pymc._autoregression import switching_autoregression
 from jaxbridge.pymc._compare import StateComparison, compare_states
 from jaxbridge.pymc._covariates import covariate_transitions
 from jaxbridge.pymc._decode import decode
@@ -42,5 +43,6 @@ __all__ = [
     "sample",
     "stationary_distribution",
     "studentt_hmm",
+    "switching_autoregression",
     "switching_regression",
 ]

@@ -202,9 +202,7 @@ def step_log_likelihood(idata: Any, model: pm.Model, var_name: str | None = None
     rv = marginal_hmm_variable(model, var_name)
     posterior, values = posterior_draws(idata, model)
     terms = DrawGraph(model, hmm_terms(model, rv))
-    run = jax.jit(
-        jax.vmap(partial(_step_terms, time_varying=rv.owner.op.time_varying), terms.in_axes)
-    )
+    run = jax.jit(jax.vmap(partial(_step_terms, **rv.owner.op.chain), terms.in_axes))
     chunks, present = [], None
     with _compat.x64():  # the model's float64 values stay float64
         for start in range(0, len(values[0]), CHUNK):
@@ -254,11 +252,9 @@ def _check_same_data(steps: dict[int, xr.DataArray]) -> None:
             )
 
 
-def _step_terms(log_emission, init, trans, mask, *, time_varying: bool) -> jax.Array:
+def _step_terms(log_emission, init, trans, mask, **chain) -> jax.Array:
     """``log p(y_t | y_{1:t-1})`` ``[..., T]`` of one draw."""
-    return hmm.filter(
-        log_emission, init, trans, mask, time_varying=time_varying
-    ).step_log_likelihood
+    return hmm.filter(log_emission, init, trans, mask, **chain).step_log_likelihood
 
 
 def _present(mask: Any, axis: int | None) -> np.ndarray | None:

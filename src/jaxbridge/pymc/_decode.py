@@ -86,7 +86,7 @@ def decode(
             values,
             posterior,
             obs_dims,
-            time_varying=rv.owner.op.time_varying,
+            chain=rv.owner.op.chain,
             sample_paths=sample_paths,
             viterbi=viterbi,
             random_seed=random_seed,
@@ -106,7 +106,7 @@ def _decode_draws(
     posterior: xr.Dataset,
     obs_dims: tuple[str, ...],
     *,
-    time_varying: bool,
+    chain: dict,
     sample_paths: bool,
     viterbi: str,
     random_seed: int | None,
@@ -117,7 +117,7 @@ def _decode_draws(
         jax.vmap(
             partial(
                 _decode_draw,
-                time_varying=time_varying,
+                **chain,
                 with_path=sample_paths,
                 with_viterbi=viterbi == "draws",
             ),
@@ -144,7 +144,7 @@ def _decode_draws(
         args = [
             a if axis is None else a[0] for a, axis in zip(terms(point), terms.in_axes, strict=True)
         ]
-        data["viterbi"] = (obs_dims, np.asarray(_viterbi(*args, time_varying)))
+        data["viterbi"] = (obs_dims, np.asarray(hmm.viterbi(*args, **chain).path))
     else:
         data["viterbi"] = (per_draw, unstack(viterbi_paths, posterior))
     if sample_paths:
@@ -152,20 +152,19 @@ def _decode_draws(
     return data
 
 
-@partial(jax.jit, static_argnames=("time_varying", "with_path", "with_viterbi"))
-def _decode_draw(key, log_emission, init, trans, mask, *, time_varying, with_path, with_viterbi):
-    """Smoothed marginals, optionally an FFBS path and a Viterbi path, for one draw."""
-    kwargs = {"time_varying": time_varying}
+@partial(jax.jit, static_argnames=("time_varying", "order", "with_path", "with_viterbi"))
+def _decode_draw(
+    key, log_emission, init, trans, mask, *, time_varying, order, with_path, with_viterbi
+):
+    """Smoothed marginals, optionally an FFBS path and a Viterbi path, for one draw (of the
+    current regime when the states are tuples of lagged regimes)."""
+    kwargs = {"time_varying": time_varying, "order": order}
     probs = hmm.smooth(log_emission, init, trans, mask, **kwargs).smoothed_probs
     path = (
         hmm.sample_paths(key, log_emission, init, trans, mask, **kwargs)[0] if with_path else None
     )
     best = hmm.viterbi(log_emission, init, trans, mask, **kwargs).path if with_viterbi else None
     return probs, path, best
-
-
-def _viterbi(log_emission, init, trans, mask, time_varying: bool) -> jax.Array:
-    return hmm.viterbi(log_emission, init, trans, mask, time_varying=time_varying).path
 
 
 def _dims_of(data: dict) -> set[str]:

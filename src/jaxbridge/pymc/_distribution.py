@@ -49,6 +49,7 @@ from pytensor.tensor.random.utils import normalize_size_param
 from pytensor.tensor.variable import TensorVariable
 
 from jaxbridge._validation import trans_rank
+from jaxbridge.hmm._lagged import check_order
 from jaxbridge.pymc._distribution_checks import (
     check_emission,
     check_observed_rank,
@@ -65,16 +66,27 @@ class MarginalHMMRV(SymbolicRandomVariable):
 
     _print_name = ("MarginalHMM", "\\operatorname{MarginalHMM}")
 
-    def __init__(self, *args, time_varying: bool, event_ndim: int = 0, **kwargs):
+    def __init__(self, *args, time_varying: bool, event_ndim: int = 0, order: int = 0, **kwargs):
         self.time_varying = time_varying
         self.event_ndim = event_ndim
+        self.order = order
         trans_sig = "(s,k,k)" if time_varying else "(k,k)"
         event = "".join(f",e{i}" for i in range(event_ndim))
-        kwargs["extended_signature"] = f"[rng],(k),{trans_sig},(t,k{event}),(t)->[rng],(t{event})"
+        states = "m" if order else "k"  # the K^(order+1) tuples of lagged states
+        kwargs["extended_signature"] = (
+            f"[rng],(k),{trans_sig},(t,{states}{event}),(t)->[rng],(t{event})"
+        )
         super().__init__(*args, **kwargs)
 
+    @property
+    def chain(self) -> dict[str, Any]:
+        """The hidden chain's options of the :mod:`jaxbridge.hmm` functions."""
+        return {"time_varying": self.time_varying, "order": self.order}
+
     @classmethod
-    def rv_op(cls, init, trans, emission, mask, steps, *, time_varying: bool, size=None):
+    def rv_op(
+        cls, init, trans, emission, mask, steps, *, time_varying: bool, order: int = 0, size=None
+    ):
         rng = pytensor.shared(np.random.default_rng())
         size = normalize_size_param(size)
         trans_core = trans_rank(time_varying)
@@ -94,16 +106,22 @@ class MarginalHMMRV(SymbolicRandomVariable):
 
         # shapes of the inner graph come from the resized emission (an input of the op)
         steps_shape = emission.shape[: emission.ndim - event_ndim - 1]  # [..., T]
+        if order:  # the regimes z_{1-p}, ..., z_T
+            steps_shape = (*steps_shape[:-1], steps_shape[-1] + order)
         # the node itself: calling the op hides the next rng (deprecated in PyTensor 3)
         uniform = pt.random.uniform.make_node(rng, normalize_size_param(steps_shape), 0.0, 1.0)
         next_rng, uniforms = uniform.outputs
-        states = _markov_chain(uniforms, init, trans, time_varying)
+        if order and time_varying:  # the first matrix moves the p regimes before step 1 too
+            first = pt.repeat(trans[..., :1, :, :], order, axis=-3)
+            trans = pt.concatenate([first, trans], axis=-3)
+        states = _lagged_states(_markov_chain(uniforms, init, trans, time_varying), init, order)
         draws = select_state(emission, states, event_ndim)
         return cls(
             inputs=[rng, init, trans, emission, mask],
             outputs=[next_rng, draws],
             time_varying=time_varying,
             event_ndim=event_ndim,
+            order=order,
         )(rng, init, trans, emission, mask)
 
     def update(self, node: Apply) -> dict:
@@ -117,6 +135,18 @@ def select_state(values: TensorVariable, states: TensorVariable, event_ndim: int
     index_shape = (*values.shape[:axis], 1, *values.shape[axis + 1 :])
     index = pt.broadcast_to(pt.shape_padright(states, 1 + event_ndim), index_shape)
     return pt.take_along_axis(values, index, axis=axis).squeeze(axis)
+
+
+def _lagged_states(regimes: TensorVariable, init: TensorVariable, order: int) -> TensorVariable:
+    """Tuple states ``[..., T]`` (``z_t K^p + ... + z_{t-p}``, :mod:`jaxbridge.hmm._lagged`) from
+    the regimes ``z_{1-p}, ..., z_T`` ``[..., T + p]``; the regimes themselves when ``order=0``."""
+    if not order:
+        return regimes
+    num_states, steps = init.shape[-1], regimes.shape[-1] - order
+    return sum(
+        regimes[..., order - lag : order - lag + steps] * num_states ** (order - lag)
+        for lag in range(order + 1)
+    )
 
 
 def _inverse_cdf(probs: TensorVariable, u: TensorVariable) -> TensorVariable:
@@ -187,6 +217,14 @@ class MarginalHMM(Distribution):
         (its other components are not used: there is no per-component marginalisation).
     time_varying : bool
         Whether ``trans`` has a time axis.
+    order : int
+        Number ``p`` of lagged regimes the emission depends on (Hamilton's switching
+        autoregression): the emission's state axis then has the ``K^(p+1)`` tuples
+        ``(z_t, ..., z_{t-p})`` (C order, current regime first; see
+        :func:`jaxbridge.hmm.log_likelihood`), ``init [..., K]`` is the distribution of the
+        first step's oldest regime ``z_{1-p}``, and ``trans`` stays ``[..., K, K]``. Predictive
+        draws then simulate the regimes and draw each step from its tuple's emission (an
+        emission built from the observed lags gives one-step-ahead draws).
     steps : int, optional
         ``T``; only needed when neither ``observed``, ``shape``/``dims`` nor a mask fix it.
     **kwargs
@@ -215,6 +253,7 @@ class MarginalHMM(Distribution):
         *,
         mask: Any = None,
         time_varying: bool = False,
+        order: int = 0,
         steps: int | None = None,
         observed: Any = None,
         **kwargs: Any,
@@ -233,6 +272,7 @@ class MarginalHMM(Distribution):
             emission,
             mask=mask,
             time_varying=time_varying,
+            order=order,
             steps=steps,
             observed=observed,
             **kwargs,
@@ -247,10 +287,12 @@ class MarginalHMM(Distribution):
         *,
         mask: Any = None,
         time_varying: bool = False,
+        order: int = 0,
         steps: int | None = None,
         **kwargs: Any,
     ) -> TensorVariable:
         check_emission(emission)
+        order = check_order(order)
         init = pt.as_tensor_variable(init)
         trans = pt.as_tensor_variable(trans)
         steps = _support_steps(steps, emission_event_ndim(emission), shape=kwargs.get("shape"))
@@ -258,9 +300,9 @@ class MarginalHMM(Distribution):
             steps = steps_from_inputs(trans, emission, mask, time_varying)
         steps = pt.as_tensor_variable(steps, dtype="int64", ndim=0)
         mask = pt.ones((steps,), dtype=bool) if mask is None else pt.as_tensor_variable(mask)
-        check_shapes(init, trans, emission, mask, steps, time_varying)
+        check_shapes(init, trans, emission, mask, steps, time_varying, order)
         return super().dist(
-            [init, trans, emission, mask, steps], time_varying=time_varying, **kwargs
+            [init, trans, emission, mask, steps], time_varying=time_varying, order=order, **kwargs
         )
 
 
@@ -323,14 +365,16 @@ def _change_marginal_hmm_size(op, dist, new_size, expand=False):
         mask,
         dist.shape[step_axis],
         time_varying=op.time_varying,
+        order=op.order,
         size=new_size,
     )
 
 
 @_support_point.register(MarginalHMMRV)
 def _marginal_hmm_support_point(op, rv, rng, init, trans, emission, mask):
-    """The emission's support point in the initially most probable state."""
-    state = pt.argmax(init, axis=-1)[..., None]  # [..., 1]: the same state at every step
+    """The emission's support point in the initially most probable state (kept at every lag)."""
+    regime = pt.argmax(init, axis=-1)[..., None]  # [..., 1]: the same state at every step
+    state = regime * sum(init.shape[-1] ** lag for lag in range(op.order + 1))
     return select_state(support_point(emission), state, op.event_ndim)
 
 
@@ -339,7 +383,7 @@ def marginal_hmm_logprob(op, values, rng, init, trans, emission, mask, **kwargs)
     """Per-sequence marginal log-likelihood ``[...]`` of ``value [..., T, *E]``."""
     (value,) = values
     log_emission, present = emission_log_density(value, emission, mask)
-    return hmm_logp(log_emission, init, trans, present, time_varying=op.time_varying)
+    return hmm_logp(log_emission, init, trans, present, **op.chain)
 
 
 def emission_log_density(

@@ -72,7 +72,7 @@ def steps_from_inputs(trans, emission, mask, time_varying: bool) -> Any:
     )
 
 
-def check_shapes(init, trans, emission, mask, steps, time_varying: bool) -> None:
+def check_shapes(init, trans, emission, mask, steps, time_varying: bool, order: int = 0) -> None:
     """Clear errors for inconsistent static shapes (K, T, ranks, mask dtype)."""
     trans_layout = "[..., T-1, K, K]" if time_varying else "[..., K, K]"
     if init.ndim < 1:
@@ -84,6 +84,9 @@ def check_shapes(init, trans, emission, mask, steps, time_varying: bool) -> None
     if mask.ndim < 1:
         raise ValueError("mask must have shape [..., T]; got a scalar")
     k = static_dim(emission, -1 - emission_event_ndim(emission))
+    if order:
+        _check_tuples(init, k, order)
+        k = static_dim(init, -1)
     for name, value, axes in (("init", init, (-1,)), ("trans", trans, (-2, -1))):
         for axis in axes:
             dim = static_dim(value, axis)
@@ -107,6 +110,16 @@ def check_shapes(init, trans, emission, mask, steps, time_varying: bool) -> None
                 f"time-varying trans must have shape [..., T-1, K, K] with T-1={t - 1}; "
                 f"got {trans.type.shape}"
             )
+
+
+def _check_tuples(init, tuples: int | None, order: int) -> None:
+    """With lagged states the emission's state axis has ``K^(order+1)`` entries."""
+    k = static_dim(init, -1)
+    if k is not None and tuples is not None and tuples != k ** (order + 1):
+        raise ValueError(
+            f"emission's last batch dimension must index the K^(order+1) = {k ** (order + 1)} "
+            f"tuples of the current and {order} lagged states (K={k} from init); got {tuples}"
+        )
 
 
 def check_observed_rank(observed, init, trans, emission, mask, time_varying: bool) -> None:

@@ -126,6 +126,12 @@ def forecast(
         raise ValueError(f"interval must lie strictly between 0 and 1; got {interval!r}")
     model = pm.modelcontext(model)
     rv = marginal_hmm_variable(model, var_name)
+    if rv.owner.op.order:
+        raise NotImplementedError(
+            f"forecast: {rv.name!r} has lagged regimes (a switching autoregression); its "
+            "forecasts must run the autoregression on simulated values, which forecast does not "
+            "do yet"
+        )
     posterior, values = posterior_draws(idata, model)
     graph = _ForecastGraph(model, rv, steps, covariates, future_trans)
     state_seed, observation_seed = np.random.SeedSequence(random_seed).spawn(2)

@@ -13,11 +13,12 @@ from typing import Any
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
+from jaxbridge.hmm._lagged import check_order
 from jaxbridge.hmm._sharding import sharded_log_likelihood
 from jaxbridge.wrap import wrap
 
 
-def _log_likelihood(log_emission, init, trans, mask, time_varying, log_probs):
+def _log_likelihood(log_emission, init, trans, mask, time_varying, log_probs, order=0):
     """Module-level (picklable) JAX function behind :func:`hmm_logp`.
 
     Inside :func:`jaxbridge.shard_sequences` (``jaxbridge.sample(..., shard="sequences")``) the
@@ -25,7 +26,7 @@ def _log_likelihood(log_emission, init, trans, mask, time_varying, log_probs):
     :func:`jaxbridge.hmm.log_likelihood` itself.
     """
     return sharded_log_likelihood(
-        log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs
+        log_emission, init, trans, mask, time_varying=time_varying, log_probs=log_probs, order=order
     )
 
 
@@ -40,6 +41,7 @@ def hmm_logp(
     *,
     time_varying: bool = False,
     log_probs: bool = False,
+    order: int = 0,
 ) -> TensorVariable:
     r"""Marginal log-likelihood of hidden Markov sequences, per sequence, as a PyTensor variable.
 
@@ -65,6 +67,9 @@ def hmm_logp(
         False marks a missing observation: no emission term, the chain still moves.
     time_varying, log_probs : bool
         See above.
+    order : int
+        Number of lagged regimes the emission depends on: ``log_emission`` is then
+        ``[..., T, K^(order+1)]`` over the tuples of :func:`jaxbridge.hmm.log_likelihood`.
 
     Returns
     -------
@@ -84,4 +89,6 @@ def hmm_logp(
         mask = pt.as_tensor_variable(mask)
         if mask.dtype != "bool":
             raise TypeError(f"mask must be a boolean tensor [..., T]; got dtype {mask.dtype}")
-    return _wrapped_log_likelihood(*args, mask, bool(time_varying), bool(log_probs))
+    return _wrapped_log_likelihood(
+        *args, mask, bool(time_varying), bool(log_probs), check_order(order)
+    )

@@ -373,6 +373,7 @@ def _build(
     coords: dict[str, Any] | None = None,
     durations: bool = False,
     covariates_name: str = "covariates",
+    order: int = 0,
 ) -> pm.Model:
     """The model: hidden-chain priors, ``emission(observed values)``, the observed HMM.
 
@@ -381,7 +382,8 @@ def _build(
     dims ``(sequence, time, component)``). ``init`` is the hidden chain's start
     (:func:`hidden_chain`); ``state`` names the states' dims (``state``, ``from_state``,
     ``to_state``); ``coords`` are added to the model's; ``durations`` adds the states'
-    expected durations; ``covariates_name`` names the covariates' argument in errors.
+    expected durations; ``covariates_name`` names the covariates' argument in errors;
+    ``order`` is :class:`~jaxbridge.MarginalHMM`'s (an emission over tuples of lagged states).
     """
     values = np.asarray(observed, dtype=float)
     layouts = "[N, T, D] or [T, D]" if vectors else "[N, T] or [T]"
@@ -426,6 +428,7 @@ def _build(
             emission=dist,
             observed=values,
             time_varying=x is not None,
+            order=order,
             dims=dims,
         )
     return model

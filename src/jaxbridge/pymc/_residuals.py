@@ -29,6 +29,7 @@ from pymc.logprob.basic import logcdf, logp
 from scipy.special import ndtri
 
 from jaxbridge import _compat, hmm
+from jaxbridge.hmm._lagged import dense_chain
 from jaxbridge.pymc._distribution import observed_values
 from jaxbridge.pymc._draws import marginal_hmm_variable, observed_coords, observed_dims
 
@@ -80,6 +81,10 @@ def pseudo_residuals(idata: Any, model: pm.Model | None = None, var_name: str | 
     log_emission, init_v, trans_v, present_v, *log_cdfs = fn(*point)
     time_varying = rv.owner.op.time_varying
     with _compat.x64():
+        if rv.owner.op.order:  # the predictive mixture is over tuples of lagged regimes
+            init_v, trans_v = dense_chain(
+                init_v, trans_v, time_varying=time_varying, log_probs=False, order=rv.owner.op.order
+            )
         filtered = hmm.filter(log_emission, init_v, trans_v, present_v, time_varying=time_varying)
     predicted = _predicted(np.asarray(filtered.filtered_probs), init_v, trans_v, time_varying)
     u = np.mean([np.sum(predicted * np.exp(c), axis=-1) for c in log_cdfs], axis=0)

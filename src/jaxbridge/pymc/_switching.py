@@ -123,54 +123,9 @@ def switching_regression(
     tvtp = None if exog_tvtp is None else _named(exog_tvtp, "covariate")
 
     def emission(steps: np.ndarray) -> pm.Distribution:
-        center, spread = float(np.median(steps)), float(steps.std())
-        spread = spread if spread > 0 else 1.0
-        observed_x = x[present]  # [M, P]
-        x_mean, x_sd = observed_x.mean(axis=0), observed_x.std(axis=0)
-        coef_sd = 2.0 * spread / x_sd  # [P]
-        const_sd = 2.0 * spread * float(np.sqrt(1.0 + np.sum((x_mean / x_sd) ** 2)))
-        ordered_const = switching_trend and states > 1
-        const = pm.Normal(
-            "const",
-            center,
-            const_sd,
-            **_per_regime(switching_trend, states),
-            **({"transform": StandardOrdered(center, const_sd / 2.0)} if ordered_const else {}),
+        mu, sigma = regression_terms(
+            steps, x, present, switching, states, switching_trend, switching_variance
         )
-        ordered_sigma = switching_variance and not switching_trend and states > 1
-        sigma = pm.HalfNormal(
-            "sigma",
-            spread,
-            **_per_regime(switching_variance, states),
-            **(
-                {
-                    "default_transform": None,
-                    "transform": StandardOrdered(0.0, spread, positive=True),
-                }
-                if ordered_sigma
-                else {}
-            ),
-        )
-        mu = const if switching_trend else pt.shape_padright(const, 1) * pt.ones(states)
-        x_filled = np.where(present[..., None], x, 0.0)  # any value: masked steps
-        if switching.any():
-            beta = pm.Normal(
-                "beta",
-                0.0,
-                coef_sd[switching],
-                shape=(states, int(switching.sum())),
-                dims=("regime", "regressor"),
-            )
-            mu = mu + pt.tensordot(x_filled[..., switching], beta.T, axes=1)  # [N, T, K]
-        if (~switching).any():
-            gamma = pm.Normal(
-                "gamma",
-                0.0,
-                coef_sd[~switching],
-                shape=int((~switching).sum()),
-                dims="common_regressor",
-            )
-            mu = mu + pt.shape_padright(pt.dot(x_filled[..., ~switching], gamma), 1)
         return pm.Normal.dist(mu=mu, sigma=sigma)
 
     return _build(
@@ -185,6 +140,69 @@ def switching_regression(
         durations=True,
         covariates_name="exog_tvtp",
     )
+
+
+def regression_terms(
+    steps: np.ndarray,
+    x: np.ndarray,
+    present: np.ndarray,
+    switching: np.ndarray,
+    states: int,
+    switching_trend: bool,
+    switching_variance: bool,
+) -> tuple[Any, Any]:
+    """The free variables ``const``, ``beta``, ``gamma``, ``sigma`` (priors of
+    :func:`switching_regression`'s Notes, from the observed values ``steps``) and the regression
+    mean ``mu`` (``[K]``, or ``[N, T, K]`` with regressors ``x [N, T, P]``) and ``sigma``."""
+    center, spread = float(np.median(steps)), float(steps.std())
+    spread = spread if spread > 0 else 1.0
+    observed_x = x[present]  # [M, P]
+    x_mean, x_sd = observed_x.mean(axis=0), observed_x.std(axis=0)
+    coef_sd = 2.0 * spread / x_sd  # [P]
+    const_sd = 2.0 * spread * float(np.sqrt(1.0 + np.sum((x_mean / x_sd) ** 2)))
+    ordered_const = switching_trend and states > 1
+    const = pm.Normal(
+        "const",
+        center,
+        const_sd,
+        **_per_regime(switching_trend, states),
+        **({"transform": StandardOrdered(center, const_sd / 2.0)} if ordered_const else {}),
+    )
+    ordered_sigma = switching_variance and not switching_trend and states > 1
+    sigma = pm.HalfNormal(
+        "sigma",
+        spread,
+        **_per_regime(switching_variance, states),
+        **(
+            {
+                "default_transform": None,
+                "transform": StandardOrdered(0.0, spread, positive=True),
+            }
+            if ordered_sigma
+            else {}
+        ),
+    )
+    mu = const if switching_trend else pt.shape_padright(const, 1) * pt.ones(states)
+    x_filled = np.where(present[..., None], x, 0.0)  # any value: masked steps
+    if switching.any():
+        beta = pm.Normal(
+            "beta",
+            0.0,
+            coef_sd[switching],
+            shape=(states, int(switching.sum())),
+            dims=("regime", "regressor"),
+        )
+        mu = mu + pt.tensordot(x_filled[..., switching], beta.T, axes=1)  # [N, T, K]
+    if (~switching).any():
+        gamma = pm.Normal(
+            "gamma",
+            0.0,
+            coef_sd[~switching],
+            shape=int((~switching).sum()),
+            dims="common_regressor",
+        )
+        mu = mu + pt.shape_padright(pt.dot(x_filled[..., ~switching], gamma), 1)
+    return mu, sigma
 
 
 def _per_regime(switches: bool, states: int) -> dict[str, Any]:

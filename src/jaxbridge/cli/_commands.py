@@ -159,6 +159,17 @@ def _fit(
             "--forecast with --regressors: future observations follow the regressors' future "
             "values, which the data does not hold"
         )
+    order = options["order"]
+    if steps_ahead and order:
+        raise CLIError(
+            "--forecast with --ar: forecasts of a switching autoregression are not supported "
+            "yet (they must run the autoregression on simulated values)"
+        )
+    if order and covariates:
+        raise CLIError(
+            "--ar with --covariates: time-varying transitions are not supported for a "
+            "switching autoregression yet"
+        )
     if steps_ahead and emission == "mvnormal":
         raise CLIError(
             "--forecast with --emission mvnormal: forecasts of vector observations are not "
@@ -178,6 +189,8 @@ def _fit(
         regressors=options["switching"],
         common_regressors=getattr(args, "common_regressors", ()),
         init=options["init"],
+        ar=order,
+        switching_ar=options["switching_ar"],
     )
     with (
         _console(args.quiet) as say,
@@ -187,11 +200,7 @@ def _fit(
         data, description = get_data()
         fit_model = build_model(data, states, emission, source=source, **options)
         say(description)
-        say(
-            f"built the {states}-state Markov-switching regression"
-            if regressors
-            else f"built the {states}-state {emission} marginal HMM"
-        )
+        say(f"built the {states}-state {_model_name(emission, regressors, order)}")
         run = fit(data, fit_model, settings, source=source, say=say, progressbar=not args.quiet)
         say(f"writing {args.out}/")
         result = write_run(run, temp, args.out)
@@ -202,13 +211,24 @@ def _fit(
 def _model_options(args: argparse.Namespace) -> dict:
     """``build_model``'s options from ``fit``'s flags (``demo`` has none of them)."""
     switching = getattr(args, "regressors", ())
-    regression = bool(switching or getattr(args, "common_regressors", ()))
+    order = getattr(args, "ar", 0)
+    regression = bool(switching or getattr(args, "common_regressors", ()) or order)
+    if getattr(args, "switching_ar", False) and not order:
+        raise CLIError("--switching-ar needs --ar P (the autoregression's order)")
     return {
         "shared_noise": getattr(args, "shared_noise", False),
         "switching": switching,
         # the default of --help: stationary for a regression (as statsmodels), else free
         "init": getattr(args, "init", None) or ("stationary" if regression else "free"),
+        "order": order,
+        "switching_ar": getattr(args, "switching_ar", False),
     }
+
+
+def _model_name(emission: str, regressors: tuple[str, ...], order: int) -> str:
+    if order:
+        return f"Markov-switching AR({order})"
+    return "Markov-switching regression" if regressors else f"{emission} marginal HMM"
 
 
 def _simulation_truth(args: argparse.Namespace) -> Truth:

@@ -46,6 +46,8 @@ class Settings(NamedTuple):
     regressors: tuple[str, ...] = ()  # a switching regression's switching regressors
     common_regressors: tuple[str, ...] = ()
     init: str | None = None  # the chain's start; None: the model's default
+    ar: int = 0  # a switching autoregression's order (0: none)
+    switching_ar: bool = False
 
 
 def fit(
@@ -104,7 +106,7 @@ def fit(
         decoded["pseudo_residual"] = pseudo_residuals(idata, model)
     else:
         say("no pseudo-residuals: vector observations (multivariate emissions) have none")
-    decoded = stop_at_ends(decoded, data["lengths"].values)
+    decoded = stop_at_ends(on_all_steps(decoded, data), data["lengths"].values)
     if "date" in data:
         decoded = decoded.assign_coords(date=data["date"])
     forecasted = None
@@ -112,7 +114,8 @@ def fit(
         say(f"forecasting {settings.forecast} step(s) after each sequence's last observation")
         forecasted = forecast(idata, model, settings.forecast, random_seed=settings.seed)
     say(f"simulating replicated data from {N_REPLICATES} posterior draws")
-    _compat.set_group(idata, "posterior_predictive", _replicates(idata, model, settings.seed))
+    replicates = _replicates(idata, model, settings.seed)
+    _compat.set_group(idata, "posterior_predictive", on_all_steps(replicates, data))
     info = {
         "jaxbridge_version": __version__,
         "versions": _versions(),
@@ -182,6 +185,27 @@ def _replicates(idata: Any, model: Any, seed: int) -> xr.Dataset:
     finally:
         pymc_log.setLevel(level)
     return _compat.get_group(predictive, "posterior_predictive")
+
+
+def on_all_steps(result: xr.Dataset, data: xr.Dataset) -> xr.Dataset:
+    """``result`` over all of ``data``'s steps: a switching autoregression models the steps
+    after each series' first ``P`` (its ``time`` starts at ``P``); on those first steps, which
+    it conditions on, probabilities and paths are missing (NaN, -1) and replicated values are
+    the observed ones."""
+    steps = data.sizes["time"]
+    if result.sizes["time"] == steps:
+        return result
+    time = np.arange(steps)
+    filled = result.reindex(time=time)
+    for name, variable in result.data_vars.items():
+        if "time" not in variable.dims:
+            continue
+        if not np.issubdtype(variable.dtype, np.floating):
+            filled[name] = variable.reindex(time=time, fill_value=-1)
+        elif "chain" in variable.dims:  # replicated data: the observed values
+            observed = data["emissions"].assign_coords(time=time)
+            filled[name] = filled[name].fillna(observed.transpose(*variable.dims[-2:]))
+    return filled
 
 
 def stop_at_ends(decoded: xr.Dataset, lengths: np.ndarray) -> xr.Dataset:

@@ -279,12 +279,27 @@ def build_parser() -> argparse.ArgumentParser:
         "same in every state, e.g. inf",
     )
     fit.add_argument(
+        "--ar",
+        metavar="P",
+        type=_at_least(1),
+        default=0,
+        help="Markov-switching autoregression of order P (Hamilton 1989; statsmodels' "
+        "MarkovAutoregression, Bayesian): y_t - m_k = sum_j ar_j (y_{t-j} - m of state "
+        "z_{t-j}) + noise_k, conditioned on each series' first P values; --emission normal "
+        "only, series without gaps; --regressors enter the state means m",
+    )
+    fit.add_argument(
+        "--switching-ar",
+        action="store_true",
+        help="with --ar: AR coefficients that switch with the state (default: common to all)",
+    )
+    fit.add_argument(
         "--init",
         choices=["free", "stationary"],
         default=None,
         help="the hidden chain's start: 'free' (a Dirichlet prior) or 'stationary' (the "
         "stationary distribution of the transitions, statsmodels' default; with --covariates, "
-        "of the first step's). Default: stationary with --regressors, else free",
+        "of the first step's). Default: stationary with --regressors or --ar, else free",
     )
     fit.add_argument(
         "--forecast",

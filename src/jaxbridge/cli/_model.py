@@ -8,6 +8,7 @@ simulation's parameters (``jaxbridge simulate``: state ``k`` emits
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -56,6 +57,8 @@ def build_model(
     source: str,
     switching: tuple[str, ...] = (),
     init: str | None = None,
+    order: int = 0,
+    switching_ar: bool = False,
 ) -> FitModel:
     """The library model for ``--emission kind`` fitted to ``data``, read from ``source``.
 
@@ -73,20 +76,24 @@ def build_model(
     import jaxbridge.pymc as models
     from jaxbridge.cli._data import truth_of
 
-    regression = "regressors" in data
+    regression = "regressors" in data or order > 0
+    flag = "--ar" if order else "--regressors"
     if regression and kind != "normal":
-        raise CLIError(
-            f"--regressors: a switching regression has normal noise, not --emission {kind}"
-        )
+        raise CLIError(f"{flag}: a switching regression has normal noise, not --emission {kind}")
     options: dict[str, Any] = {"init": init or ("stationary" if regression else "free")}
     if regression:
         builder = models.switching_regression
-        names = [str(name) for name in data["regressor"].values]
-        options |= {
-            "exog": data["regressors"],  # named: the coords of summary rows
-            "switching_exog": [name in switching for name in names],
-            "switching_variance": not shared_noise,
-        }
+        options["switching_variance"] = not shared_noise
+        if "regressors" in data:
+            names = [str(name) for name in data["regressor"].values]
+            options |= {
+                "exog": data["regressors"],  # named: the coords of summary rows
+                "switching_exog": [name in switching for name in names],
+            }
+        if order:
+            builder = partial(
+                models.switching_autoregression, order=order, switching_ar=switching_ar
+            )
         covariates_option = "exog_tvtp"
     else:
         builder = getattr(models, EMISSIONS[kind].builder)
@@ -99,7 +106,7 @@ def build_model(
             options[covariates_option] = data["covariates"]  # named: the coords of summary rows
         model = builder(emissions, n_states, sequence=data["sequence"].values, **options)
     except ValueError as err:  # data the model cannot produce
-        what = "--regressors" if regression else f"--emission {kind}"
+        what = flag if regression else f"--emission {kind}"
         raise CLIError(f"{source}: {what}: {err}") from None
     truth = (
         {}

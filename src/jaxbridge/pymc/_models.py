@@ -374,6 +374,7 @@ def _build(
     durations: bool = False,
     covariates_name: str = "covariates",
     order: int = 0,
+    transition_prior: tuple[float, float] = (1.0, 1.0),
 ) -> pm.Model:
     """The model: hidden-chain priors, ``emission(observed values)``, the observed HMM.
 
@@ -383,7 +384,8 @@ def _build(
     (:func:`hidden_chain`); ``state`` names the states' dims (``state``, ``from_state``,
     ``to_state``); ``coords`` are added to the model's; ``durations`` adds the states'
     expected durations; ``covariates_name`` names the covariates' argument in errors;
-    ``order`` is :class:`~jaxbridge.MarginalHMM`'s (an emission over tuples of lagged states).
+    ``order`` is :class:`~jaxbridge.MarginalHMM`'s (an emission over tuples of lagged states);
+    ``transition_prior`` is :func:`hidden_chain`'s.
     """
     values = np.asarray(observed, dtype=float)
     layouts = "[N, T, D] or [T, D]" if vectors else "[N, T] or [T]"
@@ -420,7 +422,9 @@ def _build(
     with pm.Model(coords=model_coords) as model:
         steps = values.reshape(-1, *values.shape[2:])  # [N*T] or [N*T, D]
         dist = emission(steps[~np.isnan(steps).reshape(len(steps), -1).any(axis=1)])
-        start, trans = hidden_chain(states, x, init, state, durations=durations)
+        start, trans = hidden_chain(
+            states, x, init, state, durations=durations, transition_prior=transition_prior
+        )
         MarginalHMM(
             HMM_NAME,
             init=start,
@@ -450,11 +454,13 @@ def hidden_chain(
     state: str = "state",
     *,
     durations: bool = False,
+    transition_prior: tuple[float, float] = (1.0, 1.0),
 ) -> tuple[Any, Any]:
     r"""Priors of the hidden chain: ``(init [K] or [N, K], trans [K, K] or [N, T-1, K, K])``.
 
-    ``p_transition [from_state, to_state]`` rows :math:`\sim \mathrm{Dirichlet}(\mathbf 1)`, or
-    covariate-driven transitions from ``x [N, T, P]`` (:func:`_covariate_trans`). The start is
+    ``p_transition [from_state, to_state]`` rows :math:`\sim \mathrm{Dirichlet}`, with
+    concentration ``transition_prior = (stay, move)`` on staying and on each move (``(1, 1)``:
+    uniform rows), or covariate-driven transitions from ``x [N, T, P]`` (:func:`_covariate_trans`). The start is
     ``p_initial_state [state]`` :math:`\sim \mathrm{Dirichlet}(\mathbf 1)` (``init="free"``)
     or the stationary distribution of the transitions (``init="stationary"``,
     :func:`~jaxbridge.pymc.stationary_distribution`; with covariates, of each sequence's
@@ -471,7 +477,9 @@ def hidden_chain(
     if init == "free":
         start = pm.Dirichlet("p_initial_state", np.ones(states), shape=states, dims=state)
     if x is None:
-        trans = pm.Dirichlet("p_transition", np.ones(states), shape=(states, states), dims=pair)
+        stay, move = transition_prior
+        concentration = np.full((states, states), float(move)) + (stay - move) * np.eye(states)
+        trans = pm.Dirichlet("p_transition", concentration, shape=(states, states), dims=pair)
         first, typical = trans, trans
     else:
         trans, transitions_at = _covariate_trans(x, states, pair)

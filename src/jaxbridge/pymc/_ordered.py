@@ -41,19 +41,32 @@ class StandardOrdered(Transform):
         The data's location :math:`c` and scale :math:`s > 0` (floats).
     positive
         Values above zero: the lowest is :math:`s\\,e^{y_1}` (``center`` is ignored).
+    from_top
+        Anchor the highest value instead, :math:`x_K = c + s\\,y_K`,
+        :math:`x_k = x_{k+1} - s\\,e^{y_k}` (:math:`k < K`): for parameters whose highest state
+        is the best determined, which the coordinates then separate from the gaps below it.
     """
 
     name = "ordered"
     ndim_supp = 1
 
-    def __init__(self, center: float, scale: float, *, positive: bool = False) -> None:
+    def __init__(
+        self, center: float, scale: float, *, positive: bool = False, from_top: bool = False
+    ) -> None:
         if not (np.isfinite(scale) and scale > 0):
             raise ValueError(f"scale must be positive and finite; got {scale}")
+        if positive and from_top:
+            raise ValueError("positive values are anchored at the lowest: from_top must be False")
         self.center = 0.0 if positive else float(center)
         self.scale = float(scale)
         self.positive = positive
+        self.from_top = from_top
 
     def backward(self, value, *inputs):
+        if self.from_top:
+            below = pt.cumsum(pt.exp(value[..., -2::-1]), axis=-1)[..., ::-1]  # x_K - x_k, k < K
+            offsets = pt.concatenate([-below, pt.zeros_like(value[..., :1])], axis=-1)
+            return self.center + self.scale * (value[..., -1:] + offsets)
         first = pt.exp(value[..., :1]) if self.positive else value[..., :1]
         steps = pt.concatenate([first, pt.exp(value[..., 1:])], axis=-1)
         return self.center + self.scale * pt.cumsum(steps, axis=-1)
@@ -62,17 +75,20 @@ class StandardOrdered(Transform):
         z = (pt.sort(value, axis=-1) - self.center) / self.scale
         first = pt.log(z[..., :1]) if self.positive else z[..., :1]
         gaps = pt.diff(z, axis=-1)
-        ties_as_one = pt.switch(gaps > 0, gaps, 1.0)
-        return pt.concatenate([first, pt.log(ties_as_one)], axis=-1)
+        ties_as_one = pt.log(pt.switch(gaps > 0, gaps, 1.0))
+        if self.from_top:
+            return pt.concatenate([ties_as_one, z[..., -1:]], axis=-1)
+        return pt.concatenate([first, ties_as_one], axis=-1)
 
     def log_jac_det(self, value, *inputs):
-        free = value if self.positive else value[..., 1:]
+        free = value if self.positive else value[..., :-1] if self.from_top else value[..., 1:]
         return value.shape[-1] * np.log(self.scale) + pt.sum(free, axis=-1)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, StandardOrdered) and (
-            (self.center, self.scale, self.positive) == (other.center, other.scale, other.positive)
-        )
+        return isinstance(other, StandardOrdered) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((type(self), self.center, self.scale, self.positive))
+        return hash((type(self), *self._key()))
+
+    def _key(self) -> tuple:
+        return (self.center, self.scale, self.positive, self.from_top)

@@ -150,6 +150,7 @@ def regression_terms(
     states: int,
     switching_trend: bool,
     switching_variance: bool,
+    from_top: bool = False,
 ) -> tuple[Any, Any]:
     """The free variables ``const``, ``beta``, ``gamma``, ``sigma`` (priors of
     :func:`switching_regression`'s Notes, from the observed values ``steps``) and the regression
@@ -166,7 +167,11 @@ def regression_terms(
         center,
         const_sd,
         **_per_regime(switching_trend, states),
-        **({"transform": StandardOrdered(center, const_sd / 2.0)} if ordered_const else {}),
+        **(
+            {"transform": StandardOrdered(center, const_sd / 2.0, from_top=from_top)}
+            if ordered_const
+            else {}
+        ),
     )
     ordered_sigma = switching_variance and not switching_trend and states > 1
     sigma = pm.HalfNormal(

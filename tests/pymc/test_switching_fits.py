@@ -1,6 +1,5 @@
-"""Posterior fits of the Markov-switching regression and autoregression (slow): recovery of
-simulated truths over several seeds, the federal funds example against Stata's published MLE,
-and Hamilton's GNP model against his MLE and the NBER recessions."""
+"""Posterior fits of the Markov-switching regression (slow): recovery of simulated truths over
+several seeds, and the federal funds example against Stata's published MLE."""
 
 from __future__ import annotations
 
@@ -13,8 +12,8 @@ from readme_fits import assert_trustworthy
 from statsmodels.tsa.regime_switching import markov_regression
 
 import jaxbridge
-from jaxbridge.datasets import fedfunds, hamilton_gnp
-from jaxbridge.pymc import switching_autoregression, switching_regression
+from jaxbridge.datasets import fedfunds
+from jaxbridge.pymc import switching_regression
 
 pytestmark = pytest.mark.slow
 
@@ -105,48 +104,3 @@ def test_federal_funds_posterior_agrees_with_the_published_mle():
     published = pd.read_csv(STATA_RESULTS / "results_predict_fedfunds.csv")["const_sm2"]
     probs = jaxbridge.decode(idata, model)["state_probs"].isel(sequence=0, state=1).values
     assert np.abs(probs - published.to_numpy()).mean() < 0.05
-
-
-#: Hamilton (1989)'s switching-mean AR(4) of real GNP growth at the published MLE (statsmodels'
-#: TestHamiltonAR4, E-views) and its standard errors: (MLE, SE) per parameter.
-HAMILTON_MLE = {
-    "p00": (0.754673, 0.0965189),
-    "p10": (0.095915, 0.0377362),
-    "const0": (-0.358811, 0.2645396),
-    "const1": (1.163516, 0.0745187),
-    "ar1": (0.013486, 0.1199942),
-    "ar2": (-0.057521, 0.137663),
-    "ar3": (-0.246983, 0.1069103),
-    "ar4": (-0.212923, 0.1105311),
-}
-
-
-@pytest.mark.parametrize("seed", [0, 1])
-def test_hamilton_gnp_posterior_finds_the_recessions(seed):
-    """NUTS on the shipped GNP data: the library's convergence checks pass (no divergence at
-    target_accept=0.95, r_hat, ESS), posterior medians within 2 published standard errors of
-    the MLE, and the smoothed recession probability above 0.5 in at least 6 of the 7 NBER
-    recessions of the sample and below it in most expansion quarters."""
-    table = hamilton_gnp()
-    model = switching_autoregression(table["rgnp"].to_numpy(), 2, order=4)
-    idata = jaxbridge.sample(model, random_seed=seed, target_accept=0.95, progressbar=False)
-    assert_trustworthy(idata)
-    posterior = idata.posterior
-    median = {name: posterior[name].median(("chain", "draw")).values for name in posterior}
-    ours = {
-        "p00": median["p_transition"][0, 0],
-        "p10": median["p_transition"][1, 0],
-        "const0": median["const"][0],
-        "const1": median["const"][1],
-        **{f"ar{lag}": median["ar"][lag - 1] for lag in range(1, 5)},
-    }
-    for name, (mle, se) in HAMILTON_MLE.items():
-        assert abs(ours[name] - mle) < 2 * se, (name, ours[name], mle, se)
-    recession = jaxbridge.decode(idata, model)["state_probs"].isel(sequence=0, state=0).values
-    nber = table["nber_recession"].to_numpy()[4:]  # the modelled quarters, from 1952Q2
-    starts = np.flatnonzero(np.diff(np.r_[0, nber]) == 1)
-    ends = np.flatnonzero(np.diff(np.r_[nber, 0]) == -1)
-    assert len(starts) == 7
-    found = [recession[s : e + 1].max() > 0.5 for s, e in zip(starts, ends, strict=True)]
-    assert sum(found) >= 6, found
-    assert np.mean(recession[nber == 0] < 0.5) > 0.85

@@ -85,6 +85,14 @@ def _until(values: np.ndarray, length: int) -> np.ndarray:
     return values
 
 
+def _path_until(path: np.ndarray, length: int) -> np.ndarray:
+    """A state path ``[T]`` as :func:`_until`, NaN where it is missing too (-1: the steps a
+    switching autoregression conditions on)."""
+    values = _until(path, length)
+    values[values < 0] = np.nan
+    return values
+
+
 def _first_component(values: xr.DataArray) -> xr.DataArray:
     """Vector observations ``(..., component)`` shown by their first component."""
     return values.isel(component=0) if "component" in values.dims else values
@@ -292,7 +300,7 @@ def states_figure(decoded: xr.Dataset, states: np.ndarray | None) -> Figure:
         if states is not None:
             true_path = _until(states[i], lengths[i]) + TRUE_OFFSET
             ax.plot(true_path, color="C1", lw=2.5, label="true state", **steps)
-        viterbi = _until(decoded["viterbi"].values[i], lengths[i]) + VITERBI_OFFSET
+        viterbi = _path_until(decoded["viterbi"].values[i], lengths[i]) + VITERBI_OFFSET
         ax.plot(viterbi, "--", color="C3", lw=1.2, label="Viterbi path", **steps)
         ax.set_yticks(np.arange(n_states))
         ax.set_ylabel("state")
@@ -339,7 +347,8 @@ def checks_figure(data: xr.Dataset, replicated: xr.Dataset | None, decoded: xr.D
 
     Left, the distribution of the observations against that of data sets replicated from
     posterior draws (``posterior_predictive``); middle, their autocorrelation (an HMM's
-    persistence shows there); right, a normal QQ plot of the pseudo-residuals
+    persistence shows there; a switching autoregression's replicates are drawn one step ahead,
+    each given the observed values before it); right, a normal QQ plot of the pseudo-residuals
     (:func:`jaxbridge.pymc.pseudo_residuals`), on the line when the model is right. Vector
     observations are checked on their first component, and have no pseudo-residuals.
     """
@@ -352,14 +361,17 @@ def checks_figure(data: xr.Dataset, replicated: xr.Dataset | None, decoded: xr.D
     lags = np.arange(1, min(MAX_LAG, observed.shape[1] - 1) + 1)
     values = observed[kept]
     draws = np.empty((0, *observed.shape))
+    replicated_label = "replicated"
     if replicated is not None:
+        if replicated.attrs.get("one_step_ahead"):  # a switching autoregression's replicates
+            replicated_label = "replicated one step ahead"
         (name,) = replicated.data_vars
         draws = _first_component(replicated[name]).stack(sample=("chain", "draw"))
         draws = draws.transpose("sample", ...).values
         draws = draws[:: max(1, len(draws) // N_DRAWN)]
     grid = np.linspace(*_span(np.concatenate([values, draws[:, kept].ravel()])), 200)
     for i, draw in enumerate(draws):
-        label = f"replicated ({len(draws)} posterior draws)" if i == 0 else None
+        label = f"{replicated_label} ({len(draws)} posterior draws)" if i == 0 else None
         dist_ax.plot(grid, _kde(draw[kept], grid), color="C0", alpha=0.15, lw=1, label=label)
         acf = _autocorrelation(np.where(kept, draw, np.nan), lags[-1])
         acf_ax.plot(lags, acf, color="C0", alpha=0.15, lw=1)

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 #: Posterior draws that get a replicated data set (the posterior predictive check).
 N_REPLICATES = 100
 
+#: Attribute of replicated data drawn one step ahead, each step given the observed past.
+ONE_STEP_AHEAD = "one_step_ahead"
+
 
 class Settings(NamedTuple):
     """What ``fit`` and ``demo`` were asked to do."""
@@ -114,8 +117,10 @@ def fit(
         say(f"forecasting {settings.forecast} step(s) after each sequence's last observation")
         forecasted = forecast(idata, model, settings.forecast, random_seed=settings.seed)
     say(f"simulating replicated data from {N_REPLICATES} posterior draws")
-    replicates = _replicates(idata, model, settings.seed)
-    _compat.set_group(idata, "posterior_predictive", on_all_steps(replicates, data))
+    replicates = on_all_steps(_replicates(idata, model, settings.seed), data)
+    if settings.ar:  # each step drawn given the observed values before it (the model's lags)
+        replicates.attrs[ONE_STEP_AHEAD] = 1
+    _compat.set_group(idata, "posterior_predictive", replicates)
     info = {
         "jaxbridge_version": __version__,
         "versions": _versions(),

@@ -35,7 +35,12 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from jaxbridge.pymc._models import _build
-from jaxbridge.pymc._switching import _regressors, _switching_flags, regression_terms
+from jaxbridge.pymc._switching import (
+    _regressors,
+    _switching_flags,
+    regression_terms,
+    series_values,
+)
 
 #: Default Dirichlet concentrations of staying in a regime and of each move out of it.
 TRANSITION_PRIOR = (8.0, 2.0)
@@ -125,12 +130,7 @@ def switching_autoregression(
     """
     if isinstance(order, bool) or not isinstance(order, int | np.integer) or order < 1:
         raise ValueError(f"order must be a positive integer (the number of lags); got {order!r}")
-    values = np.asarray(observed, dtype=float)
-    if values.ndim == 1:
-        values = values[None]
-    if values.ndim != 2:
-        raise ValueError(f"observed must be [N, T] or [T]; got shape {np.shape(observed)}")
-    present = ~np.isnan(values)
+    values, present = series_values(observed)
     _check_contiguous(present, order)
     x, names = _regressors(exog, values.shape, present)
     switching = _switching_flags(switching_exog, len(names))

@@ -111,12 +111,7 @@ def switching_regression(
         Naming the argument (and the regressor) for a shape that does not fit, a regressor that
         is missing where the response is present, constant, or collinear with the others.
     """
-    values = np.asarray(observed, dtype=float)
-    if values.ndim == 1:
-        values = values[None]
-    if values.ndim != 2:
-        raise ValueError(f"observed must be [N, T] or [T]; got shape {np.shape(observed)}")
-    present = ~np.isnan(values)
+    values, present = series_values(observed)
     x, names = _regressors(exog, values.shape, present)
     switching = _switching_flags(switching_exog, len(names))
     coords = {"regressor": names[switching], "common_regressor": names[~switching]}
@@ -208,6 +203,16 @@ def regression_terms(
         )
         mu = mu + pt.shape_padright(pt.dot(x_filled[..., ~switching], gamma), 1)
     return mu, sigma
+
+
+def series_values(observed: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``observed`` as float series ``[N, T]`` and where they are present (not NaN)."""
+    values = np.asarray(observed, dtype=float)
+    if values.ndim == 1:
+        values = values[None]
+    if values.ndim != 2:
+        raise ValueError(f"observed must be [N, T] or [T]; got shape {np.shape(observed)}")
+    return values, ~np.isnan(values)
 
 
 def _per_regime(switches: bool, states: int) -> dict[str, Any]:

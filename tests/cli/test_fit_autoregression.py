@@ -1,5 +1,7 @@
 """``jaxbridge fit --ar P``: a Markov-switching autoregression from a CSV file."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -40,9 +42,9 @@ def test_problems_are_one_line_errors(call, tmp_path, rng):
     table.to_csv(tmp_path / "d.csv", index=False)
     for extra, message in [
         (("--switching-ar",), "--switching-ar needs --ar P"),
-        (("--ar", 1, "--forecast", 2), "--forecast with --ar"),
         (("--ar", 1, "--emission", "poisson"), "--ar: a switching regression has normal noise"),
         (("--ar", 0), "--ar: must be at least 1"),
+        (("--ar", 1, "--target-accept", 1.5), "--target-accept: must lie strictly between 0"),
     ]:
         code, _, err = call("fit", tmp_path / "d.csv", "--states", 2, *extra)
         assert code == 2, err
@@ -58,16 +60,18 @@ def test_problems_are_one_line_errors(call, tmp_path, rng):
 def test_fit_conditions_on_the_first_values_and_finds_the_regimes(call, tmp_path, rng):
     """A short end-to-end fit: AR coefficient and means recovered, the first P steps (the
     conditioned ones) without decoded states, the regimes found by date, replicated data equal
-    to the observations on the conditioned steps."""
+    to the observations on the conditioned steps, dated regime-aware forecasts."""
     table, z = _series(rng)
     table.to_csv(tmp_path / "d.csv", index=False)
     folder = tmp_path / "run"
     code, out, err = call(
         "fit", tmp_path / "d.csv", "--states", 2, "--ar", 1, "--shared-noise", "--out", folder,
-        "--draws", 300, "--tune", 300,
+        "--draws", 300, "--tune", 300, "--forecast", 3,
     )  # fmt: skip
     assert code == 0, err
     assert "built the 2-state Markov-switching AR(1)" in err
+    settings = json.loads((folder / "run.json").read_text())["settings"]
+    assert settings["ar"] == 1 and settings["target_accept"] == 0.95
     summary = pd.read_csv(folder / "summary.csv", index_col="parameter")
     np.testing.assert_allclose(summary.loc[["const[0]", "const[1]"], "mean"], [0, 3], atol=0.3)
     assert abs(summary.loc["ar[1]", "mean"] - 0.5) < 0.2
@@ -80,3 +84,8 @@ def test_fit_conditions_on_the_first_values_and_finds_the_regimes(call, tmp_path
     replicated = get_group(xr.open_datatree(folder / "posterior.nc"), "posterior_predictive")
     np.testing.assert_allclose(replicated["hmm"].values[..., 0], table["value"].iloc[0])
     assert replicated.attrs["one_step_ahead"] == 1  # said in checks.png
+    # regime-aware forecasts: after 1989Q4 (regime 1 since 1985Q1), three quarters ahead
+    forecast = pd.read_csv(folder / "forecast.csv")
+    assert list(forecast["date"]) == ["1989Q4", "1990Q1", "1990Q2", "1990Q3"]
+    assert forecast["p_state_1"].iloc[0] > 0.9 and forecast["p_state_1"].is_monotonic_decreasing
+    assert (forecast["observation_low"].iloc[1:] < forecast["observation_high"].iloc[1:]).all()

@@ -160,11 +160,6 @@ def _fit(
             "values, which the data does not hold"
         )
     order = options["order"]
-    if steps_ahead and order:
-        raise CLIError(
-            "--forecast with --ar: forecasts of a switching autoregression are not supported "
-            "yet (they must run the autoregression on simulated values)"
-        )
     if order and covariates:
         raise CLIError(
             "--ar with --covariates: time-varying transitions are not supported for a "
@@ -191,6 +186,9 @@ def _fit(
         init=options["init"],
         ar=order,
         switching_ar=options["switching_ar"],
+        # a switching autoregression's posterior needs small steps in its tail (the library's
+        # slow fits of Hamilton's model: no divergence at 0.95)
+        target_accept=getattr(args, "target_accept", None) or (AR_TARGET_ACCEPT if order else None),
     )
     with (
         _console(args.quiet) as say,
@@ -223,6 +221,10 @@ def _model_options(args: argparse.Namespace) -> dict:
         "order": order,
         "switching_ar": getattr(args, "switching_ar", False),
     }
+
+
+#: NUTS's target acceptance rate for a switching autoregression unless --target-accept says.
+AR_TARGET_ACCEPT = 0.95
 
 
 def _model_name(emission: str, regressors: tuple[str, ...], order: int) -> str:

@@ -51,6 +51,7 @@ class Settings(NamedTuple):
     init: str | None = None  # the chain's start; None: the model's default
     ar: int = 0  # a switching autoregression's order (0: none)
     switching_ar: bool = False
+    target_accept: float | None = None  # None: the sampler's default
 
 
 def fit(
@@ -91,6 +92,11 @@ def fit(
                 chains=settings.chains,
                 random_seed=settings.seed,
                 progressbar=progressbar,
+                **(
+                    {}
+                    if settings.target_accept is None
+                    else {"target_accept": settings.target_accept}
+                ),
             )
     except ImportError as err:  # the chosen sampler's library is not installed
         raise CLIError(f"--sampler {settings.sampler}: {err}") from None
@@ -116,6 +122,8 @@ def fit(
     if settings.forecast:
         say(f"forecasting {settings.forecast} step(s) after each sequence's last observation")
         forecasted = forecast(idata, model, settings.forecast, random_seed=settings.seed)
+        # the data's step of each series' now: a switching autoregression models from step P
+        forecasted["last_step"] = forecasted["last_step"] + settings.ar
     say(f"simulating replicated data from {N_REPLICATES} posterior draws")
     replicates = on_all_steps(_replicates(idata, model, settings.seed), data)
     if settings.ar:  # each step drawn given the observed values before it (the model's lags)
@@ -253,8 +261,8 @@ ADVICE = {
     "they sit in different modes",
     "ess": "too few effective draws for stable estimates: run longer (--draws) or more --chains",
     "divergences": "the sampler could not follow the posterior's curvature somewhere, so the "
-    "draws may be biased: more --tune, or a model that fits the data better (--states, "
-    "--emission)",
+    "draws may be biased: a higher --target-accept (e.g. 0.95), more --tune, or a model that "
+    "fits the data better (--states, --emission)",
     "modes": "the posterior is multimodal: check --states and --emission, and compare the "
     "numbers of states (--states 1,2,3)",
 }

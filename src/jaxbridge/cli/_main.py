@@ -88,6 +88,16 @@ def _add_common(parser: argparse.ArgumentParser, *, force: bool = True) -> None:
         parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {value}")
+    return value
+
+
 def _add_sampling(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("sampling")
     group.add_argument(
@@ -120,6 +130,15 @@ def _add_sampling(parser: argparse.ArgumentParser) -> None:
             "laptop's cores (jaxbridge.sample runs 4, as pm.sample: use 4 for a stricter "
             "r_hat)"
         ),
+    )
+    group.add_argument(
+        "--target-accept",
+        metavar="P",
+        type=_probability,
+        default=None,
+        help="NUTS's target acceptance rate in (0, 1): higher takes smaller steps, for "
+        "posteriors with sharp curvature (divergences). Default: the sampler's (0.8), 0.95 "
+        "with --ar",
     )
     group.add_argument(
         "--seed",

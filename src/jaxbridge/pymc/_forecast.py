@@ -34,6 +34,7 @@ from pytensor.tensor.random.type import random_generator_type
 from pytensor.tensor.variable import TensorVariable
 
 from jaxbridge import _compat, hmm
+from jaxbridge.pymc._ar_forecast import ARPaths
 from jaxbridge.pymc._covariates import (
     COVARIATE_PARAMETERS,
     check_covariates,
@@ -126,25 +127,24 @@ def forecast(
         raise ValueError(f"interval must lie strictly between 0 and 1; got {interval!r}")
     model = pm.modelcontext(model)
     rv = marginal_hmm_variable(model, var_name)
-    if rv.owner.op.order:
-        raise NotImplementedError(
-            f"forecast: {rv.name!r} has lagged regimes (a switching autoregression); its "
-            "forecasts must run the autoregression on simulated values, which forecast does not "
-            "do yet"
-        )
     posterior, values = posterior_draws(idata, model)
-    graph = _ForecastGraph(model, rv, steps, covariates, future_trans)
+    num_samples = posterior.sizes["chain"] * posterior.sizes["draw"]
     state_seed, observation_seed = np.random.SeedSequence(random_seed).spawn(2)
-    with _compat.x64():  # the model's float64 values stay float64
-        current, probs, states, params = _forecast_states(
-            graph,
-            values,
-            posterior.sizes["chain"] * posterior.sizes["draw"],
-            steps,
-            rv.owner.op.time_varying,
-            state_seed,
-        )
-    observations = graph.draw_observations(params, states, observation_seed)
+    if rv.owner.op.order:  # a switching autoregression: the recursion runs on its own draws
+        if covariates is not None or future_trans is not None:
+            raise ValueError("covariates and future_trans are for time-varying transitions")
+        paths = ARPaths(model, rv, steps)
+        last_step = paths.last_step
+        with _compat.x64():
+            current, probs, states, observations = paths(values, num_samples, state_seed)
+    else:
+        graph = _ForecastGraph(model, rv, steps, covariates, future_trans)
+        last_step = graph.last_step
+        with _compat.x64():  # the model's float64 values stay float64
+            current, probs, states, params = _forecast_states(
+                graph, values, num_samples, steps, rv.owner.op.time_varying, state_seed
+            )
+        observations = graph.draw_observations(params, states, observation_seed)
     dims = observed_dims(model, rv)[:-1]
     per_draw = ("chain", "draw", *dims, "horizon")
     low, high = np.quantile(observations, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
@@ -156,7 +156,7 @@ def forecast(
         "observation_mean": ((*dims, "horizon"), observations.mean(axis=0)),
         "observation_low": ((*dims, "horizon"), low),
         "observation_high": ((*dims, "horizon"), high),
-        "last_step": (dims, graph.last_step),
+        "last_step": (dims, last_step),
     }
     coords = observed_coords(model, dims) | {
         "chain": posterior["chain"].values,

@@ -152,3 +152,27 @@ def test_emission_must_be_an_unnamed_distribution_with_a_state_axis():
             MarginalHMM("b", INIT, TRANS, np.zeros(3), observed=y)
         with pytest.raises(ValueError, match=r"last batch dimension must index the K hidden"):
             MarginalHMM("c", INIT, TRANS, pm.Dirichlet.dist(np.ones(3)), observed=y)
+
+
+def test_lagged_states_in_draws_and_log_density():
+    """``order=1``: the emission indexes the tuples ``(z_t, z_{t-1})``; with time-varying moves
+    (the first matrix also moves the regime before step 1), draws follow the tuples, and the
+    log-density is the lagged-state likelihood of :func:`jaxbridge.hmm.log_likelihood`."""
+    from scipy import stats
+
+    from jaxbridge import hmm
+
+    swap, stay = np.array([[0.0, 1.0], [1.0, 0.0]]), np.eye(2)
+    trans = np.stack([swap, stay, swap])  # z_0 = 0 -> 1 -> 0 -> 0 -> 1
+    emission = pm.Normal.dist(mu=np.arange(4.0), sigma=1e-3)  # tuple 2 z_t + z_{t-1}
+    rv = MarginalHMM.dist([1.0, 0.0], trans, emission, time_varying=True, order=1, shape=(4,))
+    np.testing.assert_allclose(pm.draw(rv, random_seed=3), [2, 1, 0, 2], atol=0.01)
+    soft = np.stack([[[0.7, 0.3], [0.4, 0.6]]] * 3)
+    y = np.array([2.1, 0.9, 0.2, 1.7])
+    emission = pm.Normal.dist(mu=np.arange(4.0), sigma=0.5)
+    init = np.array([0.6, 0.4])
+    rv = MarginalHMM.dist(init, soft, emission, time_varying=True, order=1, shape=(4,))
+    log_emission = pm.logp(emission, y[:, None]).eval()  # [T, 4]
+    np.testing.assert_allclose(log_emission, stats.norm.logpdf(y[:, None], range(4), 0.5), 1e-8)
+    expected = hmm.log_likelihood(log_emission, init, soft, time_varying=True, order=1)
+    np.testing.assert_allclose(pm.logp(rv, y).eval(), expected, rtol=1e-10)

@@ -111,10 +111,11 @@ class MarginalHMMRV(SymbolicRandomVariable):
         # the node itself: calling the op hides the next rng (deprecated in PyTensor 3)
         uniform = pt.random.uniform.make_node(rng, normalize_size_param(steps_shape), 0.0, 1.0)
         next_rng, uniforms = uniform.outputs
+        moves = trans
         if order and time_varying:  # the first matrix moves the p regimes before step 1 too
             first = pt.repeat(trans[..., :1, :, :], order, axis=-3)
-            trans = pt.concatenate([first, trans], axis=-3)
-        states = _lagged_states(_markov_chain(uniforms, init, trans, time_varying), init, order)
+            moves = pt.concatenate([first, trans], axis=-3)
+        states = _lagged_states(_markov_chain(uniforms, init, moves, time_varying), init, order)
         draws = select_state(emission, states, event_ndim)
         return cls(
             inputs=[rng, init, trans, emission, mask],

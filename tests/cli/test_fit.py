@@ -1,6 +1,7 @@
 """``jaxbridge demo``, ``fit`` and ``report``: the real command line on small data, few draws."""
 
 import json
+import re
 
 import arviz as az
 import numpy as np
@@ -11,6 +12,12 @@ import xarray as xr
 from jaxbridge.cli._report import COLUMNS
 from jaxbridge.cli._run import FIGURES, RUN_FILES
 from jaxbridge.datasets import seed_page_data, simulate_normal_hmm
+
+#: The phases of a fit without a forecast, in the order run.json lists them.
+PHASES = (
+    "startup", "read", "build", "mode_search", "compile", "sampling", "decode", "replicates",
+    "writing", "figures",
+)  # fmt: skip
 
 FEW_DRAWS = ("--draws", 30, "--tune", 30, "--chains", 1)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -76,7 +83,17 @@ def test_demo_then_report(run_cli, tmp_path):
     assert {"pymc", "pytensor", "jax", "arviz", "nutpie"} <= set(info["versions"])
     assert info["jaxbridge_version"] and info["settings"]["seed"] == 0
     assert info["data_shape"] == {"sequence": 70, "time": 51}
-    assert info["sampling_seconds"] > 0 and isinstance(info["converged"], bool)
+    assert isinstance(info["converged"], bool)
+    # where the time went: every phase, in order, adding up to the total the terminal shows
+    seconds = info["seconds"]
+    assert list(seconds) == [*PHASES, "total"] and min(seconds.values()) >= 0
+    assert seconds["sampling"] > 0 and seconds["compile"] > 0 and seconds["startup"] > 0
+    assert sum(seconds[p] for p in PHASES) == pytest.approx(seconds["total"], abs=0.06)
+    shown = re.search(r"jaxbridge: time: (.*) = ([\d.]+) s", result.stderr)
+    assert [part.rsplit(" ", 2)[0] for part in shown[1].split(", ")][: len(PHASES)] == [
+        p.replace("_", " ") for p in PHASES
+    ]
+    assert float(shown[2]) >= seconds["total"]
     assert "log density" in info["diagnostics"]["modes"]
 
     # report: the same summary again, the deleted figures back

@@ -121,6 +121,11 @@ def test_every_chain_starts_at_its_own_point_in_the_dominant_basin(normal_model,
     best = float(attrs["jaxbridge_mode_log_density"][0])
     dim = starts.shape[1]
     assert (densities <= best + 1e-6).all() and (densities >= best - dim - 1.0).all(), densities
+    # where the time went: the search (its compilation a part), the sampler's run, which
+    # holds the library's own sampling time
+    search, compiling = attrs["jaxbridge_search_seconds"], attrs["jaxbridge_search_compile_seconds"]
+    assert 0 < compiling < search
+    assert 0 < float(attrs["sampling_time"]) < attrs["jaxbridge_sampler_seconds"]
 
 
 def _two_comparable_modes() -> pm.Model:

@@ -34,6 +34,7 @@ from jaxbridge.cli._params import (
     parse_matrix,
     parse_vector,
 )
+from jaxbridge.cli._phases import Phases
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -190,19 +191,30 @@ def _fit(
         # slow fits of Hamilton's model: no divergence at 0.95)
         target_accept=getattr(args, "target_accept", None) or (AR_TARGET_ACCEPT if order else None),
     )
+    phases = Phases(getattr(args, "started", None))
     with (
         _console(args.quiet) as say,
         # refuses before any work; with --force, an earlier run's forecast files go too
         atomic_outputs(args.out, run_files(forecast=True), force=args.force) as temp,
     ):
+        import jaxbridge.pymc  # noqa: F401  (PyMC, PyTensor, JAX: most of the start-up)
+
+        phases.mark("startup")
         data, description = get_data()
+        phases.mark("read")
         fit_model = build_model(data, states, emission, source=source, **options)
+        phases.mark("build")
         say(description)
         say(f"built the {states}-state {_model_name(emission, regressors, order)}")
-        run = fit(data, fit_model, settings, source=source, say=say, progressbar=not args.quiet)
+        run = fit(
+            data, fit_model, settings, source=source, say=say, progressbar=not args.quiet,
+            phases=phases,
+        )  # fmt: skip
         say(f"writing {args.out}/")
-        result = write_run(run, temp, args.out)
+        result = write_run(run, temp, args.out, phases)
     _echo(args.quiet, result)
+    if not args.quiet:
+        print(f"jaxbridge: {phases.line()}", file=sys.stderr, flush=True)
     return 0
 
 

@@ -21,6 +21,7 @@ import xarray as xr
 from jaxbridge import __version__, _compat
 from jaxbridge.cli._data import padding_mask
 from jaxbridge.cli._errors import CLIError
+from jaxbridge.cli._phases import Phases
 from jaxbridge.cli._run import Run
 
 if TYPE_CHECKING:
@@ -62,9 +63,12 @@ def fit(
     source: str,
     say: Callable[[str], None],
     progressbar: bool,
+    phases: Phases | None = None,
 ) -> Run:
     """Sample the model's posterior, decode the hidden states, replicate the data; forecast
-    ``settings.forecast`` steps ahead when positive."""
+    ``settings.forecast`` steps ahead when positive. ``phases`` gets the end of each phase
+    (mode search, compile, sampling, decode, forecast, replicates)."""
+    phases = Phases() if phases is None else phases
     from jaxbridge.pymc import ConvergenceWarning, decode, forecast, pseudo_residuals, sample
     from jaxbridge.pymc._diagnostics import message
 
@@ -102,6 +106,7 @@ def fit(
         raise CLIError(f"--sampler {settings.sampler}: {err}") from None
     seconds = time.perf_counter() - start
     attrs = _compat.group_attrs(idata, "posterior")
+    phases.mark("sampling", **_sampling_parts(attrs))
     end_progress_line(attrs.get("inference_library"), progressbar, sys.stderr)
     say(_sampling_summary(idata, seconds))
     say(f"modes found: {attrs.get('jaxbridge_modes', 'not searched')}")
@@ -118,17 +123,20 @@ def fit(
     decoded = stop_at_ends(on_all_steps(decoded, data), data["lengths"].values)
     if "date" in data:
         decoded = decoded.assign_coords(date=data["date"])
+    phases.mark("decode")
     forecasted = None
     if settings.forecast:
         say(f"forecasting {settings.forecast} step(s) after each sequence's last observation")
         forecasted = forecast(idata, model, settings.forecast, random_seed=settings.seed)
         # the data's step of each series' now: a switching autoregression models from step P
         forecasted["last_step"] = forecasted["last_step"] + settings.ar
+        phases.mark("forecast")
     say(f"simulating replicated data from {N_REPLICATES} posterior draws")
     replicates = on_all_steps(_replicates(idata, model, settings.seed), data)
     if settings.ar:  # each step drawn given the observed values before it (the model's lags)
         replicates.attrs[ONE_STEP_AHEAD] = 1
     _compat.set_group(idata, "posterior_predictive", replicates)
+    phases.mark("replicates")
     info = {
         "jaxbridge_version": __version__,
         "versions": _versions(),
@@ -136,17 +144,28 @@ def fit(
         "settings": settings._asdict(),
         "sampler_used": attrs.get("inference_library", settings.sampler),
         "data_shape": {name: int(size) for name, size in data["emissions"].sizes.items()},
-        "sampling_seconds": round(seconds, 2),
         "converged": converged,
         "diagnostics": {
             key.removeprefix("jaxbridge_"): np.asarray(value).tolist()
             for key, value in attrs.items()
-            if key.startswith("jaxbridge_")
+            if key.startswith("jaxbridge_") and not key.endswith("_seconds")  # in "seconds"
         },
         "var_names": fit_model.var_names,
         "truth": {name: np.asarray(value).tolist() for name, value in fit_model.truth.items()},
     }
     return Run(data, idata, decoded, info, forecasted)
+
+
+def _sampling_parts(attrs: dict) -> dict[str, float]:
+    """The parts of :func:`jaxbridge.sample`'s wall time before the sampling proper, from
+    what it records: the mode search's climbs (``mode_search``), and the compilation of its
+    log density and the sampler's own set-up (``compile``: the sampler's run less the
+    library's ``sampling_time``)."""
+    search = float(attrs.get("jaxbridge_search_seconds", 0.0))
+    search_compile = float(attrs.get("jaxbridge_search_compile_seconds", 0.0))
+    sampler = float(attrs.get("jaxbridge_sampler_seconds", 0.0))
+    sampling = float(attrs.get("sampling_time", sampler))
+    return {"mode_search": search - search_compile, "compile": search_compile + sampler - sampling}
 
 
 #: The start of the record :func:`jaxbridge.sample` logs when the chains start.

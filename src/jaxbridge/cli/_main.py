@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -363,8 +364,10 @@ INTERRUPTED = 130
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``jaxbridge`` command line; return the exit code (0 ok, 2 bad input, 130 Ctrl-C)."""
+    started = time.perf_counter()  # the first phase's start (jaxbridge.cli._phases)
     try:
         args = build_parser().parse_args(argv)
+        args.started = started
         return _run(args)
     except CLIError as err:
         print(f"jaxbridge: error: {err}", file=sys.stderr)

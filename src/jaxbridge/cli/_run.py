@@ -10,7 +10,8 @@ A run folder holds
                     sequence's end probabilities are NaN and paths are -1; the pseudo-residuals
                     (:func:`jaxbridge.pymc.pseudo_residuals`)
 ``run.json``        settings, parameter names, true values (what ``report`` needs), sampler used,
-                    versions, data shape, timing, modes found and convergence figures
+                    versions, data shape, the wall seconds of each phase (``seconds``), modes
+                    found and convergence figures
 ``summary.csv``     mean, sd, 94% HDI, r_hat, bulk/tail ESS, true value, in HDI, flag
 ``episodes.csv``    every stretch of steps where a state's posterior probability exceeds 0.5:
                     first and last step (dates when the data have them), length, mean
@@ -59,6 +60,7 @@ from jaxbridge.cli._figures import (
     trace_figure,
 )
 from jaxbridge.cli._figures_dynamics import forecast_figure, transitions_figure
+from jaxbridge.cli._phases import Phases
 from jaxbridge.cli._report import (
     episodes_table,
     forecast_table,
@@ -121,16 +123,21 @@ def report_files(run: Run) -> tuple[str, ...]:
     return (*REPORT_FILES, *FORECAST_REPORT) if run.forecast is not None else REPORT_FILES
 
 
-def write_run(run: Run, temp: Callable[[str], Path], out_dir: Path) -> str:
+def write_run(run: Run, temp: Callable[[str], Path], out_dir: Path, phases: Phases) -> str:
     """Write the run folder's files (through ``temp``, see :mod:`jaxbridge.cli._files`);
-    return what to print: the summary table and the list of files."""
+    return what to print: the summary table and the list of files. ``phases`` gets the end of
+    the writing and of the figures; ``run.json``, written last, holds every phase's seconds."""
     run.data.to_netcdf(temp(DATA), engine="h5netcdf")
     run.idata.to_netcdf(str(temp(POSTERIOR)), engine="h5netcdf")
     run.decoded.to_netcdf(temp(STATES), engine="h5netcdf")
-    temp(SETTINGS).write_text(json.dumps(run.info, indent=2) + "\n")
     if run.forecast is not None:
         run.forecast.to_netcdf(temp(FORECAST), engine="h5netcdf")
-    return write_report(run, temp, out_dir, run_files(run.forecast is not None))
+    phases.mark("writing")
+    result = write_report(run, temp, out_dir, run_files(run.forecast is not None))
+    phases.mark("figures")
+    info = {**run.info, "seconds": phases.rounded()}
+    temp(SETTINGS).write_text(json.dumps(info, indent=2) + "\n")
+    return result
 
 
 def write_report(

@@ -28,6 +28,7 @@ carry posterior mass; :attr:`Initialization.comparable` says so.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -80,6 +81,8 @@ class Initialization(NamedTuple):
     #: per-dimension scale of the jitter that keeps starts drawn from the same one apart.
     candidates: list[np.ndarray]
     spread: np.ndarray
+    #: Wall seconds spent building (compiling) :attr:`evaluate`, part of the search's time.
+    compile_seconds: float = 0.0
 
     def point(self, seed: int) -> np.ndarray:
         """A start drawn from the dominant basin by ``seed``: a candidate chosen by the seed,
@@ -239,7 +242,9 @@ def find_modes(
     from pymc.initial_point import make_initial_point_fn
 
     layout = _Layout(model)
+    began = time.perf_counter()
     density = _Density(model, layout)
+    compile_seconds = time.perf_counter() - began
     prior = make_initial_point_fn(model=model, default_strategy="prior", return_transformed=True)
     # where a prior draw has no finite density (an ``ordered`` transform of unsorted draws, ...):
     # the model's initial point (its ``initval``s), jittered as PyMC does
@@ -278,6 +283,7 @@ def find_modes(
         density if density.jax is not None else None,
         candidates,
         spread,
+        compile_seconds,
     )
     # each chain its own point: the candidates first, then points drawn around them
     extra = np.random.default_rng([seeds[0], chains]).integers(2**31, size=chains)

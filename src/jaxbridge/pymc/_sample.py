@@ -13,6 +13,7 @@ warning in the log naming the failure.
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from typing import Any, Literal
 
@@ -113,7 +114,11 @@ def sample(
         spread), ``jaxbridge_skipped`` (samplers that failed before it, under ``"auto"``),
         ``jaxbridge_modes`` (and their ``jaxbridge_mode_log_density``) and, per chain,
         ``jaxbridge_start_log_density`` and ``jaxbridge_starts`` (the unconstrained starts,
-        concatenated chain after chain) when the chains started from the search.
+        concatenated chain after chain) when the chains started from the search; the wall
+        seconds of the mode search (``jaxbridge_search_seconds``, of which
+        ``jaxbridge_search_compile_seconds`` compiling its log density) and of the sampler's
+        run (``jaxbridge_sampler_seconds``: its compilation and sampling; the library's own
+        ``sampling_time`` is the sampling alone).
 
     Notes
     -----
@@ -135,20 +140,22 @@ def sample(
     )
     cancel = Cancel()
     with catching_interrupts(cancel):
-        search = None
+        search, began = None, time.perf_counter()
         if init == "modes" and kwargs.get("initvals") is None:
             search = _search_modes(model, chains, random_seed, cancel)
             if search.comparable:
                 warnings.warn(_comparable_modes(search), _diagnostics.ConvergenceWarning, 2)
+        search_seconds, began = time.perf_counter() - began, time.perf_counter()
         cancel.check()  # one that came during the mode search and was swallowed
         options = dict(
             model=model, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
             progressbar=progressbar, search=search, cancel=cancel, options=kwargs,
         )  # fmt: skip
         name, plan, sampled, skipped = _first_that_runs(names, devices, shard, options)
+    seconds = {"search": search_seconds, "sampler": time.perf_counter() - began}
     idata = sampled.idata
     keep_what_pm_sample_keeps(idata, model)
-    _record(idata, name, plan, skipped, search, sampled)
+    _record(idata, name, plan, skipped, search, sampled, seconds)
     if check_convergence:
         _diagnostics.check(idata, parameter_names(model))
     return idata
@@ -212,6 +219,7 @@ def _record(
     skipped: list[str],
     search: Initialization | None,
     sampled: Sampled,
+    seconds: dict[str, float],
 ) -> None:
     """The evidence of the run in ``posterior.attrs`` (see :func:`sample`'s Returns)."""
     attrs = _compat.group_attrs(idata, "posterior")
@@ -220,8 +228,11 @@ def _record(
         jaxbridge_devices=plan.devices,
         jaxbridge_split=plan.split,
         jaxbridge_skipped="\n".join(skipped),
+        jaxbridge_search_seconds=seconds["search"],
+        jaxbridge_sampler_seconds=seconds["sampler"],
     )
     if search is not None:
+        attrs["jaxbridge_search_compile_seconds"] = search.compile_seconds
         attrs["jaxbridge_modes"] = search.describe()
         attrs["jaxbridge_mode_log_density"] = np.array([m.log_density for m in search.modes])
     if search is not None and sampled.starts is not None:

@@ -199,6 +199,8 @@ def _replicates(idata: Any, model: Any, seed: int) -> xr.Dataset:
     """Data sets drawn from the model at :data:`N_REPLICATES` evenly spaced posterior draws."""
     import pymc as pm
 
+    from jaxbridge.pymc._draws import EVAL_MODE
+
     posterior = _compat.get_group(idata, "posterior")
     stacked = posterior.stack(sample=("chain", "draw"))
     chosen = np.linspace(0, stacked.sizes["sample"] - 1, N_REPLICATES).round().astype(int)
@@ -212,8 +214,9 @@ def _replicates(idata: Any, model: Any, seed: int) -> xr.Dataset:
     pymc_log.setLevel(logging.WARNING)  # not "Sampling: [hmm]": the CLI said what it does
     try:
         predictive = pm.sample_posterior_predictive(
-            thinned, model=model, var_names=names, random_seed=seed, progressbar=False
-        )
+            thinned, model=model, var_names=names, random_seed=seed, progressbar=False,
+            compile_kwargs={"mode": EVAL_MODE},
+        )  # fmt: skip
     finally:
         pymc_log.setLevel(level)
     return _compat.get_group(predictive, "posterior_predictive")

@@ -29,13 +29,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pymc as pm
-import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
 from jaxbridge import hmm
 from jaxbridge.hmm._lagged import dense_chain, regime_marginals
-from jaxbridge.pymc._draws import CHUNK, DrawGraph, hmm_terms
+from jaxbridge.pymc._draws import CHUNK, DrawGraph, evaluator, hmm_terms
 
 __all__ = ["PARAMETERS", "ARPaths"]
 
@@ -57,13 +56,13 @@ class ARPaths:
                 + (f"; this model has no {', '.join(missing)}" if missing else "")
             )
         log_emission, init, trans, present = hmm_terms(model, rv)
-        num_states = int(pytensor.function([], init.shape[-1])())
+        num_states = int(evaluator([], init.shape[-1])())
         const, ar, sigma = (model.named_vars[name] for name in PARAMETERS)
         regime_means = pt.broadcast_to(const, (num_states,))
         coefficients = pt.broadcast_to(ar, (num_states, self.order))
         scales = pt.broadcast_to(sigma, (num_states,))
         value = model.rvs_to_values[rv]
-        observed, mask = pytensor.function([], [value, _mask(present, value)])()
+        observed, mask = evaluator([], [value, _mask(present, value)])()
         #: Index of each series' last modelled step ``[N]`` (its now).
         self.last_step = observed.shape[-1] - 1 - np.argmax(mask[..., ::-1], axis=-1)
         if (self.last_step < self.order - 1).any():

@@ -24,6 +24,17 @@ from jaxbridge.pymc._distribution import MarginalHMMRV, emission_log_density
 
 CHUNK = 128  # posterior draws decoded per vectorised call
 
+#: The mode of jaxbridge's one-off evaluations of graphs of posterior draws (decoding,
+#: residuals, forecasts, replicated data): PyTensor's Python VM on NumPy, with no C or numba
+#: compilation, which on a fresh machine (empty compile caches) costs seconds per graph, far
+#: more than evaluating these graphs.
+EVAL_MODE = "FAST_COMPILE"
+
+
+def evaluator(inputs: list, outputs: Any, **kwargs: Any) -> Any:
+    """``pytensor.function(inputs, outputs, **kwargs)`` in :data:`EVAL_MODE`."""
+    return pytensor.function(inputs, outputs, mode=EVAL_MODE, **kwargs)
+
 
 def marginal_hmm_variable(model: pm.Model, var_name: str | None) -> TensorVariable:
     candidates = [rv for rv in model.observed_RVs if isinstance(rv.owner.op, MarginalHMMRV)]
@@ -82,7 +93,7 @@ class DrawGraph:
         batched_outputs = vectorize_graph(
             given, replace=dict(zip(model.free_RVs, batched, strict=True))
         )
-        self._fn = pytensor.function(batched, batched_outputs, on_unused_input="ignore")
+        self._fn = evaluator(batched, batched_outputs, on_unused_input="ignore")
         self._given = [o is not None for o in outputs]
         axes = iter(
             0 if b.ndim > o.ndim else None for b, o in zip(batched_outputs, given, strict=True)

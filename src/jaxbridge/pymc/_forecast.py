@@ -26,7 +26,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pymc as pm
-import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 from pytensor.tensor.random.op import RandomVariable
@@ -43,6 +42,7 @@ from jaxbridge.pymc._covariates import (
 from jaxbridge.pymc._draws import (
     CHUNK,
     DrawGraph,
+    evaluator,
     hmm_terms,
     marginal_hmm_variable,
     observed_coords,
@@ -192,11 +192,11 @@ class _ForecastGraph:
         self._op = _emission_op(emission)
         log_emission, init, trans, present = hmm_terms(model, rv)
         # [..., T, K] as numbers: a graph of the emission's shape would hold the emission
-        shape = tuple(int(n) for n in pytensor.function([], emission.shape)())
+        shape = tuple(int(n) for n in evaluator([], emission.shape)())
         _check_constant_in_time(self._op.dist_params(emission.owner))
         last = _last_present(present, shape)
         #: Index of each sequence's last present step ``[...]``: its now.
-        self.last_step = np.asarray(pytensor.function([], last)())
+        self.last_step = np.asarray(evaluator([], last)())
         params = [
             _at_step(pt.broadcast_to(p, shape), pt.as_tensor(self.last_step))
             for p in self._op.dist_params(emission.owner)
@@ -222,7 +222,7 @@ class _ForecastGraph:
         ]
         rng = random_generator_type("rng")
         inputs = [pt.tensor(dtype=d, shape=(None,) * states.ndim) for d in self._dtypes]
-        draw = pytensor.function([rng, *inputs], self._op.make_node(rng, None, *inputs).outputs[1])
+        draw = evaluator([rng, *inputs], self._op.make_node(rng, None, *inputs).outputs[1])
         return np.asarray(draw(np.random.default_rng(seed), *at_states))
 
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
-import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 from pymc.logprob.basic import logcdf, logp
@@ -31,7 +30,12 @@ from scipy.special import ndtri
 from jaxbridge import _compat, hmm
 from jaxbridge.hmm._lagged import dense_chain
 from jaxbridge.pymc._distribution import observed_values
-from jaxbridge.pymc._draws import marginal_hmm_variable, observed_coords, observed_dims
+from jaxbridge.pymc._draws import (
+    evaluator,
+    marginal_hmm_variable,
+    observed_coords,
+    observed_dims,
+)
 
 #: ``u_t`` is kept this far inside (0, 1), so that ``r_t`` stays finite (``|r_t| < 8``).
 _EDGE = 1e-15
@@ -75,7 +79,7 @@ def pseudo_residuals(idata: Any, model: pm.Model | None = None, var_name: str | 
     at = value[..., None]
     cdfs = [logcdf(emission, at), *([logcdf(emission, at - 1)] if discrete else [])]
     outputs = [logp(emission, at), init, trans, present, *cdfs]
-    fn = pytensor.function(model.free_RVs, outputs, on_unused_input="ignore")
+    fn = evaluator(model.free_RVs, outputs, on_unused_input="ignore")
     posterior = _compat.get_group(idata, "posterior")
     point = [posterior[v.name].mean(("chain", "draw")).values for v in model.free_RVs]
     log_emission, init_v, trans_v, present_v, *log_cdfs = fn(*point)

@@ -93,7 +93,7 @@ def test_demo_then_report(run_cli, tmp_path):
     assert [part.rsplit(" ", 2)[0] for part in shown[1].split(", ")][: len(PHASES)] == [
         p.replace("_", " ") for p in PHASES
     ]
-    assert float(shown[2]) >= seconds["total"]
+    assert float(shown[2]) >= seconds["total"] - 0.05  # shown to 0.1 s
     assert "log density" in info["diagnostics"]["modes"]
 
     # report: the same summary again, the deleted figures back

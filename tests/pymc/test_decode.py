@@ -57,6 +57,21 @@ def test_state_probs_average_exact_marginals_over_draws(tiny):
     np.testing.assert_array_equal(ds["most_probable_state"], ds["state_probs"].argmax("state"))
 
 
+def test_state_probs_per_draw_are_each_draws_exact_marginals(tiny):
+    """The per-draw probabilities behind posterior bands: each draw's marginals by
+    enumeration, in (chain, draw) order, their mean the averaged ``state_probs``."""
+    model, idata, y, shifts = tiny
+    ds = decode(idata, model, state_probs_per_draw=True)
+    per_draw = ds["state_probs_per_draw"]
+    assert per_draw.dims == ("chain", "draw", "seq", "t", "state")
+    for (c, d), n in itertools.product(np.ndindex(shifts.shape), range(2)):
+        paths, probs = _enumerate(_log_emission(y[n], shifts[c, d]), INIT, TRANS)
+        expected = np.stack([probs @ (paths == k) for k in range(2)], axis=-1)
+        np.testing.assert_allclose(per_draw.values[c, d, n], expected, atol=1e-10)
+    np.testing.assert_allclose(per_draw.mean(("chain", "draw")), ds["state_probs"], atol=1e-12)
+    assert "state_probs_per_draw" not in decode(idata, model)
+
+
 def test_viterbi_at_posterior_mean_and_per_draw_match_enumeration(tiny):
     model, idata, y, shifts = tiny
     mean_path = decode(idata, model)["viterbi"].values

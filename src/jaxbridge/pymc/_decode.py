@@ -41,6 +41,7 @@ def decode(
     *,
     viterbi: Literal["mean", "draws"] = "mean",
     sample_paths: bool = False,
+    state_probs_per_draw: bool = False,
     random_seed: int | None = None,
     group: str | None = None,
 ) -> xr.Dataset:
@@ -60,6 +61,10 @@ def decode(
         ``"draws"``: one Viterbi path per posterior draw.
     sample_paths
         Also draw one hidden path per posterior draw (forward filtering, backward sampling).
+    state_probs_per_draw
+        Also return each draw's smoothed probabilities ``p(z_t = k | y, theta)``, whose
+        spread over the draws gives posterior bands of the state probabilities (memory:
+        draws x steps x states numbers; thin the posterior first for long data).
     random_seed
         Seed of the path draws.
     group
@@ -70,8 +75,10 @@ def decode(
     xarray.Dataset
         ``state_probs (..., step, state)``; ``most_probable_state (..., step)``, the argmax of
         ``state_probs``; ``viterbi (..., step)`` or ``(chain, draw, ..., step)``; with
-        ``sample_paths``, ``paths (chain, draw, ..., step)``. ``...`` and ``step`` are the
-        observed variable's dimensions (its model dims when it has them).
+        ``sample_paths``, ``paths (chain, draw, ..., step)``; with ``state_probs_per_draw``,
+        ``state_probs_per_draw (chain, draw, ..., step, state)``, whose mean over the draws is
+        ``state_probs``. ``...`` and ``step`` are the observed variable's dimensions (its
+        model dims when it has them).
     """
     if viterbi not in ("mean", "draws"):
         raise ValueError(f"viterbi must be 'mean' or 'draws'; got {viterbi!r}")
@@ -88,6 +95,7 @@ def decode(
             obs_dims,
             chain=rv.owner.op.chain,
             sample_paths=sample_paths,
+            per_draw=state_probs_per_draw,
             viterbi=viterbi,
             random_seed=random_seed,
         )
@@ -108,6 +116,7 @@ def _decode_draws(
     *,
     chain: dict,
     sample_paths: bool,
+    per_draw: bool,
     viterbi: str,
     random_seed: int | None,
 ) -> dict:
@@ -125,15 +134,17 @@ def _decode_draws(
         )
     )
     keys = jax.random.split(jax.random.key(_seed(random_seed)), num_samples)
-    prob_sum, paths, viterbi_paths = 0.0, [], []
+    prob_sum, draw_probs, paths, viterbi_paths = 0.0, [], [], []
     for start in range(0, num_samples, CHUNK):
         chunk = slice(start, start + CHUNK)
         probs, path, best = decode_chunk(keys[chunk], *terms([v[chunk] for v in values]))
-        prob_sum = prob_sum + np.asarray(probs).sum(axis=0)
+        probs = np.asarray(probs)
+        prob_sum = prob_sum + probs.sum(axis=0)
+        draw_probs.append(probs if per_draw else None)
         paths.append(path)
         viterbi_paths.append(best)
 
-    per_draw = ("chain", "draw", *obs_dims)
+    draw_dims = ("chain", "draw", *obs_dims)
     state_probs = prob_sum / num_samples
     data = {
         "state_probs": ((*obs_dims, "state"), state_probs),
@@ -146,9 +157,11 @@ def _decode_draws(
         ]
         data["viterbi"] = (obs_dims, np.asarray(hmm.viterbi(*args, **chain).path))
     else:
-        data["viterbi"] = (per_draw, unstack(viterbi_paths, posterior))
+        data["viterbi"] = (draw_dims, unstack(viterbi_paths, posterior))
     if sample_paths:
-        data["paths"] = (per_draw, unstack(paths, posterior))
+        data["paths"] = (draw_dims, unstack(paths, posterior))
+    if per_draw:
+        data["state_probs_per_draw"] = ((*draw_dims, "state"), unstack(draw_probs, posterior))
     return data
 
 

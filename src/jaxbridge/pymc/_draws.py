@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import numpy as np
 import pymc as pm
 import pytensor
@@ -21,6 +22,7 @@ from pytensor.tensor.variable import TensorVariable
 
 from jaxbridge import _compat
 from jaxbridge.pymc._distribution import MarginalHMMRV, emission_log_density
+from jaxbridge.pymc._jaxify import NOT_JAX, jax_graph
 
 CHUNK = 128  # posterior draws decoded per vectorised call
 
@@ -84,7 +86,10 @@ class DrawGraph:
 
     The graphs are vectorised over a leading sample axis (``vectorize_graph``); outputs
     that do not depend on the draws stay unbatched (:attr:`in_axes` ``None``), and ``None``
-    entries of ``outputs`` stay ``None``.
+    entries of ``outputs`` stay ``None``. They run as one jitted JAX function in float64
+    (:func:`~jaxbridge.pymc._jaxify.jax_graph`; XLA's compilation, which JAX's persistent
+    cache keeps); a graph JAX cannot take (an op without a JAX implementation) runs in
+    PyTensor's default mode instead.
     """
 
     def __init__(self, model: pm.Model, outputs: list[TensorVariable | None]):
@@ -93,7 +98,12 @@ class DrawGraph:
         batched_outputs = vectorize_graph(
             given, replace=dict(zip(model.free_RVs, batched, strict=True))
         )
-        self._fn = evaluator(batched, batched_outputs, on_unused_input="ignore")
+        converted = jax_graph(batched, batched_outputs)
+        self._jax = converted is not None
+        self._fn = jax.jit(converted) if self._jax else None
+        self._compile = lambda: pytensor.function(
+            batched, batched_outputs, on_unused_input="ignore"
+        )
         self._given = [o is not None for o in outputs]
         axes = iter(
             0 if b.ndim > o.ndim else None for b, o in zip(batched_outputs, given, strict=True)
@@ -101,8 +111,20 @@ class DrawGraph:
         self.in_axes = tuple(next(axes) if g else None for g in self._given)
 
     def __call__(self, values: list[np.ndarray]) -> list:
-        out = iter(self._fn(*values))
+        try:
+            out = iter(self._evaluate(values))
+        except NOT_JAX:  # JAX traces on the first call: an op it has no implementation of
+            if not self._jax:
+                raise
+            self._jax, self._fn = False, None
+            out = iter(self._evaluate(values))
         return [next(out) if g else None for g in self._given]
+
+    def _evaluate(self, values: list[np.ndarray]) -> list[np.ndarray]:
+        if self._fn is None:
+            self._fn = self._compile()
+        with _compat.x64():
+            return [np.asarray(x) for x in self._fn(*values)]
 
 
 def observed_dims(model: pm.Model, rv: TensorVariable) -> tuple[str, ...]:

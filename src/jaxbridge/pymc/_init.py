@@ -35,13 +35,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import pymc as pm
 import pytensor
-import pytensor.tensor as pt
-from pytensor.compile.sharedvalue import SharedVariable
-from pytensor.graph.replace import clone_replace
-from pytensor.graph.traversal import ancestors
 from threadpoolctl import threadpool_limits
 
 from jaxbridge import _compat
+from jaxbridge.pymc._jaxify import NOT_JAX, jax_graph
 
 #: End points whose log densities differ by less than this are the same mode.
 SAME_MODE = 1.0
@@ -148,32 +145,19 @@ class _Density:
 
 
 def _jax_value_and_grad(inputs: Any, output: Any, point: np.ndarray) -> Any:
-    """``jax.jit(jax.value_and_grad(f))`` of ``output`` as a function of the flat ``inputs``,
-    called once at ``point`` (JAX traces and compiles then); ``None`` when JAX cannot take the
-    graph (an op without a JAX implementation, a shape known only at run time). Shared
-    variables (data, coordinate lengths) become constants, as in PyMC's JAX samplers, so that
-    shapes are static."""
+    """``jax.jit(jax.value_and_grad(f))`` of ``output`` as a function of the flat ``inputs``
+    (:func:`~jaxbridge.pymc._jaxify.jax_graph`), called once at ``point`` (JAX traces and
+    compiles then); ``None`` when JAX cannot take the graph."""
     import jax
-    from pytensor.compile.mode import get_mode
-    from pytensor.graph.fg import FunctionGraph
 
-    shared = {
-        var: pt.constant(var.get_value(), name=var.name)
-        for var in ancestors([output])
-        if isinstance(var, SharedVariable)
-    }
-    output = clone_replace(output, shared) if shared else output
-    try:  # constants become JAX arrays when traced: float64 ones must stay float64
-        with _compat.global_x64_kept(), _compat.x64():
-            from pytensor.link.jax.dispatch import jax_funcify
-
-            fgraph = FunctionGraph([inputs], [output], clone=True)
-            mode = get_mode("JAX").including("local_check_parameter_to_ninf_switch")
-            mode.optimizer.rewrite(fgraph)
-            log_density = jax_funcify(fgraph)
-            value_and_grad = jax.jit(jax.value_and_grad(lambda x: log_density(x)[0]))
+    log_density = jax_graph([inputs], [output])
+    if log_density is None:
+        return None
+    value_and_grad = jax.jit(jax.value_and_grad(lambda x: log_density(x)[0]))
+    try:
+        with _compat.x64():
             jax.block_until_ready(value_and_grad(point))
-    except (NotImplementedError, TypeError):
+    except NOT_JAX:
         return None
     return value_and_grad
 

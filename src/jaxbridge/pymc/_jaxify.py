@@ -1,0 +1,64 @@
+"""PyTensor graphs of a model as JAX functions: the mode search's log density and the draws
+engine's graphs (:mod:`jaxbridge.pymc._draws`) run through one conversion.
+
+Shared variables (data, coordinate lengths) become constants, as in PyMC's JAX samplers, so
+that shapes are static; PyTensor's JAX rewrites run (they also take random variables out of
+shape graphs; a graph that still needs a random generator after them is not converted),
+then ``jax_funcify`` converts the graph. The result is meant to run in float64
+(:func:`jaxbridge._compat.x64`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytensor.tensor as pt
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.replace import clone_replace
+from pytensor.graph.traversal import ancestors
+from pytensor.tensor.random.type import RandomType
+
+from jaxbridge import _compat
+
+#: What converting a graph to JAX, or tracing the result, raises when JAX cannot take it (an
+#: op without a JAX implementation, a shape known only at run time).
+NOT_JAX = (NotImplementedError, TypeError)
+
+
+def jax_graph(inputs: Sequence[Any], outputs: Sequence[Any]) -> Callable[..., list] | None:
+    """``f(*inputs) -> [outputs]``, a JAX-traceable function of the graph, or ``None`` when
+    PyTensor cannot convert it (or a random generator stays in the graph after the rewrites).
+    Failed parameter checks give ``-inf``, as in PyMC's JAX samplers.
+    """
+    from pytensor.compile.mode import get_mode
+    from pytensor.graph.fg import FunctionGraph
+
+    shared = [var for var in ancestors(outputs) if isinstance(var, SharedVariable)]
+    constants = {
+        var: pt.constant(var.get_value(), name=var.name)
+        for var in shared
+        if not isinstance(var.type, RandomType)
+    }
+    # a random generator may feed a shape only (a random variable's), which the rewrites
+    # take away: an input of the graph until then
+    generators = [var for var in shared if isinstance(var.type, RandomType)]
+    outputs = clone_replace(list(outputs), constants) if constants else list(outputs)
+    try:  # constants become JAX arrays when converted: float64 ones must stay float64
+        with _compat.global_x64_kept(), _compat.x64():
+            from pytensor.link.jax.dispatch import jax_funcify
+
+            fgraph = FunctionGraph([*inputs, *generators], outputs, clone=True)
+            mode = get_mode("JAX").including("local_check_parameter_to_ninf_switch")
+            mode.optimizer.rewrite(fgraph)
+            for generator in fgraph.inputs[len(inputs) :][::-1]:
+                if fgraph.clients[generator]:
+                    return None
+                fgraph.remove_input(fgraph.inputs.index(generator))
+            with warnings.catch_warnings():
+                # shape checks of broadcasting: JAX checks shapes itself when it traces
+                warnings.filterwarnings("ignore", "Skipping Assert", UserWarning)
+                return jax_funcify(fgraph)
+    except NOT_JAX:
+        return None

@@ -63,12 +63,11 @@ def fit(
     source: str,
     say: Callable[[str], None],
     progressbar: bool,
-    phases: Phases | None = None,
+    phases: Phases,
 ) -> Run:
     """Sample the model's posterior, decode the hidden states, replicate the data; forecast
     ``settings.forecast`` steps ahead when positive. ``phases`` gets the end of each phase
     (mode search, compile, sampling, decode, forecast, replicates)."""
-    phases = Phases() if phases is None else phases
     from jaxbridge.pymc import ConvergenceWarning, decode, forecast, pseudo_residuals, sample
     from jaxbridge.pymc._diagnostics import message
 

@@ -26,10 +26,11 @@ from jaxbridge.pymc._jaxify import NOT_JAX, jax_graph
 
 CHUNK = 128  # posterior draws decoded per vectorised call
 
-#: The mode of jaxbridge's one-off evaluations of graphs of posterior draws (decoding,
-#: residuals, forecasts, replicated data): PyTensor's Python VM on NumPy, with no C or numba
-#: compilation, which on a fresh machine (empty compile caches) costs seconds per graph, far
-#: more than evaluating these graphs.
+#: The mode of jaxbridge's one-off evaluations of small graphs (residuals at the posterior
+#: mean, forecasts' shapes and emission draws, replicated data): PyTensor's Python VM on NumPy,
+#: with no C or numba compilation, which on a fresh machine (empty compile caches) costs
+#: seconds per graph, far more than evaluating them. Graphs of many draws go through
+#: :class:`DrawGraph` (JAX) instead.
 EVAL_MODE = "FAST_COMPILE"
 
 

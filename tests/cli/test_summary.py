@@ -7,8 +7,8 @@ import pandas as pd
 
 from jaxbridge import _compat
 from jaxbridge._compat import from_dict
+from jaxbridge._labels import reported_scalars
 from jaxbridge.cli._report import COLUMNS, format_table, summary_table
-from jaxbridge.pymc._diagnostics import reported_scalars
 
 
 def _idata(rng):

@@ -137,7 +137,8 @@ def _fit(
     """
     from jaxbridge.cli._fit import Settings, fit
     from jaxbridge.cli._model import build_model
-    from jaxbridge.cli._run import run_files, write_run
+    from jaxbridge.cli._painter import Painter
+    from jaxbridge.cli._run import posterior_figures, run_files, write_run
 
     options = _model_options(args)
     covariates = getattr(args, "covariates", ())
@@ -196,6 +197,8 @@ def _fit(
         _console(args.quiet) as say,
         # refuses before any work; with --force, an earlier run's forecast files go too
         atomic_outputs(args.out, run_files(forecast=True), force=args.force) as temp,
+        # its process imports matplotlib while this one imports PyMC
+        Painter(parallel=True) as painter,
     ):
         import jaxbridge.pymc  # noqa: F401  (PyMC, PyTensor, JAX: most of the start-up)
 
@@ -209,9 +212,12 @@ def _fit(
         run = fit(
             data, fit_model, settings, source=source, say=say, progressbar=not args.quiet,
             phases=phases,
+            sampled=lambda idata: posterior_figures(
+                idata, fit_model.var_names, fit_model.truth, temp, painter
+            ),
         )  # fmt: skip
         say(f"writing {args.out}/")
-        result = write_run(run, temp, args.out, phases)
+        result = write_run(run, temp, args.out, phases, painter)
     _echo(args.quiet, result)
     if not args.quiet:
         print(f"jaxbridge: {phases.line()}", file=sys.stderr, flush=True)

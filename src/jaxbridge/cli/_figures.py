@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from jaxbridge._labels import reported_scalars
 from jaxbridge.cli._data import lengths_of, padding_mask
 from jaxbridge.cli._report import HDI_PROB, truth_by_label
 
@@ -51,8 +52,6 @@ def hdi(draws: np.ndarray, prob: float = HDI_PROB) -> tuple[float, float]:
 
 def _scalars(posterior: xr.Dataset, var_names: list[str]):
     """``(label, draws [chain, draw])`` for every scalar component of ``var_names``."""
-    from jaxbridge.pymc._diagnostics import reported_scalars
-
     for name, sel, label in reported_scalars(posterior, var_names):
         yield label, posterior[name].sel(sel).transpose("chain", "draw").values
 

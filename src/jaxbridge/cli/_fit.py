@@ -64,10 +64,12 @@ def fit(
     say: Callable[[str], None],
     progressbar: bool,
     phases: Phases,
+    sampled: Callable[[Any], None] = lambda idata: None,
 ) -> Run:
     """Sample the model's posterior, decode the hidden states, replicate the data; forecast
     ``settings.forecast`` steps ahead when positive. ``phases`` gets the end of each phase
-    (mode search, compile, sampling, decode, forecast, replicates)."""
+    (mode search, compile, sampling, decode, forecast, replicates); ``sampled(idata)`` is
+    called as soon as the posterior is there (its figures need nothing else)."""
     from jaxbridge.pymc import ConvergenceWarning, decode, forecast, pseudo_residuals, sample
     from jaxbridge.pymc._diagnostics import message
 
@@ -106,6 +108,7 @@ def fit(
     seconds = time.perf_counter() - start
     attrs = _compat.group_attrs(idata, "posterior")
     phases.mark("sampling", **_sampling_parts(attrs))
+    sampled(idata)
     end_progress_line(attrs.get("inference_library"), progressbar, sys.stderr)
     say(_sampling_summary(idata, seconds))
     say(f"modes found: {attrs.get('jaxbridge_modes', 'not searched')}")
@@ -196,10 +199,6 @@ def _saying_when_the_chains_start(say: Callable[[str], None]) -> Iterator[None]:
 
 def _replicates(idata: Any, model: Any, seed: int) -> xr.Dataset:
     """Data sets drawn from the model at :data:`N_REPLICATES` evenly spaced posterior draws."""
-    import pymc as pm
-
-    from jaxbridge.pymc._draws import EVAL_MODE
-
     posterior = _compat.get_group(idata, "posterior")
     stacked = posterior.stack(sample=("chain", "draw"))
     chosen = np.linspace(0, stacked.sizes["sample"] - 1, N_REPLICATES).round().astype(int)
@@ -207,18 +206,43 @@ def _replicates(idata: Any, model: Any, seed: int) -> xr.Dataset:
     thinned = thinned.drop_vars(["sample", "chain", "draw"]).rename(sample="draw")
     thinned = thinned.expand_dims("chain").assign_coords(chain=[0])
     thinned = thinned.assign_coords(draw=np.arange(thinned.sizes["draw"]))
-    names = [rv.name for rv in model.observed_RVs]
     pymc_log = logging.getLogger("pymc")
     level = pymc_log.level
     pymc_log.setLevel(logging.WARNING)  # not "Sampling: [hmm]": the CLI said what it does
     try:
-        predictive = pm.sample_posterior_predictive(
-            thinned, model=model, var_names=names, random_seed=seed, progressbar=False,
-            compile_kwargs={"mode": EVAL_MODE},
-        )  # fmt: skip
+        predictive = _forward_draws(thinned, model, seed)
     finally:
         pymc_log.setLevel(level)
     return _compat.get_group(predictive, "posterior_predictive")
+
+
+def _forward_draws(posterior: xr.Dataset, model: Any, seed: int) -> Any:
+    """:func:`pymc.sample_posterior_predictive` of the observed variables, compiled to JAX
+    with the data and dimensions frozen to constants (static shapes; XLA's program goes to the
+    persistent cache, where PyTensor's C compilation of the hidden chain's ``Scan`` took
+    seconds on a fresh machine); in PyTensor's ``FAST_COMPILE`` mode when JAX cannot take the
+    model's random graph."""
+    import pymc as pm
+    from pymc.model.transform.optimization import freeze_dims_and_data
+
+    from jaxbridge.pymc._draws import EVAL_MODE
+    from jaxbridge.pymc._jaxify import NOT_JAX
+
+    names = [rv.name for rv in model.observed_RVs]
+
+    def draw(on: Any, mode: str) -> Any:
+        return pm.sample_posterior_predictive(
+            posterior, model=on, var_names=names, random_seed=seed, progressbar=False,
+            compile_kwargs={"mode": mode},
+        )  # fmt: skip
+
+    try:
+        with _compat.global_x64_kept(), _compat.x64(), warnings.catch_warnings():
+            # the compiled function draws from copies of the model's generators, seeded anew
+            warnings.filterwarnings("ignore", "The RandomType SharedVariables", UserWarning)
+            return draw(freeze_dims_and_data(model), "JAX")
+    except NOT_JAX:
+        return draw(model, EVAL_MODE)
 
 
 def on_all_steps(result: xr.Dataset, data: xr.Dataset) -> xr.Dataset:

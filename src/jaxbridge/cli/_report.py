@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from jaxbridge import _compat
+from jaxbridge._labels import reported_scalars, scalar_entries
 
 #: Probability mass of the highest-density interval reported (ArviZ 0.x's default, the page's).
 HDI_PROB = 0.94
@@ -41,8 +42,6 @@ def flat_truth(truth: xr.Dataset) -> list[tuple[str, dict, str, float]]:
     Labels are ArviZ's summary row names: ``"noise"``, ``"p_transition[0, 1]"`` (coordinate
     values, joined by ``", "``).
     """
-    from jaxbridge.pymc._diagnostics import scalar_entries
-
     return [
         (name, sel, label, float(values.sel(sel)))
         for name, values in truth.data_vars.items()
@@ -65,7 +64,7 @@ def summary_table(
     ``true`` is NaN and ``in_hdi`` empty (``pd.NA``) where the true value is unknown; both
     columns are left out when no true value is known (a user's data).
     """
-    from jaxbridge.pymc._diagnostics import reported_scalars, row_flags
+    from jaxbridge.pymc._diagnostics import row_flags
 
     posterior = _compat.get_group(idata, "posterior")
     scalars = xr.Dataset(

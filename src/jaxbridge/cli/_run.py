@@ -43,7 +43,7 @@ interrupted run leaves nothing behind (:func:`jaxbridge.cli._files.atomic_output
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -55,11 +55,11 @@ from jaxbridge.cli._figures import (
     checks_figure,
     data_figure,
     posterior_figure,
-    save,
     states_figure,
     trace_figure,
 )
 from jaxbridge.cli._figures_dynamics import forecast_figure, transitions_figure
+from jaxbridge.cli._painter import Painter
 from jaxbridge.cli._phases import Phases
 from jaxbridge.cli._report import (
     episodes_table,
@@ -123,17 +123,20 @@ def report_files(run: Run) -> tuple[str, ...]:
     return (*REPORT_FILES, *FORECAST_REPORT) if run.forecast is not None else REPORT_FILES
 
 
-def write_run(run: Run, temp: Callable[[str], Path], out_dir: Path, phases: Phases) -> str:
-    """Write the run folder's files (through ``temp``, see :mod:`jaxbridge.cli._files`);
-    return what to print: the summary table and the list of files. ``phases`` gets the end of
-    the writing and of the figures; ``run.json``, written last, holds every phase's seconds."""
+def write_run(
+    run: Run, temp: Callable[[str], Path], out_dir: Path, phases: Phases, painter: Painter
+) -> str:
+    """Write the run folder's files (through ``temp``, see :mod:`jaxbridge.cli._files`), the
+    figures through ``painter``; return what to print: the summary table and the list of files.
+    ``phases`` gets the end of the writing and of the figures; ``run.json``, written last,
+    holds every phase's seconds."""
     run.data.to_netcdf(temp(DATA), engine="h5netcdf")
     run.idata.to_netcdf(str(temp(POSTERIOR)), engine="h5netcdf")
     run.decoded.to_netcdf(temp(STATES), engine="h5netcdf")
     if run.forecast is not None:
         run.forecast.to_netcdf(temp(FORECAST), engine="h5netcdf")
     phases.mark("writing")
-    result = write_report(run, temp, out_dir, run_files(run.forecast is not None))
+    result = write_report(run, temp, out_dir, run_files(run.forecast is not None), painter)
     phases.mark("figures")
     info = {**run.info, "seconds": phases.rounded()}
     temp(SETTINGS).write_text(json.dumps(info, indent=2) + "\n")
@@ -141,34 +144,54 @@ def write_run(run: Run, temp: Callable[[str], Path], out_dir: Path, phases: Phas
 
 
 def write_report(
-    run: Run, temp: Callable[[str], Path], out_dir: Path, files: tuple[str, ...] | None = None
+    run: Run,
+    temp: Callable[[str], Path],
+    out_dir: Path,
+    files: tuple[str, ...] | None = None,
+    painter: Painter | None = None,
 ) -> str:
-    """Write ``summary.csv`` and the figures of ``run`` (and its forecast's table and figure);
-    return what to print: the summary table and the list of ``files`` written to ``out_dir``
-    (:func:`report_files` when ``None``)."""
+    """Write ``summary.csv`` and the figures of ``run`` (and its forecast's table and figure),
+    the figures through ``painter`` (in this process when ``None``); return what to print: the
+    summary table and the list of ``files`` written to ``out_dir`` (:func:`report_files` when
+    ``None``)."""
     files = report_files(run) if files is None else files
+    painter = Painter(parallel=False) if painter is None else painter
     var_names, truth = run.info["var_names"], run.info["truth"]
+    posterior_figures(run.idata, var_names, truth, temp, painter)
     table = summary_table(run.idata, var_names, truth)
     table.to_csv(temp(SUMMARY), index_label="parameter")
     episodes = episodes_table(run.decoded)
     episodes.to_csv(temp(EPISODES), index=False)
-    save(data_figure, temp("data.png"), run.data)
     posterior = _compat.get_group(run.idata, "posterior")
-    truth_ds = truth_dataset(posterior, truth)
-    save(trace_figure, temp("trace.png"), posterior, var_names, truth_ds)
-    save(posterior_figure, temp("posterior.png"), posterior, var_names, truth_ds)
     states = run.data["states"].values if "states" in run.data else None
-    save(states_figure, temp("states.png"), run.decoded, states)
+    painter.save(temp("states.png"), states_figure, run.decoded, states)
     has_replicates = "posterior_predictive" in _compat.group_names(run.idata)
     replicated = _compat.get_group(run.idata, "posterior_predictive") if has_replicates else None
-    save(checks_figure, temp("checks.png"), run.data, replicated, run.decoded)
-    save(transitions_figure, temp("transitions.png"), posterior, run.data)
+    painter.save(temp("checks.png"), checks_figure, run.data, replicated, run.decoded)
+    painter.save(temp("data.png"), data_figure, run.data)
+    painter.save(temp("transitions.png"), transitions_figure, posterior, run.data)
     if run.forecast is not None:
         forecast_table(run.forecast, run.data).to_csv(temp("forecast.csv"), index=False)
-        save(forecast_figure, temp("forecast.png"), run.data, run.forecast, run.decoded)
+        painter.save(temp("forecast.png"), forecast_figure, run.data, run.forecast, run.decoded)
+    painter.wait()
     listing = "\n".join(f"  {name:<15} {CONTENTS[name]}" for name in files)
     dated = f"\n\n{format_episodes(episodes)}" if "date" in run.decoded.coords else ""
     return f"{format_table(table)}{dated}\n\nwrote {out_dir}/\n{listing}"
+
+
+def posterior_figures(
+    idata: Any,
+    var_names: list[str],
+    truth: Mapping[str, Any],
+    temp: Callable[[str], Path],
+    painter: Painter,
+) -> None:
+    """``trace.png`` and ``posterior.png``: what needs the posterior only, so ``fit`` has them
+    drawn (in the painter's worker) while it decodes the hidden states."""
+    posterior = _compat.get_group(idata, "posterior")
+    truth_ds = truth_dataset(posterior, truth)
+    painter.save(temp("trace.png"), trace_figure, posterior, var_names, truth_ds)
+    painter.save(temp("posterior.png"), posterior_figure, posterior, var_names, truth_ds)
 
 
 def load_run(run_dir: Path) -> Run:

@@ -19,11 +19,6 @@ from __future__ import annotations
 import numpy as np
 import pytensor.tensor as pt
 
-#: The builders' deterministics of covariate-driven transitions, ``[from_state, to_state]`` and
-#: ``[from_state, covariate, to_state]``; their reference entries (``from_state == to_state``)
-#: are zero in every draw.
-COVARIATE_PARAMETERS = ("transition_intercept", "transition_coef")
-
 
 def check_covariates(
     covariates, observed_shape: tuple[int, int], name: str = "covariates"

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from jaxbridge import _compat
-from jaxbridge.pymc._covariates import COVARIATE_PARAMETERS
+from jaxbridge._labels import reported_scalars
 
 MAX_R_HAT = 1.01
 MIN_ESS_PER_CHAIN = 100
@@ -143,38 +143,6 @@ def summary(idata: Any, var_names: list[str], hdi_prob: float = 0.94) -> pd.Data
     with np.errstate(invalid="ignore", divide="ignore"):
         table = _compat.summary(idata, var_names, hdi_prob)
     return table.loc[[label for _, _, label in reported_scalars(posterior, var_names)]]
-
-
-def reported_scalars(posterior: Any, var_names: list[str]) -> list[tuple[str, dict, str]]:
-    """``(var_name, selection, label)`` for every scalar parameter of ``var_names`` in ArviZ's
-    order and labels (``"p_transition[0, 1]"``: coordinate values joined by ``", "``): all
-    entries but the reference entries of covariate-driven transitions (``from_state ==
-    to_state``, zero in every draw, see :mod:`jaxbridge.pymc._covariates`)."""
-    return [
-        (name, sel, label)
-        for name in var_names
-        for sel, label in scalar_entries(posterior[name], name, ("chain", "draw"))
-        if not _is_reference(name, sel)
-    ]
-
-
-def scalar_entries(values: Any, name: str, skip: tuple[str, ...] = ()) -> list[tuple[dict, str]]:
-    """``(selection, label)`` of every scalar of the DataArray ``values`` named ``name``, its
-    ``skip`` dims left out, in C order; labels as ArviZ's summary rows."""
-    dims = [dim for dim in values.dims if dim not in skip]
-    shape = [values.sizes[dim] for dim in dims]
-    entries = []
-    for index in np.ndindex(*shape):
-        sel = {dim: values[dim].values[i] for dim, i in zip(dims, index, strict=True)}
-        entries.append((sel, f"{name}[{', '.join(str(v) for v in sel.values())}]" if sel else name))
-    return entries
-
-
-def _is_reference(name: str, sel: dict) -> bool:
-    """Whether entry ``sel`` of ``name`` is a reference entry of covariate-driven transitions
-    (its first and last positions, the origin and destination states, are equal)."""
-    positions = list(sel.values())
-    return name in COVARIATE_PARAMETERS and positions[0] == positions[-1]
 
 
 def row_flags(table: pd.DataFrame, chains: int) -> pd.Series:

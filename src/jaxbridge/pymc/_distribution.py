@@ -133,9 +133,21 @@ def select_state(values: TensorVariable, states: TensorVariable, event_ndim: int
     """``values[..., z, *E]`` from ``values [..., K, *E]`` and states ``z`` broadcastable to
     ``[...]``: the state axis is the one before the ``event_ndim`` support dimensions."""
     axis = values.ndim - event_ndim - 1
-    index_shape = (*values.shape[:axis], 1, *values.shape[axis + 1 :])
-    index = pt.broadcast_to(pt.shape_padright(states, 1 + event_ndim), index_shape)
-    return pt.take_along_axis(values, index, axis=axis).squeeze(axis)
+    return _take(values, pt.shape_padright(states, 1 + event_ndim), axis)
+
+
+def _take(values: TensorVariable, index: TensorVariable, axis: int) -> TensorVariable:
+    """``values`` at ``index`` along ``axis``, which ``index`` (same rank) has as a length-1
+    axis and broadcasts to ``values`` on the others: ``take_along_axis``, as a one-hot sum when
+    the axis has a static length (no ``arange`` of a symbolic length, which JAX cannot compile,
+    so the model's draws compile to JAX)."""
+    size = values.type.shape[axis]
+    if size is None:
+        shape = (*values.shape[:axis], 1, *values.shape[axis + 1 :])
+        return pt.take_along_axis(values, pt.broadcast_to(index, shape), axis=axis).squeeze(axis)
+    positions = np.arange(size).reshape((size,) + (1,) * (values.ndim - axis - 1))
+    picked = pt.switch(pt.eq(index, positions), values, pt.zeros((), dtype=values.dtype))
+    return pt.sum(picked, axis=axis, dtype=values.dtype)
 
 
 def _lagged_states(regimes: TensorVariable, init: TensorVariable, order: int) -> TensorVariable:
@@ -158,8 +170,7 @@ def _inverse_cdf(probs: TensorVariable, u: TensorVariable) -> TensorVariable:
 
 def _next_state(trans, z_prev, u):
     """Draw ``z_t`` from row ``z_prev`` of ``trans [..., K, K]`` by inverse CDF."""
-    rows = pt.take_along_axis(trans, z_prev[..., None, None], axis=-2)[..., 0, :]
-    return _inverse_cdf(rows, u)
+    return _inverse_cdf(_take(trans, z_prev[..., None, None], axis=trans.ndim - 2), u)
 
 
 def _markov_chain(uniforms, init, trans, time_varying: bool) -> TensorVariable:

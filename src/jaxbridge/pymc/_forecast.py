@@ -33,12 +33,9 @@ from pytensor.tensor.random.type import random_generator_type
 from pytensor.tensor.variable import TensorVariable
 
 from jaxbridge import _compat, hmm
+from jaxbridge._labels import COVARIATE_PARAMETERS
 from jaxbridge.pymc._ar_forecast import ARPaths
-from jaxbridge.pymc._covariates import (
-    COVARIATE_PARAMETERS,
-    check_covariates,
-    transition_matrices,
-)
+from jaxbridge.pymc._covariates import check_covariates, transition_matrices
 from jaxbridge.pymc._draws import (
     CHUNK,
     DrawGraph,

@@ -1,0 +1,94 @@
+"""Figures drawn in a second process while the run goes on.
+
+A fit's six PNGs cost seconds of matplotlib. A :class:`Painter` with ``parallel=True`` hands
+them to one worker process, spawned (the parent's JAX threads make ``fork`` unsafe) before the
+command imports PyMC, so that the worker's imports overlap the parent's; the posterior's
+figures are then drawn while the parent decodes the hidden states and writes the run folder.
+Without ``parallel`` (``jaxbridge report``) it draws in the calling process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from jaxbridge.cli._figures import save
+
+
+class Painter:
+    """Saves figures, each path once, in a worker process when ``parallel``.
+
+    :meth:`save` may be called again for a path already saved (or being saved): the second call
+    does nothing, so that the figures drawn as soon as their data exist are not drawn again by
+    the function that writes the whole report. :meth:`wait` returns when every figure is saved
+    and raises the first error a figure raised.
+    """
+
+    def __init__(self, *, parallel: bool) -> None:
+        self._pending: dict[Path, Future] = {}
+        self._saved: set[Path] = set()
+        self._executor: ProcessPoolExecutor | None = None
+        if parallel:
+            self._executor = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+            )
+            self._warm_up = self._executor.submit(_warm_up)
+
+    def save(self, path: Path, draw: Callable[..., Any], *args: Any) -> None:
+        """Save ``draw(*args)`` to ``path`` (see :func:`jaxbridge.cli._figures.save`)."""
+        if path in self._saved or path in self._pending:
+            return
+        if self._executor is None:
+            save(draw, path, *args)
+            self._saved.add(path)
+        else:
+            self._pending[path] = self._executor.submit(save, draw, path, *args)
+
+    def wait(self) -> None:
+        """Wait for every figure; raise the first error one of them raised."""
+        for path, future in list(self._pending.items()):
+            future.result()
+            self._saved.add(path)
+            del self._pending[path]
+
+    def close(self) -> None:
+        """Stop the worker; figures not yet drawn are cancelled."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> Painter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _start_worker() -> None:
+    # Ctrl-C is the parent's to handle: it stops the worker through close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _warm_up() -> None:
+    """Import what the figures use and render text once (fonts, style), before any figure."""
+    import io
+
+    import matplotlib
+    import scipy.stats  # noqa: F401  (the densities and the QQ plot)
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jaxbridge.cli._figures import STYLE
+
+    with plt.style.context(STYLE):
+        figure, ax = plt.subplots(figsize=(1, 1))
+        ax.set_title("warm-up")
+        figure.savefig(io.BytesIO(), format="png")
+    plt.close(figure)

@@ -1,0 +1,40 @@
+"""The painter: figures drawn in a worker process are the ones drawn in this process, each path
+once, and a figure's error reaches the caller."""
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from jaxbridge.cli._data import make_dataset
+from jaxbridge.cli._figures import data_figure
+from jaxbridge.cli._painter import Painter
+
+
+@pytest.fixture
+def data(rng):
+    return make_dataset(rng.normal(size=(3, 20)), rng.integers(0, 2, size=(3, 20)))
+
+
+def test_worker_draws_what_this_process_draws_and_reports_a_figures_error(data, tmp_path):
+    here, there, broken = tmp_path / "here.png", tmp_path / "there.png", tmp_path / "broken.png"
+    with Painter(parallel=False) as painter:
+        painter.save(here, data_figure, data)
+    with Painter(parallel=True) as painter:
+        painter.save(there, data_figure, data)
+        painter.wait()
+        np.testing.assert_array_equal(matplotlib.image.imread(there), matplotlib.image.imread(here))
+        painter.save(broken, data_figure, data.drop_vars("emissions"))  # no data to draw
+        with pytest.raises(KeyError, match="emissions"):
+            painter.wait()
+    assert not broken.exists()
+
+
+def test_each_path_is_saved_once(data, tmp_path):
+    path = tmp_path / "data.png"
+    with Painter(parallel=False) as painter:
+        painter.save(path, data_figure, data)
+        first = path.stat().st_mtime_ns
+        path.write_bytes(b"")  # a second drawing would write a PNG again
+        painter.save(path, data_figure, data)
+        painter.wait()
+    assert path.read_bytes() == b"" and first > 0

@@ -26,6 +26,14 @@ DEMO_OUT = Path("runs/demo")
 DEFAULT_DRAWS, DEFAULT_TUNE, DEFAULT_CHAINS, DEFAULT_SEED = 1000, 1000, 2, 0
 
 
+#: What the command line sets for its own process (a library sets none of it).
+SETTINGS_NOTE = """\
+settings of this process: JAX's persistent compilation cache is on, in
+$JAXBRIDGE_CACHE_DIR (default ~/.cache/jaxbridge/jax; "off" turns it off), so a
+second fit of the same shapes skips compilation; figures are drawn in a second
+process."""
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Shows ``(default: ...)`` after every option whose help does not already state it."""
 
@@ -155,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="jaxbridge",
         description="Fit marginal hidden Markov models with PyMC and JAX.",
+        epilog=SETTINGS_NOTE,
         formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"jaxbridge {__version__}")

@@ -138,7 +138,7 @@ def _fit(
     from jaxbridge.cli._fit import Settings, fit
     from jaxbridge.cli._model import build_model
     from jaxbridge.cli._painter import Painter
-    from jaxbridge.cli._run import posterior_figures, run_files, write_run
+    from jaxbridge.cli._run import figures_without_replicates, run_files, write_run
 
     options = _model_options(args)
     covariates = getattr(args, "covariates", ())
@@ -212,8 +212,8 @@ def _fit(
         run = fit(
             data, fit_model, settings, source=source, say=say, progressbar=not args.quiet,
             phases=phases,
-            sampled=lambda idata: posterior_figures(
-                idata, fit_model.var_names, fit_model.truth, temp, painter
+            figures=lambda idata, decoded: figures_without_replicates(
+                data, idata, decoded, fit_model.var_names, fit_model.truth, temp, painter
             ),
         )  # fmt: skip
         say(f"writing {args.out}/")

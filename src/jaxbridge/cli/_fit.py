@@ -64,12 +64,13 @@ def fit(
     say: Callable[[str], None],
     progressbar: bool,
     phases: Phases,
-    sampled: Callable[[Any], None] = lambda idata: None,
+    figures: Callable[[Any, xr.Dataset | None], None] = lambda idata, decoded: None,
 ) -> Run:
     """Sample the model's posterior, decode the hidden states, replicate the data; forecast
     ``settings.forecast`` steps ahead when positive. ``phases`` gets the end of each phase
-    (mode search, compile, sampling, decode, forecast, replicates); ``sampled(idata)`` is
-    called as soon as the posterior is there (its figures need nothing else)."""
+    (mode search, compile, sampling, decode, forecast, replicates); ``figures(idata, decoded)``
+    is called as soon as the posterior is there (``decoded`` None) and once the hidden states
+    are decoded, to have the figures of what exists drawn meanwhile."""
     from jaxbridge.pymc import ConvergenceWarning, decode, forecast, pseudo_residuals, sample
     from jaxbridge.pymc._diagnostics import message
 
@@ -108,7 +109,7 @@ def fit(
     seconds = time.perf_counter() - start
     attrs = _compat.group_attrs(idata, "posterior")
     phases.mark("sampling", **_sampling_parts(attrs))
-    sampled(idata)
+    figures(idata, None)
     end_progress_line(attrs.get("inference_library"), progressbar, sys.stderr)
     say(_sampling_summary(idata, seconds))
     say(f"modes found: {attrs.get('jaxbridge_modes', 'not searched')}")
@@ -126,6 +127,7 @@ def fit(
     if "date" in data:
         decoded = decoded.assign_coords(date=data["date"])
     phases.mark("decode")
+    figures(idata, decoded)
     forecasted = None
     if settings.forecast:
         say(f"forecasting {settings.forecast} step(s) after each sequence's last observation")

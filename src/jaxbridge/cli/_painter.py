@@ -10,6 +10,7 @@ Without ``parallel`` (``jaxbridge report``) it draws in the calling process.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -73,6 +74,8 @@ class Painter:
 def _start_worker() -> None:
     # Ctrl-C is the parent's to handle: it stops the worker through close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # the parent's start-up, search and sampling go first; the figures take the idle CPU
+    os.nice(10)
 
 
 def _warm_up() -> None:

@@ -157,19 +157,14 @@ def write_report(
     files = report_files(run) if files is None else files
     painter = Painter(parallel=False) if painter is None else painter
     var_names, truth = run.info["var_names"], run.info["truth"]
-    posterior_figures(run.idata, var_names, truth, temp, painter)
+    figures_without_replicates(run.data, run.idata, run.decoded, var_names, truth, temp, painter)
     table = summary_table(run.idata, var_names, truth)
     table.to_csv(temp(SUMMARY), index_label="parameter")
     episodes = episodes_table(run.decoded)
     episodes.to_csv(temp(EPISODES), index=False)
-    posterior = _compat.get_group(run.idata, "posterior")
-    states = run.data["states"].values if "states" in run.data else None
-    painter.save(temp("states.png"), states_figure, run.decoded, states)
     has_replicates = "posterior_predictive" in _compat.group_names(run.idata)
     replicated = _compat.get_group(run.idata, "posterior_predictive") if has_replicates else None
     painter.save(temp("checks.png"), checks_figure, run.data, replicated, run.decoded)
-    painter.save(temp("data.png"), data_figure, run.data)
-    painter.save(temp("transitions.png"), transitions_figure, posterior, run.data)
     if run.forecast is not None:
         forecast_table(run.forecast, run.data).to_csv(temp("forecast.csv"), index=False)
         painter.save(temp("forecast.png"), forecast_figure, run.data, run.forecast, run.decoded)
@@ -179,19 +174,28 @@ def write_report(
     return f"{format_table(table)}{dated}\n\nwrote {out_dir}/\n{listing}"
 
 
-def posterior_figures(
+def figures_without_replicates(
+    data: xr.Dataset,
     idata: Any,
+    decoded: xr.Dataset | None,
     var_names: list[str],
     truth: Mapping[str, Any],
     temp: Callable[[str], Path],
     painter: Painter,
 ) -> None:
-    """``trace.png`` and ``posterior.png``: what needs the posterior only, so ``fit`` has them
-    drawn (in the painter's worker) while it decodes the hidden states."""
+    """The figures that need neither the replicated data nor the forecast: the data's, the
+    posterior's (``trace.png``, ``posterior.png``, ``transitions.png``) and, once ``decoded``
+    is there, ``states.png``. ``fit`` has them drawn (in the painter's worker) as soon as their
+    inputs exist, while it goes on decoding and replicating."""
     posterior = _compat.get_group(idata, "posterior")
     truth_ds = truth_dataset(posterior, truth)
     painter.save(temp("trace.png"), trace_figure, posterior, var_names, truth_ds)
     painter.save(temp("posterior.png"), posterior_figure, posterior, var_names, truth_ds)
+    painter.save(temp("transitions.png"), transitions_figure, posterior, data)
+    painter.save(temp("data.png"), data_figure, data)
+    if decoded is not None:
+        states = data["states"].values if "states" in data else None
+        painter.save(temp("states.png"), states_figure, decoded, states)
 
 
 def load_run(run_dir: Path) -> Run:

@@ -1,6 +1,7 @@
 """``jaxbridge fit --states 1,2,3``: parsing, refusals, and one end-to-end comparison."""
 
 import argparse
+import json
 
 import numpy as np
 import pandas as pd
@@ -78,6 +79,9 @@ def test_fit_several_states_writes_runs_and_comparison(run_cli, call, tmp_path):
     for k in (1, 2):
         assert (run_folder(out, k) / "posterior.nc").is_file()
         assert (run_folder(out, k) / "summary.csv").is_file()
+    seconds = [json.loads((run_folder(out, k) / "run.json").read_text())["seconds"] for k in (1, 2)]
+    # each run's phases from its own start: only the first had the process's start-up
+    assert seconds[1]["startup"] < seconds[0]["startup"] / 2
     table = read_comparison(out / "compare.csv")
     assert sorted(table.index) == [1, 2]
     assert list(table["rank"]) == [0, 1]

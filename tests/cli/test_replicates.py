@@ -1,6 +1,7 @@
 """The replicated data of a fit (``jaxbridge.cli._fit._replicates``): drawn from the model at
 the posterior's draws, compiled to JAX, as PyMC's own forward sampler draws them."""
 
+from importlib.metadata import version
 from unittest import mock
 
 import numpy as np
@@ -39,7 +40,10 @@ def test_replicates_follow_the_hidden_chain_as_pymcs_forward_sampler(rng):
         pm, "sample_posterior_predictive", wraps=pm.sample_posterior_predictive
     ) as forward:
         ours = _replicates(posterior, fit_model.model, seed=1)["hmm"].values
-    assert [call.kwargs["compile_kwargs"]["mode"] for call in forward.call_args_list] == ["JAX"]
+    modes = [call.kwargs["compile_kwargs"]["mode"] for call in forward.call_args_list]
+    # PyTensor 3's JAX linker refuses the random graph's generator (a numpy Generator as an
+    # argument of the jitted function): the draws then come from PyTensor's own VM
+    assert modes == (["JAX"] if version("pytensor").startswith("2.") else ["JAX", "FAST_COMPILE"])
     reference = (
         pm.sample_posterior_predictive(
             posterior, model=fit_model.model, random_seed=2, progressbar=False

@@ -22,6 +22,7 @@ that finished, and no comparison.
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,8 +96,10 @@ def fit_states(
     refuse_overwrite(out, COMPARE_FILES, force=args.force)  # every file, before any work
     for folder in folders.values():
         refuse_overwrite(folder, run_files(forecast=True), force=args.force)
-    for k, folder in folders.items():
-        code = fit_one(argparse.Namespace(**{**vars(args), "out": folder}), k)
+    for i, (k, folder) in enumerate(folders.items()):
+        # each run's phases from its own start: the first's from the command's (start-up)
+        started = getattr(args, "started", None) if i == 0 else time.perf_counter()
+        code = fit_one(argparse.Namespace(**{**vars(args), "out": folder, "started": started}), k)
         if code:
             return code
     with say_to(args.quiet) as say, atomic_outputs(out, COMPARE_FILES, force=True) as temp:

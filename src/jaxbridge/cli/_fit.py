@@ -219,32 +219,26 @@ def _replicates(idata: Any, model: Any, seed: int) -> xr.Dataset:
 
 
 def _forward_draws(posterior: xr.Dataset, model: Any, seed: int) -> Any:
-    """:func:`pymc.sample_posterior_predictive` of the observed variables, compiled to JAX
-    with the data and dimensions frozen to constants (static shapes; XLA's program goes to the
-    persistent cache, where PyTensor's C compilation of the hidden chain's ``Scan`` took
-    seconds on a fresh machine); in PyTensor's ``FAST_COMPILE`` mode when JAX cannot take the
-    model's random graph."""
+    """What :func:`pymc.sample_posterior_predictive` returns for the observed variables: drawn
+    in one JAX function vectorised over the draws (:func:`jaxbridge.pymc._draws.forward_draws`;
+    XLA's program goes to the persistent cache, where PyTensor's C compilation of the hidden
+    chain's ``Scan`` took seconds on a fresh machine), by PyMC in PyTensor's ``FAST_COMPILE``
+    mode when JAX cannot take the model's random graph."""
     import pymc as pm
-    from pymc.model.transform.optimization import freeze_dims_and_data
+    from pymc.backends.arviz import coords_and_dims_for_inferencedata
 
-    from jaxbridge.pymc._draws import EVAL_MODE
-    from jaxbridge.pymc._jaxify import NOT_JAX
+    from jaxbridge.pymc._draws import EVAL_MODE, forward_draws
 
     names = [rv.name for rv in model.observed_RVs]
-
-    def draw(on: Any, mode: str) -> Any:
+    drawn = forward_draws(model, posterior, names, seed)
+    if drawn is None:
         return pm.sample_posterior_predictive(
-            posterior, model=on, var_names=names, random_seed=seed, progressbar=False,
-            compile_kwargs={"mode": mode},
+            posterior, model=model, var_names=names, random_seed=seed, progressbar=False,
+            compile_kwargs={"mode": EVAL_MODE},
         )  # fmt: skip
-
-    try:
-        with _compat.global_x64_kept(), _compat.x64(), warnings.catch_warnings():
-            # the compiled function draws from copies of the model's generators, seeded anew
-            warnings.filterwarnings("ignore", "The RandomType SharedVariables", UserWarning)
-            return draw(freeze_dims_and_data(model), "JAX")
-    except NOT_JAX:
-        return draw(model, EVAL_MODE)
+    coords, dims = coords_and_dims_for_inferencedata(model)
+    coords = {**coords, "chain": posterior["chain"].values, "draw": posterior["draw"].values}
+    return _compat.from_dict({"posterior_predictive": drawn}, coords=coords, dims=dims)
 
 
 def on_all_steps(result: xr.Dataset, data: xr.Dataset) -> xr.Dataset:

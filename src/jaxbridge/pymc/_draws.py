@@ -17,12 +17,12 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import xarray as xr
-from pytensor.graph.replace import vectorize_graph
+from pytensor.graph.replace import clone_replace, vectorize_graph
 from pytensor.tensor.variable import TensorVariable
 
 from jaxbridge import _compat
 from jaxbridge.pymc._distribution import MarginalHMMRV, emission_log_density
-from jaxbridge.pymc._jaxify import NOT_JAX, jax_graph
+from jaxbridge.pymc._jaxify import NOT_JAX, generator_states, jax_graph, jax_random_graph
 
 CHUNK = 128  # posterior draws decoded per vectorised call
 
@@ -156,3 +156,32 @@ def unstack(chunks: list, posterior: xr.Dataset) -> np.ndarray:
     stacked = np.concatenate([np.asarray(x) for x in chunks])
     chains, num_draws = posterior.sizes["chain"], posterior.sizes["draw"]
     return stacked.reshape(chains, num_draws, *stacked.shape[1:])
+
+
+def forward_draws(
+    model: pm.Model, posterior: xr.Dataset, names: list[str], seed: int | None
+) -> dict[str, np.ndarray] | None:
+    """Draws ``[chain, draw, ...]`` of the model's variables ``names`` at each draw of
+    ``posterior``, as :func:`pymc.sample_posterior_predictive` draws them (every variable
+    that is not a free variable drawn anew), in one jitted JAX function of the free
+    variables vectorised over the draws (:func:`~jaxbridge.pymc._jaxify.jax_random_graph`),
+    each draw with its own generators from ``seed``. ``None`` when JAX cannot take the graph.
+    """
+    frees = model.free_RVs
+    values = [pt.tensor(dtype=v.dtype, shape=v.type.shape, name=v.name) for v in frees]
+    outputs = clone_replace([model[n] for n in names], dict(zip(frees, values, strict=True)))
+    converted = jax_random_graph(values, outputs)
+    if converted is None:
+        return None
+    fn, n_generators = converted
+    stacked = posterior.stack(sample=("chain", "draw"))
+    draws = [stacked[v.name].transpose("sample", ...).values for v in frees]
+    seeds = np.random.SeedSequence(seed).spawn(stacked.sizes["sample"])
+    per_draw = [generator_states(child, n_generators) for child in seeds]
+    states = jax.tree.map(lambda *leaves: np.stack(leaves), *per_draw)
+    try:
+        with _compat.x64():
+            out = jax.jit(jax.vmap(fn))(*draws, *states)
+    except NOT_JAX:  # JAX traces on the call: an op it has no implementation of
+        return None
+    return {name: unstack([x], posterior) for name, x in zip(names, out, strict=True)}

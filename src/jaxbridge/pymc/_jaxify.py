@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.replace import clone_replace
@@ -32,6 +33,32 @@ def jax_graph(inputs: Sequence[Any], outputs: Sequence[Any]) -> Callable[..., li
     PyTensor cannot convert it (or a random generator stays in the graph after the rewrites).
     Failed parameter checks give ``-inf``, as in PyMC's JAX samplers.
     """
+    converted = _convert(inputs, outputs, random=False)
+    return None if converted is None else converted[0]
+
+
+def jax_random_graph(
+    inputs: Sequence[Any], outputs: Sequence[Any]
+) -> tuple[Callable[..., list], int] | None:
+    """``(f, n)``: ``f(*inputs, *states) -> [outputs]`` for a graph that draws random
+    numbers, where ``states`` are the ``n`` generators' states as JAX takes them
+    (:func:`generator_states`); ``None`` when PyTensor cannot convert the graph."""
+    return _convert(inputs, outputs, random=True)
+
+
+def generator_states(seed: np.random.SeedSequence, n: int) -> list[Any]:
+    """``n`` independent generator states for a :func:`jax_random_graph` function."""
+    with _compat.global_x64_kept():
+        from pytensor.link.jax.dispatch import jax_typify
+
+    return [jax_typify(np.random.default_rng(child)) for child in seed.spawn(n)]
+
+
+def _convert(
+    inputs: Sequence[Any], outputs: Sequence[Any], *, random: bool
+) -> tuple[Callable[..., list], int] | None:
+    """The converted graph and its number of generator inputs (``random``: kept after the
+    rewrites; otherwise a graph that still needs one is not converted)."""
     from pytensor.compile.mode import get_mode
     from pytensor.graph.fg import FunctionGraph
 
@@ -54,11 +81,13 @@ def jax_graph(inputs: Sequence[Any], outputs: Sequence[Any]) -> Callable[..., li
             mode.optimizer.rewrite(fgraph)
             for generator in fgraph.inputs[len(inputs) :][::-1]:
                 if fgraph.clients[generator]:
+                    if random:
+                        continue
                     return None
                 fgraph.remove_input(fgraph.inputs.index(generator))
             with warnings.catch_warnings():
                 # shape checks of broadcasting: JAX checks shapes itself when it traces
                 warnings.filterwarnings("ignore", "Skipping Assert", UserWarning)
-                return jax_funcify(fgraph)
+                return jax_funcify(fgraph), len(fgraph.inputs) - len(inputs)
     except NOT_JAX:
         return None

@@ -1,6 +1,9 @@
 """The painter: figures drawn in a worker process are the ones drawn in this process, each path
 once, and a figure's error reaches the caller."""
 
+import multiprocessing
+import os
+
 import matplotlib.image
 import numpy as np
 import pytest
@@ -27,6 +30,22 @@ def test_worker_draws_what_this_process_draws_and_reports_a_figures_error(data, 
         with pytest.raises(KeyError, match="emissions"):
             painter.wait()
     assert not broken.exists()
+
+
+def _dies_in_a_worker(data):
+    if multiprocessing.parent_process() is not None:
+        os._exit(1)  # as a worker killed by the system
+    return data_figure(data)
+
+
+def test_figures_are_drawn_here_when_the_worker_dies(data, tmp_path):
+    first, second = tmp_path / "first.png", tmp_path / "second.png"
+    with Painter(parallel=True) as painter:
+        painter.save(first, _dies_in_a_worker, data)
+        painter.wait()
+        painter.save(second, data_figure, data)  # the pool is broken: drawn here at once
+        assert second.exists()
+    assert matplotlib.image.imread(first).shape == matplotlib.image.imread(second).shape
 
 
 def test_each_path_is_saved_once(data, tmp_path):

@@ -14,6 +14,7 @@ import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,13 @@ class Painter:
     :meth:`save` may be called again for a path already saved (or being saved): the second call
     does nothing, so that the figures drawn as soon as their data exist are not drawn again by
     the function that writes the whole report. :meth:`wait` returns when every figure is saved
-    and raises the first error a figure raised.
+    and raises the first error a figure raised. When the worker dies or cannot start (killed;
+    a script that runs the command line without the ``__main__`` guard spawning needs), the
+    figures are drawn in this process.
     """
 
     def __init__(self, *, parallel: bool) -> None:
-        self._pending: dict[Path, Future] = {}
+        self._pending: dict[Path, tuple[Future, Callable[..., Any], tuple]] = {}
         self._saved: set[Path] = set()
         self._executor: ProcessPoolExecutor | None = None
         if parallel:
@@ -39,22 +42,28 @@ class Painter:
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
             )
-            self._warm_up = self._executor.submit(_warm_up)
+            self._executor.submit(_warm_up)
 
     def save(self, path: Path, draw: Callable[..., Any], *args: Any) -> None:
         """Save ``draw(*args)`` to ``path`` (see :func:`jaxbridge.cli._figures.save`)."""
         if path in self._saved or path in self._pending:
             return
-        if self._executor is None:
-            save(draw, path, *args)
-            self._saved.add(path)
-        else:
-            self._pending[path] = self._executor.submit(save, draw, path, *args)
+        if self._executor is not None:
+            try:
+                self._pending[path] = (self._executor.submit(save, draw, path, *args), draw, args)
+                return
+            except BrokenProcessPool:
+                self.close()
+        save(draw, path, *args)
+        self._saved.add(path)
 
     def wait(self) -> None:
         """Wait for every figure; raise the first error one of them raised."""
-        for path, future in list(self._pending.items()):
-            future.result()
+        for path, (future, draw, args) in list(self._pending.items()):
+            try:
+                future.result()
+            except BrokenProcessPool:
+                save(draw, path, *args)
             self._saved.add(path)
             del self._pending[path]
 

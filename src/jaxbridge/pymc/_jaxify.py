@@ -3,8 +3,9 @@ engine's graphs (:mod:`jaxbridge.pymc._draws`) run through one conversion.
 
 Shared variables (data, coordinate lengths) become constants, as in PyMC's JAX samplers, so
 that shapes are static; PyTensor's JAX rewrites run (they also take random variables out of
-shape graphs; a graph that still needs a random generator after them is not converted),
-then ``jax_funcify`` converts the graph. The result is meant to run in float64
+shape graphs; a graph that still needs a random generator after them is converted only by
+:func:`jax_random_graph`, which takes the generators' states as arguments: the replicated
+data's draws), then ``jax_funcify`` converts the graph. The result is meant to run in float64
 (:func:`jaxbridge._compat.x64`).
 """
 

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ class Painter:
         for path, (future, draw, args) in list(self._pending.items()):
             try:
                 future.result()
-            except BrokenProcessPool:
+            except (BrokenProcessPool, CancelledError):  # the worker is gone: draw here
                 save(draw, path, *args)
             self._saved.add(path)
             del self._pending[path]
@@ -91,16 +91,14 @@ def _warm_up() -> None:
     """Import what the figures use and render text once (fonts, style), before any figure."""
     import io
 
-    import matplotlib
     import scipy.stats  # noqa: F401  (the densities and the QQ plot)
 
-    matplotlib.use("Agg")
+    save(_titled_square, io.BytesIO())
+
+
+def _titled_square() -> Any:
     import matplotlib.pyplot as plt
 
-    from jaxbridge.cli._figures import STYLE
-
-    with plt.style.context(STYLE):
-        figure, ax = plt.subplots(figsize=(1, 1))
-        ax.set_title("warm-up")
-        figure.savefig(io.BytesIO(), format="png")
-    plt.close(figure)
+    figure, ax = plt.subplots(figsize=(1, 1))
+    ax.set_title("warm-up")
+    return figure

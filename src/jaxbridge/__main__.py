@@ -1,5 +1,5 @@
 """``python -m jaxbridge``: the ``jaxbridge`` command line."""
 
-from jaxbridge.cli import main
+from jaxbridge.cli import console
 
-raise SystemExit(main())
+raise SystemExit(console())

@@ -138,6 +138,7 @@ def _fit(
     from jaxbridge.cli._fit import Settings, fit
     from jaxbridge.cli._model import build_model
     from jaxbridge.cli._painter import Painter
+    from jaxbridge.cli._process import after_startup
     from jaxbridge.cli._run import figures_without_replicates, run_files, write_run
 
     options = _model_options(args)
@@ -202,6 +203,8 @@ def _fit(
     ):
         import jaxbridge.pymc  # noqa: F401  (PyMC, PyTensor, JAX: most of the start-up)
 
+        if getattr(args, "application", False):
+            after_startup()
         phases.mark("startup")
         data, description = get_data()
         phases.mark("read")

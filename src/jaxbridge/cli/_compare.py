@@ -97,9 +97,15 @@ def fit_states(
     for folder in folders.values():
         refuse_overwrite(folder, run_files(forecast=True), force=args.force)
     for i, (k, folder) in enumerate(folders.items()):
-        # each run's phases from its own start: the first's from the command's (start-up)
-        started = getattr(args, "started", None) if i == 0 else time.perf_counter()
-        code = fit_one(argparse.Namespace(**{**vars(args), "out": folder, "started": started}), k)
+        # each run's phases from its own start: the first's from the command's (start-up),
+        # whose end also settles the process once (jaxbridge.cli._process.after_startup)
+        first = i == 0
+        given = {
+            "out": folder,
+            "started": getattr(args, "started", None) if first else time.perf_counter(),
+            "application": getattr(args, "application", False) and first,
+        }
+        code = fit_one(argparse.Namespace(**{**vars(args), **given}), k)
         if code:
             return code
     with say_to(args.quiet) as say, atomic_outputs(out, COMPARE_FILES, force=True) as temp:

@@ -31,7 +31,8 @@ SETTINGS_NOTE = """\
 settings of this process: JAX's persistent compilation cache is on, in
 $JAXBRIDGE_CACHE_DIR (default ~/.cache/jaxbridge/jax; "off" turns it off), so a
 second fit of the same shapes skips compilation; figures are drawn in a second
-process."""
+process; PyTensor keeps no stack trace per graph node, and Python's garbage
+collector freezes what start-up imported (gc.freeze)."""
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -371,12 +372,26 @@ def build_parser() -> argparse.ArgumentParser:
 INTERRUPTED = 130
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``jaxbridge`` command line; return the exit code (0 ok, 2 bad input, 130 Ctrl-C)."""
+def console() -> int:
+    """The ``jaxbridge`` program (console script, ``python -m jaxbridge``): :func:`main` with
+    the settings of an application for its process (:mod:`jaxbridge.cli._process`)."""
+    from jaxbridge.cli._process import before_exit
+
+    code = main(application=True)
+    before_exit()
+    return code
+
+
+def main(argv: Sequence[str] | None = None, *, application: bool = False) -> int:
+    """Run the ``jaxbridge`` command line; return the exit code (0 ok, 2 bad input, 130 Ctrl-C).
+
+    ``application``: the process is the command's own (:func:`console`), whose settings it
+    may change (:mod:`jaxbridge.cli._process`); in-process callers leave it off.
+    """
     started = time.perf_counter()  # the first phase's start (jaxbridge.cli._phases)
     try:
         args = build_parser().parse_args(argv)
-        args.started = started
+        args.started, args.application = started, application
         return _run(args)
     except CLIError as err:
         print(f"jaxbridge: error: {err}", file=sys.stderr)

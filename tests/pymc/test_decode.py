@@ -11,6 +11,7 @@ import scipy.stats as st
 from jaxbridge._compat import from_dict, group_names
 from jaxbridge.datasets import seed_page_data
 from jaxbridge.pymc import MarginalHMM, decode
+from jaxbridge.pymc._draws import draw_chunks
 
 INIT = np.array([0.6, 0.4])
 TRANS = np.array([[0.7, 0.3], [0.2, 0.8]])
@@ -70,6 +71,34 @@ def test_state_probs_per_draw_are_each_draws_exact_marginals(tiny):
         np.testing.assert_allclose(per_draw.values[c, d, n], expected, atol=1e-10)
     np.testing.assert_allclose(per_draw.mean(("chain", "draw")), ds["state_probs"], atol=1e-12)
     assert "state_probs_per_draw" not in decode(idata, model)
+
+
+def test_draws_beyond_one_chunk_decode_each_draw_once(tiny, rng):
+    """300 draws: two full chunks of 128 and a last one of 44 padded with copies of its last
+    draw (one compiled shape), whose copies are left out of every result."""
+    model, _, y, _ = tiny
+    shifts = rng.normal(0.0, 0.3, size=(2, 150))
+    ds = decode(from_dict({"posterior": {"shift": shifts}}), model, state_probs_per_draw=True)
+    per_draw = ds["state_probs_per_draw"].values
+    assert per_draw.shape == (2, 150, 2, 5, 2)
+    for c, d in [(0, 0), (0, 127), (0, 128), (1, 105), (1, 106), (1, 149)]:  # chunk edges
+        for n in range(2):
+            paths, probs = _enumerate(_log_emission(y[n], shifts[c, d]), INIT, TRANS)
+            expected = np.stack([probs @ (paths == k) for k in range(2)], axis=-1)
+            np.testing.assert_allclose(per_draw[c, d, n], expected, atol=1e-10)
+    np.testing.assert_allclose(per_draw.mean(axis=(0, 1)), ds["state_probs"], atol=1e-12)
+
+
+def test_draw_chunks_pad_the_last_chunk_with_its_last_draw():
+    values = np.arange(300)[:, None] * np.ones(3)
+    chunks = list(draw_chunks([values, np.arange(300)], 300))
+    assert [rows for rows, _ in chunks] == [128, 128, 44]
+    assert all(len(a) == 128 for _, arrays in chunks for a in arrays)
+    np.testing.assert_array_equal(chunks[2][1][1], [*range(256, 300), *[299] * 84])
+    np.testing.assert_array_equal(chunks[2][1][0][:, 0], chunks[2][1][1])
+    (rows, (few,)), *rest = draw_chunks([np.arange(5)], 5)  # fewer draws than a chunk: no padding
+    assert rows == 5 and not rest
+    np.testing.assert_array_equal(few, np.arange(5))
 
 
 def test_viterbi_at_posterior_mean_and_per_draw_match_enumeration(tiny):

@@ -34,7 +34,7 @@ from pytensor.tensor.variable import TensorVariable
 
 from jaxbridge import hmm
 from jaxbridge.hmm._lagged import dense_chain, regime_marginals
-from jaxbridge.pymc._draws import CHUNK, DrawGraph, evaluator, hmm_terms
+from jaxbridge.pymc._draws import DrawGraph, draw_chunks, evaluator, hmm_terms
 
 __all__ = ["PARAMETERS", "ARPaths"]
 
@@ -86,10 +86,9 @@ class ARPaths:
         keys = jax.random.split(jax.random.key(int(seed.generate_state(1)[0])), num_samples)
         last, recent = jnp.asarray(self.last_step), jnp.asarray(self.recent)
         current, probs, states, observations = 0.0, 0.0, [], []
-        for start in range(0, num_samples, CHUNK):
-            chunk = slice(start, start + CHUNK)
-            now, ahead, path, ys = chunk_fn(
-                keys[chunk], last, recent, *self.terms([v[chunk] for v in values])
+        for rows, (chunk_keys, *chunk) in draw_chunks([keys, *values], num_samples):
+            now, ahead, path, ys = (
+                np.asarray(x)[:rows] for x in chunk_fn(chunk_keys, last, recent, *self.terms(chunk))
             )
             current = current + np.asarray(now).sum(axis=0)
             probs = probs + np.asarray(ahead).sum(axis=0)

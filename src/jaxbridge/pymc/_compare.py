@@ -44,8 +44,8 @@ import xarray as xr
 
 from jaxbridge import _compat, hmm
 from jaxbridge.pymc._draws import (
-    CHUNK,
     DrawGraph,
+    draw_chunks,
     hmm_terms,
     marginal_hmm_variable,
     observed_coords,
@@ -205,9 +205,9 @@ def step_log_likelihood(idata: Any, model: pm.Model, var_name: str | None = None
     run = jax.jit(jax.vmap(partial(_step_terms, **rv.owner.op.chain), terms.in_axes))
     chunks, present = [], None
     with _compat.x64():  # the model's float64 values stay float64
-        for start in range(0, len(values[0]), CHUNK):
-            args = terms([v[start : start + CHUNK] for v in values])
-            chunks.append(run(*args))
+        for rows, chunk in draw_chunks(values, len(values[0])):
+            args = terms(chunk)
+            chunks.append(np.asarray(run(*args))[:rows])
             present = _present(args[3], terms.in_axes[3]) if present is None else present
     steps = unstack(chunks, posterior)
     if present is not None:

@@ -25,6 +25,7 @@ from jaxbridge import _compat, hmm
 from jaxbridge.pymc._draws import (
     CHUNK,
     DrawGraph,
+    draw_chunks,
     hmm_terms,
     marginal_hmm_variable,
     observed_coords,
@@ -135,10 +136,11 @@ def _decode_draws(
     )
     keys = jax.random.split(jax.random.key(_seed(random_seed)), num_samples)
     prob_sum, draw_probs, paths, viterbi_paths = 0.0, [], [], []
-    for start in range(0, num_samples, CHUNK):
-        chunk = slice(start, start + CHUNK)
-        probs, path, best = decode_chunk(keys[chunk], *terms([v[chunk] for v in values]))
-        probs = np.asarray(probs)
+    for rows, (chunk_keys, *chunk) in draw_chunks([keys, *values], num_samples):
+        probs, path, best = (
+            None if x is None else np.asarray(x)[:rows]
+            for x in decode_chunk(chunk_keys, *terms(chunk))
+        )
         prob_sum = prob_sum + probs.sum(axis=0)
         draw_probs.append(probs if per_draw else None)
         paths.append(path)
@@ -151,7 +153,9 @@ def _decode_draws(
         "most_probable_state": (obs_dims, state_probs.argmax(-1)),
     }
     if viterbi == "mean":
-        point = [np.mean(v, axis=0, keepdims=True) for v in values]
+        # the posterior mean as a chunk of its own (the terms' one compiled shape)
+        size = min(CHUNK, num_samples)
+        point = [np.repeat(np.mean(v, axis=0, keepdims=True), size, axis=0) for v in values]
         args = [
             a if axis is None else a[0] for a, axis in zip(terms(point), terms.in_axes, strict=True)
         ]

@@ -9,6 +9,7 @@ the free variables, and evaluates graphs of them (the HMM's emission log-densiti
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -149,6 +150,17 @@ def observed_dims(model: pm.Model, rv: TensorVariable) -> tuple[str, ...]:
 def observed_coords(model: pm.Model, dims: tuple[str, ...]) -> dict[str, list]:
     """The model's coordinate values of those ``dims`` that have them."""
     return {d: list(model.coords[d]) for d in dims if model.coords.get(d) is not None}
+
+
+def draw_chunks(arrays: list, num_samples: int) -> Iterator[tuple[int, list]]:
+    """The rows of ``arrays`` (``[S, ...]`` each, NumPy or JAX) in chunks of
+    ``min(CHUNK, S)`` rows: ``(rows, [chunk of each array])``. The last chunk is padded to the
+    same size by repeating the last draw, so that a function vectorised over a chunk compiles
+    for one shape only; results of its first ``rows`` rows are the draws'."""
+    size = min(CHUNK, num_samples)
+    for start in range(0, num_samples, size):
+        index = np.minimum(np.arange(start, start + size), num_samples - 1)
+        yield min(size, num_samples - start), [a[index] for a in arrays]
 
 
 def unstack(chunks: list, posterior: xr.Dataset) -> np.ndarray:

@@ -37,8 +37,8 @@ from jaxbridge._labels import COVARIATE_PARAMETERS
 from jaxbridge.pymc._ar_forecast import ARPaths
 from jaxbridge.pymc._covariates import check_covariates, transition_matrices
 from jaxbridge.pymc._draws import (
-    CHUNK,
     DrawGraph,
+    draw_chunks,
     evaluator,
     hmm_terms,
     marginal_hmm_variable,
@@ -329,10 +329,15 @@ def _forecast_states(
     last = jnp.asarray(graph.last_step)
     keys = jax.random.split(jax.random.key(int(seed.generate_state(1)[0])), num_samples)
     current_sum, probs_sum, states, params = 0.0, 0.0, [], []
-    for start in range(0, num_samples, CHUNK):
-        chunk = slice(start, start + CHUNK)
-        *terms, chunk_params = _split(graph.terms([v[chunk] for v in values]))
-        current, probs, path = forecast_chunk(keys[chunk], last, *terms)
+    for rows, (chunk_keys, *chunk) in draw_chunks([keys, *values], num_samples):
+        *terms, chunk_params = _split(graph.terms(chunk))
+        current, probs, path = (
+            np.asarray(x)[:rows] for x in forecast_chunk(chunk_keys, last, *terms)
+        )
+        chunk_params = [
+            p if axis is None else p[:rows]
+            for p, axis in zip(chunk_params, param_axes, strict=True)
+        ]
         current_sum = current_sum + np.asarray(current).sum(axis=0)
         probs_sum = probs_sum + np.asarray(probs).sum(axis=0)
         states.append(np.asarray(path))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -71,10 +72,15 @@ def fit(
     (mode search, compile, sampling, decode, forecast, replicates); ``figures(idata, decoded)``
     is called as soon as the posterior is there (``decoded`` None) and once the hidden states
     are decoded, to have the figures of what exists drawn meanwhile."""
-    from jaxbridge.pymc import ConvergenceWarning, decode, forecast, pseudo_residuals, sample
+    from jaxbridge.pymc import ConvergenceWarning, forecast, sample
     from jaxbridge.pymc._diagnostics import message
 
     model = fit_model.model
+    # what follows the sampling, set up now (part of the compile phase) and compiled while
+    # the chains run
+    began = time.perf_counter()
+    after = _AfterSampling(model, settings, residuals=data["emissions"].ndim == 2)
+    set_up = time.perf_counter() - began
     say(
         f"sampling with NUTS ({settings.sampler}): {settings.chains} chain(s) x "
         f"({settings.tune} tuning + {settings.draws} draws)"
@@ -87,7 +93,7 @@ def fit(
         with (
             contextlib.redirect_stdout(sys.stderr),
             warnings.catch_warnings(),
-            _saying_when_the_chains_start(say),
+            _when_the_chains_start(say, after.compile_meanwhile),
         ):
             warnings.simplefilter("ignore", ConvergenceWarning)
             idata = sample(
@@ -107,8 +113,9 @@ def fit(
     except ImportError as err:  # the chosen sampler's library is not installed
         raise CLIError(f"--sampler {settings.sampler}: {err}") from None
     seconds = time.perf_counter() - start
+    after.compiled()
     attrs = _compat.group_attrs(idata, "posterior")
-    phases.mark("sampling", **_sampling_parts(attrs))
+    phases.mark("sampling", **_sampling_parts(attrs, set_up))
     figures(idata, None)
     end_progress_line(attrs.get("inference_library"), progressbar, sys.stderr)
     say(_sampling_summary(idata, seconds))
@@ -118,9 +125,9 @@ def fit(
         problems = attrs["jaxbridge_problems"].splitlines()
         print(f"jaxbridge: WARNING: {message(problems, ADVICE)}", file=sys.stderr, flush=True)
     say("decoding the hidden states")
-    decoded = decode(idata, model)
-    if data["emissions"].ndim == 2:
-        decoded["pseudo_residual"] = pseudo_residuals(idata, model)
+    decoded = after.decoder(idata)
+    if after.residuals is not None:
+        decoded["pseudo_residual"] = after.residuals(idata)
     else:
         say("no pseudo-residuals: vector observations (multivariate emissions) have none")
     decoded = stop_at_ends(on_all_steps(decoded, data), data["lengths"].values)
@@ -136,7 +143,7 @@ def fit(
         forecasted["last_step"] = forecasted["last_step"] + settings.ar
         phases.mark("forecast")
     say(f"simulating replicated data from {N_REPLICATES} posterior draws")
-    replicates = on_all_steps(_replicates(idata, model, settings.seed), data)
+    replicates = on_all_steps(_replicates(idata, model, settings.seed, after.replicator), data)
     if settings.ar:  # each step drawn given the observed values before it (the model's lags)
         replicates.attrs[ONE_STEP_AHEAD] = 1
     _compat.set_group(idata, "posterior_predictive", replicates)
@@ -160,16 +167,57 @@ def fit(
     return Run(data, idata, decoded, info, forecasted)
 
 
-def _sampling_parts(attrs: dict) -> dict[str, float]:
-    """The parts of :func:`jaxbridge.sample`'s wall time before the sampling proper, from
-    what it records: the mode search's climbs (``mode_search``), and the compilation of its
-    log density and the sampler's own set-up (``compile``: the sampler's run less the
-    library's ``sampling_time``)."""
+def _sampling_parts(attrs: dict, set_up: float) -> dict[str, float]:
+    """The parts of the wall time before the sampling proper, from what
+    :func:`jaxbridge.sample` records: the mode search's climbs (``mode_search``), and
+    (``compile``) the compilation of its log density, the sampler's own set-up (the sampler's
+    run less the library's ``sampling_time``) and the ``set_up`` of what follows the
+    sampling."""
     search = float(attrs.get("jaxbridge_search_seconds", 0.0))
     search_compile = float(attrs.get("jaxbridge_search_compile_seconds", 0.0))
     sampler = float(attrs.get("jaxbridge_sampler_seconds", 0.0))
     sampling = float(attrs.get("sampling_time", sampler))
-    return {"mode_search": search - search_compile, "compile": search_compile + sampler - sampling}
+    compile_ = search_compile + sampler - sampling + set_up
+    return {"mode_search": search - search_compile, "compile": compile_}
+
+
+class _AfterSampling:
+    """The decoding, pseudo-residuals and replicated data of a fit, set up before sampling
+    (their graphs converted to JAX) and compiled in a thread while the chains run
+    (:meth:`compile_meanwhile`): XLA compiles without Python's lock, on the CPU time the
+    sampler leaves, so that they run at once when the draws are there."""
+
+    def __init__(self, model: Any, settings: Settings, *, residuals: bool):
+        from jaxbridge.pymc._decode import Decoder
+        from jaxbridge.pymc._draws import ForwardDraws
+        from jaxbridge.pymc._residuals import PseudoResiduals
+
+        self.num_samples = settings.chains * settings.draws
+        self.decoder = Decoder(model)
+        self.residuals = PseudoResiduals(model) if residuals else None
+        self.replicator = ForwardDraws(model, [rv.name for rv in model.observed_RVs])
+        self._thread: threading.Thread | None = None
+
+    def compile_meanwhile(self) -> None:
+        """Compile in a thread of its own (a failure is left to the real call to report)."""
+
+        def compile_all() -> None:
+            try:
+                with np.errstate(all="ignore"):  # stand-in draws: no warnings of their own
+                    self.decoder.compile(self.num_samples)
+                    if self.residuals is not None:
+                        self.residuals.compile()
+                    self.replicator.compile(len(_replicate_draws(self.num_samples)))
+            except Exception as err:
+                logging.getLogger("jaxbridge").debug("jaxbridge: compiling ahead: %r", err)
+
+        self._thread = threading.Thread(target=compile_all, name="jaxbridge-compile", daemon=True)
+        self._thread.start()
+
+    def compiled(self) -> None:
+        """Wait for the compilation started by :meth:`compile_meanwhile`, if any."""
+        if self._thread is not None:
+            self._thread.join()
 
 
 #: The start of the record :func:`jaxbridge.sample` logs when the chains start.
@@ -177,15 +225,19 @@ SAMPLING_STARTED = "jaxbridge: sampling with "
 
 
 @contextlib.contextmanager
-def _saying_when_the_chains_start(say: Callable[[str], None]) -> Iterator[None]:
-    """Within the block, ``say`` when the mode search has ended and the chains start, from
-    the INFO record :func:`jaxbridge.sample` logs then (a filter on jaxbridge's logger, which
-    is set to INFO for the block; the record goes no further than it would have)."""
+def _when_the_chains_start(
+    say: Callable[[str], None], started: Callable[[], None]
+) -> Iterator[None]:
+    """Within the block, ``say`` when the mode search has ended and the chains start, and
+    call ``started()``, from the INFO record :func:`jaxbridge.sample` logs then (a filter on
+    jaxbridge's logger, which is set to INFO for the block; the record goes no further than
+    it would have)."""
 
     def relay(record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if message.startswith(SAMPLING_STARTED):
             say(f"the chains start ({message.removeprefix(SAMPLING_STARTED)})")
+            started()
         return True
 
     logger = logging.getLogger("jaxbridge")
@@ -199,12 +251,18 @@ def _saying_when_the_chains_start(say: Callable[[str], None]) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _replicates(idata: Any, model: Any, seed: int) -> xr.Dataset:
-    """Data sets drawn from the model at :data:`N_REPLICATES` evenly spaced posterior draws."""
+def _replicate_draws(num_samples: int) -> np.ndarray:
+    """Which of ``num_samples`` stacked draws get a replicated data set: up to
+    :data:`N_REPLICATES`, evenly spaced."""
+    return np.unique(np.linspace(0, num_samples - 1, N_REPLICATES).round().astype(int))
+
+
+def _replicates(idata: Any, model: Any, seed: int, replicator: Any = None) -> xr.Dataset:
+    """Data sets drawn from the model at :data:`N_REPLICATES` evenly spaced posterior draws
+    (by ``replicator``, a :class:`~jaxbridge.pymc._draws.ForwardDraws`, when given)."""
     posterior = _compat.get_group(idata, "posterior")
     stacked = posterior.stack(sample=("chain", "draw"))
-    chosen = np.linspace(0, stacked.sizes["sample"] - 1, N_REPLICATES).round().astype(int)
-    thinned = stacked.isel(sample=np.unique(chosen))
+    thinned = stacked.isel(sample=_replicate_draws(stacked.sizes["sample"]))
     thinned = thinned.drop_vars(["sample", "chain", "draw"]).rename(sample="draw")
     thinned = thinned.expand_dims("chain").assign_coords(chain=[0])
     thinned = thinned.assign_coords(draw=np.arange(thinned.sizes["draw"]))
@@ -212,25 +270,25 @@ def _replicates(idata: Any, model: Any, seed: int) -> xr.Dataset:
     level = pymc_log.level
     pymc_log.setLevel(logging.WARNING)  # not "Sampling: [hmm]": the CLI said what it does
     try:
-        predictive = _forward_draws(thinned, model, seed)
+        predictive = _forward_draws(thinned, model, seed, replicator)
     finally:
         pymc_log.setLevel(level)
     return _compat.get_group(predictive, "posterior_predictive")
 
 
-def _forward_draws(posterior: xr.Dataset, model: Any, seed: int) -> Any:
+def _forward_draws(posterior: xr.Dataset, model: Any, seed: int, replicator: Any = None) -> Any:
     """What :func:`pymc.sample_posterior_predictive` returns for the observed variables: drawn
-    in one JAX function vectorised over the draws (:func:`jaxbridge.pymc._draws.forward_draws`;
+    in one JAX function vectorised over the draws (:class:`jaxbridge.pymc._draws.ForwardDraws`;
     XLA's program goes to the persistent cache, where PyTensor's C compilation of the hidden
     chain's ``Scan`` took seconds on a fresh machine), by PyMC in PyTensor's ``FAST_COMPILE``
     mode when JAX cannot take the model's random graph."""
     import pymc as pm
     from pymc.backends.arviz import coords_and_dims_for_inferencedata
 
-    from jaxbridge.pymc._draws import EVAL_MODE, forward_draws
+    from jaxbridge.pymc._draws import EVAL_MODE, ForwardDraws
 
     names = [rv.name for rv in model.observed_RVs]
-    drawn = forward_draws(model, posterior, names, seed)
+    drawn = (replicator or ForwardDraws(model, names))(posterior, seed)
     if drawn is None:
         return pm.sample_posterior_predictive(
             posterior, model=model, var_names=names, random_seed=seed, progressbar=False,

@@ -31,6 +31,7 @@ from jaxbridge.pymc._draws import (
     observed_coords,
     observed_dims,
     posterior_draws,
+    stand_in_draws,
     unstack,
 )
 
@@ -81,92 +82,123 @@ def decode(
         ``state_probs``. ``...`` and ``step`` are the observed variable's dimensions (its
         model dims when it has them).
     """
-    if viterbi not in ("mean", "draws"):
-        raise ValueError(f"viterbi must be 'mean' or 'draws'; got {viterbi!r}")
     model = pm.modelcontext(model)
-    rv = marginal_hmm_variable(model, var_name)
-    posterior, values = posterior_draws(idata, model)
-    terms = DrawGraph(model, hmm_terms(model, rv))
-    obs_dims = observed_dims(model, rv)
-    with _compat.x64():  # the model's float64 values stay float64
-        data = _decode_draws(
-            terms,
-            values,
-            posterior,
-            obs_dims,
-            chain=rv.owner.op.chain,
-            sample_paths=sample_paths,
-            per_draw=state_probs_per_draw,
-            viterbi=viterbi,
-            random_seed=random_seed,
-        )
-    coords = observed_coords(model, obs_dims)
-    coords |= {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
-    coords["state"] = np.arange(data["state_probs"][1].shape[-1])
-    result = xr.Dataset(data, coords={k: v for k, v in coords.items() if k in _dims_of(data)})
+    decoder = Decoder(
+        model,
+        var_name,
+        viterbi=viterbi,
+        sample_paths=sample_paths,
+        state_probs_per_draw=state_probs_per_draw,
+    )
+    result = decoder(idata, random_seed=random_seed)
     if group is not None:
         _compat.set_group(idata, group, result)
     return result
 
 
-def _decode_draws(
-    terms: DrawGraph,
-    values: list[np.ndarray],
-    posterior: xr.Dataset,
-    obs_dims: tuple[str, ...],
-    *,
-    chain: dict,
-    sample_paths: bool,
-    per_draw: bool,
-    viterbi: str,
-    random_seed: int | None,
-) -> dict:
-    """The decoded arrays, ``{name: (dims, values)}``, chunk by chunk of posterior draws."""
-    num_samples = posterior.sizes["chain"] * posterior.sizes["draw"]
-    decode_chunk = jax.jit(
-        jax.vmap(
-            partial(
-                _decode_draw,
-                **chain,
-                with_path=sample_paths,
-                with_viterbi=viterbi == "draws",
-            ),
-            in_axes=(0, *terms.in_axes),
-        )
-    )
-    keys = jax.random.split(jax.random.key(_seed(random_seed)), num_samples)
-    prob_sum, draw_probs, paths, viterbi_paths = 0.0, [], [], []
-    for rows, (chunk_keys, *chunk) in draw_chunks([keys, *values], num_samples):
-        probs, path, best = (
-            None if x is None else np.asarray(x)[:rows]
-            for x in decode_chunk(chunk_keys, *terms(chunk))
-        )
-        prob_sum = prob_sum + probs.sum(axis=0)
-        draw_probs.append(probs if per_draw else None)
-        paths.append(path)
-        viterbi_paths.append(best)
+class Decoder:
+    """:func:`decode` of one model, set up once: the HMM's terms as one JAX function of a
+    chunk of draws (:class:`~jaxbridge.pymc._draws.DrawGraph`) and the decoding of a chunk.
 
-    draw_dims = ("chain", "draw", *obs_dims)
-    state_probs = prob_sum / num_samples
-    data = {
-        "state_probs": ((*obs_dims, "state"), state_probs),
-        "most_probable_state": (obs_dims, state_probs.argmax(-1)),
-    }
-    if viterbi == "mean":
-        # the posterior mean as a chunk of its own (the terms' one compiled shape)
-        size = min(CHUNK, num_samples)
-        point = [np.repeat(np.mean(v, axis=0, keepdims=True), size, axis=0) for v in values]
-        args = [
-            a if axis is None else a[0] for a, axis in zip(terms(point), terms.in_axes, strict=True)
-        ]
-        data["viterbi"] = (obs_dims, np.asarray(hmm.viterbi(*args, **chain).path))
-    else:
-        data["viterbi"] = (draw_dims, unstack(viterbi_paths, posterior))
-    if sample_paths:
-        data["paths"] = (draw_dims, unstack(paths, posterior))
-    if per_draw:
-        data["state_probs_per_draw"] = ((*draw_dims, "state"), unstack(draw_probs, posterior))
-    return data
+    :meth:`compile` compiles both for a posterior of a given size before its draws exist (a
+    command line does it while the sampler runs); calling the decoder decodes a posterior, as
+    :func:`decode` with the same options.
+    """
+
+    def __init__(
+        self,
+        model: pm.Model,
+        var_name: str | None = None,
+        *,
+        viterbi: Literal["mean", "draws"] = "mean",
+        sample_paths: bool = False,
+        state_probs_per_draw: bool = False,
+    ):
+        if viterbi not in ("mean", "draws"):
+            raise ValueError(f"viterbi must be 'mean' or 'draws'; got {viterbi!r}")
+        self.model = model
+        rv = marginal_hmm_variable(model, var_name)
+        self._chain = rv.owner.op.chain
+        self._obs_dims = observed_dims(model, rv)
+        self._viterbi, self._paths, self._per_draw = viterbi, sample_paths, state_probs_per_draw
+        self._terms = DrawGraph(model, hmm_terms(model, rv))
+        self._decode_chunk = jax.jit(
+            jax.vmap(
+                partial(
+                    _decode_draw,
+                    **self._chain,
+                    with_path=sample_paths,
+                    with_viterbi=viterbi == "draws",
+                ),
+                in_axes=(0, *self._terms.in_axes),
+            )
+        )
+
+    def compile(self, num_samples: int) -> None:
+        """Compile what decoding a posterior of ``num_samples`` draws runs, on stand-in
+        draws of that size."""
+        values = stand_in_draws(self.model.free_RVs, min(CHUNK, num_samples))
+        with _compat.x64():
+            self._decode_draws(values, len(values[0]), random_seed=0)
+
+    def __call__(self, idata: Any, *, random_seed: int | None = None) -> xr.Dataset:
+        """The decoded hidden states of ``idata``'s posterior (:func:`decode`'s Returns)."""
+        posterior, values = posterior_draws(idata, self.model)
+        with _compat.x64():  # the model's float64 values stay float64
+            found = self._decode_draws(values, len(values[0]), random_seed=random_seed)
+        draw_dims = ("chain", "draw", *self._obs_dims)
+        state_probs = found["state_probs"]
+        data = {
+            "state_probs": ((*self._obs_dims, "state"), state_probs),
+            "most_probable_state": (self._obs_dims, state_probs.argmax(-1)),
+        }
+        if self._viterbi == "mean":
+            data["viterbi"] = (self._obs_dims, found["viterbi"])
+        else:
+            data["viterbi"] = (draw_dims, unstack(found["viterbi"], posterior))
+        if self._paths:
+            data["paths"] = (draw_dims, unstack(found["paths"], posterior))
+        if self._per_draw:
+            per_draw = unstack(found["per_draw"], posterior)
+            data["state_probs_per_draw"] = ((*draw_dims, "state"), per_draw)
+        coords = observed_coords(self.model, self._obs_dims)
+        coords |= {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
+        coords["state"] = np.arange(state_probs.shape[-1])
+        return xr.Dataset(data, coords={k: v for k, v in coords.items() if k in _dims_of(data)})
+
+    def _decode_draws(
+        self, values: list[np.ndarray], num_samples: int, *, random_seed: int | None
+    ) -> dict[str, Any]:
+        """Chunk by chunk of the draws ``[S, ...]``: the averaged state probabilities, the
+        Viterbi path at the posterior mean or the chunks of the draws' Viterbi paths, and as
+        asked the chunks of the paths and of each draw's probabilities."""
+        terms = self._terms
+        key = jax.random.key(_seed(random_seed))
+        prob_sum, draw_probs, paths, viterbi_paths = 0.0, [], [], []
+        for i, (rows, chunk) in enumerate(draw_chunks(values, num_samples)):
+            # each chunk's keys from its own: arrays of one shape, whatever the draws' number
+            keys = jax.random.split(jax.random.fold_in(key, i), len(chunk[0]))
+            probs, path, best = (
+                None if x is None else np.asarray(x)[:rows]
+                for x in self._decode_chunk(keys, *terms(chunk))
+            )
+            prob_sum = prob_sum + probs.sum(axis=0)
+            draw_probs.append(probs if self._per_draw else None)
+            paths.append(path)
+            viterbi_paths.append(best)
+        found = {"state_probs": prob_sum / num_samples}
+        if self._viterbi == "mean":
+            # the posterior mean as a chunk of its own (the terms' one compiled shape)
+            size = min(CHUNK, num_samples)
+            point = [np.repeat(np.mean(v, axis=0, keepdims=True), size, axis=0) for v in values]
+            args = [
+                a if axis is None else a[0]
+                for a, axis in zip(terms(point), terms.in_axes, strict=True)
+            ]
+            found["viterbi"] = np.asarray(hmm.viterbi(*args, **self._chain).path)
+        else:
+            found["viterbi"] = viterbi_paths
+        return found | {"paths": paths, "per_draw": draw_probs}
 
 
 @partial(jax.jit, static_argnames=("time_varying", "order", "with_path", "with_viterbi"))

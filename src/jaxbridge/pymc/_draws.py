@@ -170,30 +170,56 @@ def unstack(chunks: list, posterior: xr.Dataset) -> np.ndarray:
     return stacked.reshape(chains, num_draws, *stacked.shape[1:])
 
 
-def forward_draws(
-    model: pm.Model, posterior: xr.Dataset, names: list[str], seed: int | None
-) -> dict[str, np.ndarray] | None:
-    """Draws ``[chain, draw, ...]`` of the model's variables ``names`` at each draw of
-    ``posterior``, as :func:`pymc.sample_posterior_predictive` draws them (every variable
-    that is not a free variable drawn anew), in one jitted JAX function of the free
-    variables vectorised over the draws (:func:`~jaxbridge.pymc._jaxify.jax_random_graph`),
-    each draw with its own generators from ``seed``. ``None`` when JAX cannot take the graph.
-    """
-    frees = model.free_RVs
-    values = [pt.tensor(dtype=v.dtype, shape=v.type.shape, name=v.name) for v in frees]
-    outputs = clone_replace([model[n] for n in names], dict(zip(frees, values, strict=True)))
-    converted = jax_random_graph(values, outputs)
-    if converted is None:
-        return None
-    fn, n_generators = converted
-    stacked = posterior.stack(sample=("chain", "draw"))
-    draws = [stacked[v.name].transpose("sample", ...).values for v in frees]
-    seeds = np.random.SeedSequence(seed).spawn(stacked.sizes["sample"])
-    per_draw = [generator_states(child, n_generators) for child in seeds]
-    states = jax.tree.map(lambda *leaves: np.stack(leaves), *per_draw)
-    try:
-        with _compat.x64():
-            out = jax.jit(jax.vmap(fn))(*draws, *states)
-    except NOT_JAX:  # JAX traces on the call: an op it has no implementation of
-        return None
-    return {name: unstack([x], posterior) for name, x in zip(names, out, strict=True)}
+def stand_in_draws(free_rvs: list[TensorVariable], size: int) -> list[np.ndarray]:
+    """One prior draw of each free variable, repeated ``size`` times ``[size, ...]``: valid
+    inputs of the shapes and dtypes of real draws, to compile a function of the draws for
+    before they exist."""
+    point = pm.draw(free_rvs, draws=1, random_seed=0, mode=EVAL_MODE)
+    return [np.repeat(np.asarray(value)[None], size, axis=0) for value in point]
+
+
+class ForwardDraws:
+    """Draws of the model's variables ``names`` at posterior draws, as
+    :func:`pymc.sample_posterior_predictive` draws them (every variable that is not a free
+    variable drawn anew), in one jitted JAX function of the free variables vectorised over the
+    draws (:func:`~jaxbridge.pymc._jaxify.jax_random_graph`), each draw with its own
+    generators. Set up once; :meth:`compile` compiles it for a number of draws before they
+    exist."""
+
+    def __init__(self, model: pm.Model, names: list[str]):
+        self._free, self.names = model.free_RVs, names
+        values = [pt.tensor(dtype=v.dtype, shape=v.type.shape, name=v.name) for v in self._free]
+        outputs = clone_replace(
+            [model[n] for n in names], dict(zip(self._free, values, strict=True))
+        )
+        converted = jax_random_graph(values, outputs)
+        fn, self._generators = converted or (None, 0)
+        self._jitted = None if fn is None else jax.jit(jax.vmap(fn))
+
+    def compile(self, num_draws: int) -> None:
+        """Compile for ``num_draws`` draws, on stand-in draws (:func:`stand_in_draws`)."""
+        self._draw(stand_in_draws(self._free, num_draws), 0)
+
+    def __call__(self, posterior: xr.Dataset, seed: int | None) -> dict[str, np.ndarray] | None:
+        """Draws ``[chain, draw, ...]`` of each of :attr:`names` at the draws of ``posterior``,
+        from ``seed``; ``None`` when JAX cannot take the model's random graph."""
+        stacked = posterior.stack(sample=("chain", "draw"))
+        out = self._draw(
+            [stacked[v.name].transpose("sample", ...).values for v in self._free], seed
+        )
+        if out is None:
+            return None
+        return {name: unstack([x], posterior) for name, x in zip(self.names, out, strict=True)}
+
+    def _draw(self, draws: list[np.ndarray], seed: int | None) -> list | None:
+        if self._jitted is None:
+            return None
+        seeds = np.random.SeedSequence(seed).spawn(len(draws[0]))
+        per_draw = [generator_states(child, self._generators) for child in seeds]
+        states = jax.tree.map(lambda *leaves: np.stack(leaves), *per_draw)
+        try:
+            with _compat.x64():
+                return self._jitted(*draws, *states)
+        except NOT_JAX:  # JAX traces on the first call: an op it has no implementation of
+            self._jitted = None
+            return None

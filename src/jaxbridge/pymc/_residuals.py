@@ -35,6 +35,7 @@ from jaxbridge.pymc._draws import (
     marginal_hmm_variable,
     observed_coords,
     observed_dims,
+    stand_in_draws,
 )
 
 #: ``u_t`` is kept this far inside (0, 1), so that ``r_t`` stays finite (``|r_t| < 8``).
@@ -64,40 +65,64 @@ def pseudo_residuals(idata: Any, model: pm.Model | None = None, var_name: str | 
         For a multivariate emission (``pm.MvNormal``, ``pm.Dirichlet``, ...): a vector has no
         CDF to transform, so there are no ordinary pseudo-residuals.
     """
-    model = pm.modelcontext(model)
-    rv = marginal_hmm_variable(model, var_name)
-    if rv.owner.op.event_ndim:
-        raise ValueError(
-            f"pseudo_residuals needs a univariate emission; {rv.name!r} has a multivariate "
-            f"emission ({rv.owner.op.event_ndim} support dimension(s)), whose vectors have no "
-            "CDF to transform"
-        )
-    _rng, init, trans, emission, mask = rv.owner.inputs
-    value, present = observed_values(model.rvs_to_values[rv], mask)
-    present = pt.ones(value.shape, dtype=bool) if present is None else present
-    discrete = emission.dtype.startswith("int")
-    at = value[..., None]
-    cdfs = [logcdf(emission, at), *([logcdf(emission, at - 1)] if discrete else [])]
-    outputs = [logp(emission, at), init, trans, present, *cdfs]
-    fn = evaluator(model.free_RVs, outputs, on_unused_input="ignore")
-    posterior = _compat.get_group(idata, "posterior")
-    point = [posterior[v.name].mean(("chain", "draw")).values for v in model.free_RVs]
-    log_emission, init_v, trans_v, present_v, *log_cdfs = fn(*point)
-    time_varying = rv.owner.op.time_varying
-    with _compat.x64():
-        if rv.owner.op.order:  # the predictive mixture is over tuples of lagged regimes
-            init_v, trans_v = dense_chain(
-                init_v, trans_v, time_varying=time_varying, log_probs=False, order=rv.owner.op.order
+    return PseudoResiduals(pm.modelcontext(model), var_name)(idata)
+
+
+class PseudoResiduals:
+    """:func:`pseudo_residuals` of one model, set up once; :meth:`compile` compiles what it
+    runs before the posterior exists."""
+
+    def __init__(self, model: pm.Model, var_name: str | None = None):
+        rv = marginal_hmm_variable(model, var_name)
+        if rv.owner.op.event_ndim:
+            raise ValueError(
+                f"pseudo_residuals needs a univariate emission; {rv.name!r} has a multivariate "
+                f"emission ({rv.owner.op.event_ndim} support dimension(s)), whose vectors have "
+                "no CDF to transform"
             )
-        filtered = hmm.filter(log_emission, init_v, trans_v, present_v, time_varying=time_varying)
-    predicted = _predicted(np.asarray(filtered.filtered_probs), init_v, trans_v, time_varying)
-    u = np.mean([np.sum(predicted * np.exp(c), axis=-1) for c in log_cdfs], axis=0)
-    residuals = ndtri(np.clip(u, _EDGE, 1 - _EDGE))
-    dims = observed_dims(model, rv)
-    coords = observed_coords(model, dims)
-    return xr.DataArray(
-        np.where(present_v, residuals, np.nan), dims=dims, coords=coords, name="pseudo_residual"
-    )
+        _rng, init, trans, emission, mask = rv.owner.inputs
+        value, present = observed_values(model.rvs_to_values[rv], mask)
+        present = pt.ones(value.shape, dtype=bool) if present is None else present
+        discrete = emission.dtype.startswith("int")
+        at = value[..., None]
+        cdfs = [logcdf(emission, at), *([logcdf(emission, at - 1)] if discrete else [])]
+        outputs = [logp(emission, at), init, trans, present, *cdfs]
+        self._fn = evaluator(model.free_RVs, outputs, on_unused_input="ignore")
+        self._free, self._op = model.free_RVs, rv.owner.op
+        self._dims = observed_dims(model, rv)
+        self._coords = observed_coords(model, self._dims)
+
+    def compile(self) -> None:
+        """Compile the forward filter for the data, at a stand-in point (a prior draw)."""
+        self._at([draws[0] for draws in stand_in_draws(self._free, 1)])
+
+    def __call__(self, idata: Any) -> xr.DataArray:
+        """The pseudo-residuals at the posterior mean of ``idata``'s free variables."""
+        posterior = _compat.get_group(idata, "posterior")
+        point = [posterior[v.name].mean(("chain", "draw")).values for v in self._free]
+        residuals, present = self._at(point)
+        return xr.DataArray(
+            np.where(present, residuals, np.nan),
+            dims=self._dims,
+            coords=self._coords,
+            name="pseudo_residual",
+        )
+
+    def _at(self, point: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``r_t`` at every step and the present steps, at the free variables' ``point``."""
+        log_emission, init_v, trans_v, present_v, *log_cdfs = self._fn(*point)
+        time_varying, order = self._op.time_varying, self._op.order
+        with _compat.x64():
+            if order:  # the predictive mixture is over tuples of lagged regimes
+                init_v, trans_v = dense_chain(
+                    init_v, trans_v, time_varying=time_varying, log_probs=False, order=order
+                )
+            filtered = hmm.filter(
+                log_emission, init_v, trans_v, present_v, time_varying=time_varying
+            )
+        predicted = _predicted(np.asarray(filtered.filtered_probs), init_v, trans_v, time_varying)
+        u = np.mean([np.sum(predicted * np.exp(c), axis=-1) for c in log_cdfs], axis=0)
+        return ndtri(np.clip(u, _EDGE, 1 - _EDGE)), present_v
 
 
 def _predicted(filtered: np.ndarray, init, trans, time_varying: bool) -> np.ndarray:

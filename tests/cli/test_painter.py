@@ -57,3 +57,22 @@ def test_each_path_is_saved_once(data, tmp_path):
         painter.save(path, data_figure, data)
         painter.wait()
     assert path.read_bytes() == b"" and first > 0
+
+
+def _drawn_by(data, record):
+    """``data_figure``, slowly, writing the drawing process's id to ``record``."""
+    import time
+
+    time.sleep(1.0)
+    record.write_text(str(os.getpid()))
+    return data_figure(data)
+
+
+def test_figures_pending_together_are_drawn_by_different_workers(data, tmp_path):
+    with Painter(parallel=True) as painter:
+        for name in ("a", "b"):
+            painter.save(tmp_path / f"{name}.png", _drawn_by, data, tmp_path / f"{name}.pid")
+        painter.wait()
+    pids = {int((tmp_path / f"{name}.pid").read_text()) for name in ("a", "b")}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert (tmp_path / "a.png").exists() and (tmp_path / "b.png").exists()

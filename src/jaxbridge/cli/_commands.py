@@ -139,7 +139,7 @@ def _fit(
     from jaxbridge.cli._model import build_model
     from jaxbridge.cli._painter import Painter
     from jaxbridge.cli._process import after_startup
-    from jaxbridge.cli._run import figures_without_replicates, run_files, write_run
+    from jaxbridge.cli._run import data_figure_of, figures_without_replicates, run_files, write_run
 
     options = _model_options(args)
     covariates = getattr(args, "covariates", ())
@@ -207,6 +207,7 @@ def _fit(
             after_startup()
         phases.mark("startup")
         data, description = get_data()
+        data_figure_of(data, temp, painter)
         phases.mark("read")
         fit_model = build_model(data, states, emission, source=source, **options)
         phases.mark("build")

@@ -1,9 +1,10 @@
 """Figures drawn in a second process while the run goes on.
 
 A fit's six PNGs cost seconds of matplotlib. A :class:`Painter` with ``parallel=True`` hands
-them to one worker process, spawned (the parent's JAX threads make ``fork`` unsafe) before the
-command imports PyMC, so that the worker's imports overlap the parent's; the posterior's
-figures are then drawn while the parent decodes the hidden states and writes the run folder.
+them to worker processes, spawned (the parent's JAX threads make ``fork`` unsafe), the first
+before the command imports PyMC, so that its imports overlap the parent's; the data's figure
+is drawn while the chains run, the posterior's while the parent decodes the hidden states and
+writes the run folder.
 Without ``parallel`` (``jaxbridge report``) it draws in the calling process.
 """
 
@@ -20,40 +21,52 @@ from typing import Any
 
 from jaxbridge.cli._figures import save
 
+#: Worker processes of a parallel :class:`Painter`: a fit's figures take about two seconds
+#: of one CPU, which two workers halve after the sampling.
+WORKERS = 2
+
 
 class Painter:
-    """Saves figures, each path once, in a worker process when ``parallel``.
+    """Saves figures, each path once, in worker processes when ``parallel``.
 
     :meth:`save` may be called again for a path already saved (or being saved): the second call
     does nothing, so that the figures drawn as soon as their data exist are not drawn again by
     the function that writes the whole report. :meth:`wait` returns when every figure is saved
-    and raises the first error a figure raised. When the worker dies or cannot start (killed;
+    and raises the first error a figure raised. When a worker dies or cannot start (killed;
     a script that runs the command line without the ``__main__`` guard spawning needs), the
-    figures are drawn in this process.
+    workers are stopped and the figures are drawn in this process.
+
+    The first worker starts with the painter (before the command imports PyMC), the others
+    with the first figure, when the command's own start-up is over; each figure goes to the
+    worker with the fewest figures pending.
     """
 
     def __init__(self, *, parallel: bool) -> None:
         self._pending: dict[Path, tuple[Future, Callable[..., Any], tuple]] = {}
         self._saved: set[Path] = set()
-        self._executor: ProcessPoolExecutor | None = None
+        self._workers: list[tuple[ProcessPoolExecutor, list[Future]]] = []
+        self._more = WORKERS - 1 if parallel else 0
         if parallel:
-            self._executor = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-            )
-            self._executor.submit(_warm_up)
+            self._start_worker()
 
     def save(self, path: Path, draw: Callable[..., Any], *args: Any) -> None:
         """Save ``draw(*args)`` to ``path`` (see :func:`jaxbridge.cli._figures.save`)."""
         if path in self._saved or path in self._pending:
             return
-        if self._executor is not None:
-            try:
-                self._pending[path] = (self._executor.submit(save, draw, path, *args), draw, args)
+        try:
+            while self._more:
+                self._more -= 1
+                self._start_worker()
+            if self._workers:
+                executor, futures = min(
+                    self._workers, key=lambda w: sum(not f.done() for f in w[1])
+                )
+                future = executor.submit(save, draw, path, *args)
+                futures.append(future)
+                self._pending[path] = (future, draw, args)
                 return
-            except BrokenProcessPool:
-                self.close()
+        except BrokenProcessPool:
+            self.close()
         save(draw, path, *args)
         self._saved.add(path)
 
@@ -62,16 +75,25 @@ class Painter:
         for path, (future, draw, args) in list(self._pending.items()):
             try:
                 future.result()
-            except (BrokenProcessPool, CancelledError):  # the worker is gone: draw here
+            except (BrokenProcessPool, CancelledError):  # a worker is gone: draw here
+                self.close()
                 save(draw, path, *args)
             self._saved.add(path)
             del self._pending[path]
 
     def close(self) -> None:
-        """Stop the worker; figures not yet drawn are cancelled."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        """Stop the workers; figures not yet drawn are cancelled."""
+        for executor, _ in self._workers:
+            executor.shutdown(wait=True, cancel_futures=True)
+        self._workers, self._more = [], 0
+
+    def _start_worker(self) -> None:
+        executor = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+        )
+        self._workers.append((executor, [executor.submit(_warm_up)]))
 
     def __enter__(self) -> Painter:
         return self

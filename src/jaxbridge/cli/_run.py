@@ -192,10 +192,15 @@ def figures_without_replicates(
     painter.save(temp("trace.png"), trace_figure, posterior, var_names, truth_ds)
     painter.save(temp("posterior.png"), posterior_figure, posterior, var_names, truth_ds)
     painter.save(temp("transitions.png"), transitions_figure, posterior, data)
-    painter.save(temp("data.png"), data_figure, data)
+    data_figure_of(data, temp, painter)
     if decoded is not None:
         states = data["states"].values if "states" in data else None
         painter.save(temp("states.png"), states_figure, decoded, states)
+
+
+def data_figure_of(data: xr.Dataset, temp: Callable[[str], Path], painter: Painter) -> None:
+    """``data.png``, which needs the data alone: ``fit`` has it drawn while the chains run."""
+    painter.save(temp("data.png"), data_figure, data)
 
 
 def load_run(run_dir: Path) -> Run:

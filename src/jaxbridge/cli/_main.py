@@ -30,8 +30,8 @@ DEFAULT_DRAWS, DEFAULT_TUNE, DEFAULT_CHAINS, DEFAULT_SEED = 1000, 1000, 2, 0
 SETTINGS_NOTE = """\
 settings of this process: JAX's persistent compilation cache is on, in
 $JAXBRIDGE_CACHE_DIR (default ~/.cache/jaxbridge/jax; "off" turns it off), so a
-second fit of the same shapes skips compilation; figures are drawn in a second
-process; PyTensor keeps no stack trace per graph node, and Python's garbage
+second fit of the same shapes skips compilation; figures are drawn in two worker
+processes; PyTensor keeps no stack trace per graph node, and Python's garbage
 collector freezes what start-up imported (gc.freeze)."""
 
 

@@ -1,4 +1,4 @@
-"""Figures drawn in a second process while the run goes on.
+"""Figures drawn in worker processes while the run goes on.
 
 A fit's six PNGs cost seconds of matplotlib. A :class:`Painter` with ``parallel=True`` hands
 them to worker processes, spawned (the parent's JAX threads make ``fork`` unsafe), the first

@@ -76,8 +76,8 @@ def fit(
     from jaxbridge.pymc._diagnostics import message
 
     model = fit_model.model
-    # what follows the sampling, set up now (part of the compile phase) and compiled while
-    # the chains run
+    # what follows the sampling, set up now (part of the compile phase) and compiled in a
+    # thread during the mode search and sampling
     began = time.perf_counter()
     after = _AfterSampling(model, settings, residuals=data["emissions"].ndim == 2)
     set_up = time.perf_counter() - began
@@ -87,13 +87,14 @@ def fit(
     )
     say("searching the posterior for its modes (20 starts), then starting the chains in the best")
     start = time.perf_counter()
+    after.compile_meanwhile()
     try:
         # stdout is for results: progress bars (nutpie's writes to stdout on PyMC 6) to stderr;
         # the convergence verdict is printed below, once, even with --quiet
         with (
             contextlib.redirect_stdout(sys.stderr),
             warnings.catch_warnings(),
-            _when_the_chains_start(say, after.compile_meanwhile),
+            _saying_when_the_chains_start(say),
         ):
             warnings.simplefilter("ignore", ConvergenceWarning)
             idata = sample(
@@ -183,9 +184,10 @@ def _sampling_parts(attrs: dict, set_up: float) -> dict[str, float]:
 
 class _AfterSampling:
     """The decoding, pseudo-residuals and replicated data of a fit, set up before sampling
-    (their graphs converted to JAX) and compiled in a thread while the chains run
-    (:meth:`compile_meanwhile`): XLA compiles without Python's lock, on the CPU time the
-    sampler leaves, so that they run at once when the draws are there."""
+    (their graphs converted to JAX) and compiled in a thread while the posterior is searched
+    and sampled (:meth:`compile_meanwhile`): XLA compiles without Python's lock, on the CPU
+    time the search and the sampler leave, so that they run at once when the draws are
+    there."""
 
     def __init__(self, model: Any, settings: Settings, *, residuals: bool):
         from jaxbridge.pymc._decode import Decoder
@@ -225,19 +227,15 @@ SAMPLING_STARTED = "jaxbridge: sampling with "
 
 
 @contextlib.contextmanager
-def _when_the_chains_start(
-    say: Callable[[str], None], started: Callable[[], None]
-) -> Iterator[None]:
-    """Within the block, ``say`` when the mode search has ended and the chains start, and
-    call ``started()``, from the INFO record :func:`jaxbridge.sample` logs then (a filter on
-    jaxbridge's logger, which is set to INFO for the block; the record goes no further than
-    it would have)."""
+def _saying_when_the_chains_start(say: Callable[[str], None]) -> Iterator[None]:
+    """Within the block, ``say`` when the mode search has ended and the chains start, from
+    the INFO record :func:`jaxbridge.sample` logs then (a filter on jaxbridge's logger, which
+    is set to INFO for the block; the record goes no further than it would have)."""
 
     def relay(record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if message.startswith(SAMPLING_STARTED):
             say(f"the chains start ({message.removeprefix(SAMPLING_STARTED)})")
-            started()
         return True
 
     logger = logging.getLogger("jaxbridge")

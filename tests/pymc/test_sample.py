@@ -167,8 +167,12 @@ def test_auto_falls_back_to_the_next_sampler_with_one_log_line(
     monkeypatch.setitem(ADAPTERS, "pymc", ADAPTERS["pymc"]._replace(run=pymc_runs))
     model, mean, sd = conjugate_model
     with caplog.at_level("WARNING", logger="jaxbridge"):
-        idata = sample(model, draws=200, tune=200, chains=1, random_seed=3, progressbar=False)
-    assert tried == ["nutpie", "pymc"]
+        idata = sample(
+            model, draws=200, tune=200, chains=1, random_seed=3, progressbar=False,
+            on_sampling_start=lambda name: tried.append(f"start {name}"),
+        )  # fmt: skip
+    # each candidate announced as it starts, after the mode search
+    assert tried == ["start nutpie", "nutpie", "start pymc", "pymc"]
     attrs = group_attrs(idata, "posterior")
     assert attrs["inference_library"] == "pymc" and attrs["jaxbridge_sampler"] == "pymc"
     # the result says which candidate was skipped and why, in one line

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -77,7 +77,7 @@ def fit(
 
     model = fit_model.model
     # what follows the sampling, set up now (part of the compile phase) and compiled in a
-    # thread during the mode search and sampling
+    # thread while the chains run
     began = time.perf_counter()
     after = _AfterSampling(model, settings, residuals=data["emissions"].ndim == 2)
     set_up = time.perf_counter() - began
@@ -87,14 +87,17 @@ def fit(
     )
     say("searching the posterior for its modes (20 starts), then starting the chains in the best")
     start = time.perf_counter()
-    after.compile_meanwhile()
+
+    def sampling_starts(sampler: str) -> None:
+        say(f"the chains start ({sampler})")
+        after.compile_meanwhile()
+
     try:
         # stdout is for results: progress bars (nutpie's writes to stdout on PyMC 6) to stderr;
         # the convergence verdict is printed below, once, even with --quiet
         with (
             contextlib.redirect_stdout(sys.stderr),
             warnings.catch_warnings(),
-            _saying_when_the_chains_start(say),
         ):
             warnings.simplefilter("ignore", ConvergenceWarning)
             idata = sample(
@@ -105,6 +108,7 @@ def fit(
                 chains=settings.chains,
                 random_seed=settings.seed,
                 progressbar=progressbar,
+                on_sampling_start=sampling_starts,
                 **(
                     {}
                     if settings.target_accept is None
@@ -184,10 +188,9 @@ def _sampling_parts(attrs: dict, set_up: float) -> dict[str, float]:
 
 class _AfterSampling:
     """The decoding, pseudo-residuals and replicated data of a fit, set up before sampling
-    (their graphs converted to JAX) and compiled in a thread while the posterior is searched
-    and sampled (:meth:`compile_meanwhile`): XLA compiles without Python's lock, on the CPU
-    time the search and the sampler leave, so that they run at once when the draws are
-    there."""
+    (their graphs converted to JAX) and compiled in a thread while the chains run
+    (:meth:`compile_meanwhile`): XLA compiles without Python's lock, on the CPU time the
+    sampler leaves, so that they run at once when the draws are there."""
 
     def __init__(self, model: Any, settings: Settings, *, residuals: bool):
         from jaxbridge.pymc._decode import Decoder
@@ -201,7 +204,10 @@ class _AfterSampling:
         self._thread: threading.Thread | None = None
 
     def compile_meanwhile(self) -> None:
-        """Compile in a thread of its own (a failure is left to the real call to report)."""
+        """Compile in a thread of its own (a failure is left to the real call to report);
+        once."""
+        if self._thread is not None:
+            return
 
         def compile_all() -> None:
             try:
@@ -220,33 +226,6 @@ class _AfterSampling:
         """Wait for the compilation started by :meth:`compile_meanwhile`, if any."""
         if self._thread is not None:
             self._thread.join()
-
-
-#: The start of the record :func:`jaxbridge.sample` logs when the chains start.
-SAMPLING_STARTED = "jaxbridge: sampling with "
-
-
-@contextlib.contextmanager
-def _saying_when_the_chains_start(say: Callable[[str], None]) -> Iterator[None]:
-    """Within the block, ``say`` when the mode search has ended and the chains start, from
-    the INFO record :func:`jaxbridge.sample` logs then (a filter on jaxbridge's logger, which
-    is set to INFO for the block; the record goes no further than it would have)."""
-
-    def relay(record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if message.startswith(SAMPLING_STARTED):
-            say(f"the chains start ({message.removeprefix(SAMPLING_STARTED)})")
-        return True
-
-    logger = logging.getLogger("jaxbridge")
-    level = logger.level
-    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
-    logger.addFilter(relay)
-    try:
-        yield
-    finally:
-        logger.removeFilter(relay)
-        logger.setLevel(level)
 
 
 def _replicate_draws(num_samples: int) -> np.ndarray:

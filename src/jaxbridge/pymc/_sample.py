@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -56,6 +57,7 @@ def sample(
     shard: Shard = "chains",
     init: Literal["modes"] | None = "modes",
     check_convergence: bool = True,
+    on_sampling_start: Callable[[str], None] | None = None,
     **kwargs: Any,
 ) -> Any:
     """Draw posterior samples of a PyMC model with NUTS from the chosen library.
@@ -94,6 +96,11 @@ def sample(
         the figures in ``posterior.attrs`` (``jaxbridge_*``) and warn with
         :class:`~jaxbridge.pymc.ConvergenceWarning` when the run is not trustworthy.
         PyMC's own convergence messages are switched off.
+    on_sampling_start
+        Called with the sampler's name once the mode search is over, as the sampler starts
+        (its compilation, then the chains), from the thread that runs it; again with the next
+        name if ``"auto"`` falls back. For work that can run alongside the chains (a message,
+        compiling what will use the draws).
     **kwargs
         The sampler's options: ``target_accept``, ``initvals`` and the library's own, given
         as ``nuts={...}`` (or ``nuts_sampler_kwargs``) on PyMC 5 and 6 alike; for ``"pymc"``
@@ -151,7 +158,9 @@ def sample(
             model=model, draws=draws, tune=tune, chains=chains, random_seed=random_seed,
             progressbar=progressbar, search=search, cancel=cancel, options=kwargs,
         )  # fmt: skip
-        name, plan, sampled, skipped = _first_that_runs(names, devices, shard, options)
+        name, plan, sampled, skipped = _first_that_runs(
+            names, devices, shard, options, on_sampling_start
+        )
     seconds = {"search": search_seconds, "sampler": time.perf_counter() - began}
     idata = sampled.idata
     keep_what_pm_sample_keeps(idata, model)
@@ -181,10 +190,15 @@ def _comparable_modes(search: Initialization) -> str:
 
 
 def _first_that_runs(
-    names: list[str], devices: Devices, shard: Shard, options: dict
+    names: list[str],
+    devices: Devices,
+    shard: Shard,
+    options: dict,
+    on_start: Callable[[str], None] | None,
 ) -> tuple[str, Any, Sampled, list[str]]:
     """The first of ``names`` whose adapter returns draws: its name, device plan, result, and
-    one line per sampler that failed before it (each also logged as a warning)."""
+    one line per sampler that failed before it (each also logged as a warning); ``on_start``
+    is called with each sampler's name as it starts."""
     skipped: list[str] = []
     for i, name in enumerate(names):
         adapter = ADAPTERS[name]
@@ -193,6 +207,8 @@ def _first_that_runs(
 
         def run(adapter=adapter, request=request) -> Sampled:
             _log.info("jaxbridge: sampling with %s", adapter.name)
+            if on_start is not None:
+                on_start(adapter.name)
             with request.plan.context:
                 return adapter.run(request)
 

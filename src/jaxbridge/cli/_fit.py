@@ -194,10 +194,12 @@ class _AfterSampling:
 
     def __init__(self, model: Any, settings: Settings, *, residuals: bool):
         from jaxbridge.pymc._decode import Decoder
-        from jaxbridge.pymc._draws import ForwardDraws
+        from jaxbridge.pymc._draws import ForwardDraws, stand_in_point
         from jaxbridge.pymc._residuals import PseudoResiduals
 
         self.num_samples = settings.chains * settings.draws
+        # PyTensor's part here, in this thread: the compiling thread runs JAX and NumPy only
+        self._point = stand_in_point(model.free_RVs)
         self.decoder = Decoder(model)
         self.residuals = PseudoResiduals(model) if residuals else None
         self.replicator = ForwardDraws(model, [rv.name for rv in model.observed_RVs])
@@ -212,10 +214,11 @@ class _AfterSampling:
         def compile_all() -> None:
             try:
                 with np.errstate(all="ignore"):  # stand-in draws: no warnings of their own
-                    self.decoder.compile(self.num_samples)
+                    self.decoder.compile(self.num_samples, self._point)
                     if self.residuals is not None:
-                        self.residuals.compile()
-                    self.replicator.compile(len(_replicate_draws(self.num_samples)))
+                        self.residuals.compile(self._point)
+                    replicates = len(_replicate_draws(self.num_samples))
+                    self.replicator.compile(replicates, self._point)
             except Exception as err:
                 logging.getLogger("jaxbridge").debug("jaxbridge: compiling ahead: %r", err)
 

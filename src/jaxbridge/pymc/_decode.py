@@ -32,6 +32,7 @@ from jaxbridge.pymc._draws import (
     observed_dims,
     posterior_draws,
     stand_in_draws,
+    stand_in_point,
     unstack,
 )
 
@@ -134,10 +135,12 @@ class Decoder:
             )
         )
 
-    def compile(self, num_samples: int) -> None:
-        """Compile what decoding a posterior of ``num_samples`` draws runs, on stand-in
-        draws of that size."""
-        values = stand_in_draws(self.model.free_RVs, min(CHUNK, num_samples))
+    def compile(self, num_samples: int, point: list[np.ndarray] | None = None) -> None:
+        """Compile what decoding a posterior of ``num_samples`` draws runs, on copies of
+        ``point`` (a value of each free variable; :func:`~jaxbridge.pymc._draws.stand_in_point`
+        when ``None``)."""
+        point = stand_in_point(self.model.free_RVs) if point is None else point
+        values = stand_in_draws(point, min(CHUNK, num_samples))
         with _compat.x64():
             self._decode_draws(values, len(values[0]), random_seed=0)
 

@@ -170,12 +170,15 @@ def unstack(chunks: list, posterior: xr.Dataset) -> np.ndarray:
     return stacked.reshape(chains, num_draws, *stacked.shape[1:])
 
 
-def stand_in_draws(free_rvs: list[TensorVariable], size: int) -> list[np.ndarray]:
-    """One prior draw of each free variable, repeated ``size`` times ``[size, ...]``: valid
-    inputs of the shapes and dtypes of real draws, to compile a function of the draws for
-    before they exist."""
-    point = pm.draw(free_rvs, draws=1, random_seed=0, mode=EVAL_MODE)
-    return [np.repeat(np.asarray(value)[None], size, axis=0) for value in point]
+def stand_in_point(free_rvs: list[TensorVariable]) -> list[np.ndarray]:
+    """One prior draw of each free variable: valid values of the shapes and dtypes of real
+    draws, to compile a function of the draws for before they exist."""
+    return [np.asarray(v) for v in pm.draw(free_rvs, draws=1, random_seed=0, mode=EVAL_MODE)]
+
+
+def stand_in_draws(point: list[np.ndarray], size: int) -> list[np.ndarray]:
+    """``point`` (:func:`stand_in_point`) repeated as ``size`` draws ``[size, ...]``."""
+    return [np.repeat(value[None], size, axis=0) for value in point]
 
 
 class ForwardDraws:
@@ -196,9 +199,11 @@ class ForwardDraws:
         fn, self._generators = converted or (None, 0)
         self._jitted = None if fn is None else jax.jit(jax.vmap(fn))
 
-    def compile(self, num_draws: int) -> None:
-        """Compile for ``num_draws`` draws, on stand-in draws (:func:`stand_in_draws`)."""
-        self._draw(stand_in_draws(self._free, num_draws), 0)
+    def compile(self, num_draws: int, point: list[np.ndarray] | None = None) -> None:
+        """Compile for ``num_draws`` draws, on copies of ``point`` (a value of each free
+        variable; :func:`stand_in_point` when ``None``)."""
+        point = stand_in_point(self._free) if point is None else point
+        self._draw(stand_in_draws(point, num_draws), 0)
 
     def __call__(self, posterior: xr.Dataset, seed: int | None) -> dict[str, np.ndarray] | None:
         """Draws ``[chain, draw, ...]`` of each of :attr:`names` at the draws of ``posterior``,

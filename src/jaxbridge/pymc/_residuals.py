@@ -35,7 +35,7 @@ from jaxbridge.pymc._draws import (
     marginal_hmm_variable,
     observed_coords,
     observed_dims,
-    stand_in_draws,
+    stand_in_point,
 )
 
 #: ``u_t`` is kept this far inside (0, 1), so that ``r_t`` stays finite (``|r_t| < 8``).
@@ -92,9 +92,10 @@ class PseudoResiduals:
         self._dims = observed_dims(model, rv)
         self._coords = observed_coords(model, self._dims)
 
-    def compile(self) -> None:
-        """Compile the forward filter for the data, at a stand-in point (a prior draw)."""
-        self._at([draws[0] for draws in stand_in_draws(self._free, 1)])
+    def compile(self, point: list[np.ndarray] | None = None) -> None:
+        """Compile the forward filter for the data, at ``point`` (a value of each free
+        variable; :func:`~jaxbridge.pymc._draws.stand_in_point` when ``None``)."""
+        self._at(stand_in_point(self._free) if point is None else point)
 
     def __call__(self, idata: Any) -> xr.DataArray:
         """The pseudo-residuals at the posterior mean of ``idata``'s free variables."""

@@ -188,11 +188,17 @@ def _markov_chain(uniforms, init, trans, time_varying: bool) -> TensorVariable:
             return_updates=False,
         )
     else:  # scan over u_t, trans a non-sequence
+        # broadcast inside the loop: broadcast outside, to one series' batch of one, it becomes
+        # an outer input whose static shape (1, K, K) the rewrites learn only after the loop's
+        # inner type (?, K, K) was set, and PyTensor's clean-up of the Scan's inputs then fails
+        # (an error printed to the user's terminal: tests/pymc/test_draws.py)
         rest = pytensor.scan(
-            lambda u_t, z_prev, trans: _next_state(trans, z_prev, u_t),
+            lambda u_t, z_prev, trans: _next_state(
+                pt.broadcast_to(trans, (*z_prev.shape, *trans.shape[-2:])), z_prev, u_t
+            ),
             sequences=[u_time_major[1:]],
             outputs_info=[first],
-            non_sequences=[pt.broadcast_to(trans, (*batch, num_states, num_states))],
+            non_sequences=[trans],
             return_updates=False,
         )
     return pt.moveaxis(pt.concatenate([first[None], rest], axis=0), 0, -1)

@@ -375,6 +375,7 @@ def test_forecast_refuses_regressors_whose_future_is_unknown(series):
     model = switching_autoregression(y, 2, order=1, exog=x)
     values = {
         "p_transition": np.array([[0.9, 0.1], [0.2, 0.8]]),
+        "level": np.array([-1.0, 1.0]),  # sampled; const is computed from it
         "const": np.array([-1.0, 1.0]),
         "gamma": np.array([0.5]),
         "sigma": 0.5,

@@ -23,9 +23,22 @@ STATA_RESULTS = Path(markov_regression.__file__).parent / "tests" / "results"
 
 
 def loglike(model: pm.Model, values: dict) -> float:
-    """The model's log-likelihood with its parameters fixed at ``values`` (:func:`pymc.do`)."""
-    fixed = pm.do(model, values)
+    """The model's log-likelihood with its parameters fixed at ``values`` (:func:`pymc.do`;
+    ``const`` as given, also where the model samples it as ``level``)."""
+    fixed = pm.do(model, as_sampled(model, values))
     return float(fixed.compile_logp(vars=fixed.observed_RVs)({}))
+
+
+def as_sampled(model: pm.Model, values: dict) -> dict:
+    """``values`` with ``const`` turned into the ``level`` that gives it, where ``const`` is
+    the model's deterministic (``const = level - coef @ x_mean``, so ``level`` is ``const``
+    plus what ``const`` is at ``level = 0``)."""
+    if "level" not in model.named_vars or "const" not in values:
+        return values
+    rest = {name: value for name, value in values.items() if name != "const"}
+    const = np.asarray(values["const"], dtype=float)
+    at_zero = pm.draw(pm.do(model, {**rest, "level": np.zeros_like(const)})["const"])
+    return {**rest, "level": const - at_zero}
 
 
 def chain_values(sm_model: MarkovRegression, params: np.ndarray) -> dict:
@@ -308,6 +321,7 @@ def test_forecast_refuses_an_emission_that_changes_with_the_regressors(data):
     y, x = data
     model = switching_regression(y, 2, exog=x)
     values = {
+        "level": [[[-1.0, 1.0]]],
         "const": [[[-1.0, 1.0]]],
         "beta": np.zeros((1, 1, 2, 2)),
         "sigma": [[1.0]],

@@ -275,15 +275,29 @@ def check_counts(observed: np.ndarray) -> None:
 def parameter_names(model: pm.Model) -> list[str]:
     """The parameters a summary of ``model`` reports.
 
-    Deterministics, and the free variables that no deterministic is computed from (so
-    ``transition_coef`` is reported rather than its standardised auxiliary), except that
+    Deterministics, and the free variables that are not auxiliaries, each deterministic in the
+    place of its auxiliaries. A deterministic replaces the free variables it is computed from
+    (``transition_coef`` is reported rather than its standardised auxiliary); when some of them
+    reach the likelihood only through it, only those (a switching regression's ``const``
+    replaces the ``level`` it is sampled as, not the coefficients it is also computed from).
     ``expected_duration`` is reported beside the transitions it is computed from.
     """
-    deterministics = list(model.deterministics)
-    rewritten = [var for var in deterministics if var.name != DURATION]
-    inner = set(ancestors(rewritten)) if rewritten else set()
-    reported = set(deterministics) | {rv for rv in model.free_RVs if rv not in inner}
-    return [name for name, var in model.named_vars.items() if var in reported]
+    rewritten = [var for var in model.deterministics if var.name != DURATION]
+    direct = set(ancestors([*model.observed_RVs, *model.potentials], blockers=rewritten))
+    replaced: dict[Any, set] = {}
+    for var in rewritten:
+        parents = set(ancestors([var])) & set(model.free_RVs)
+        replaced[var] = (parents - direct) or parents
+    auxiliary = set().union(*replaced.values())
+    order = {var: i for i, var in enumerate(model.named_vars.values())}
+
+    def place(var: Any) -> int:
+        """A deterministic's place is its last auxiliary's, if it has one."""
+        return max((order[rv] for rv in replaced.get(var, ())), default=order[var])
+
+    reported = [var for var in model.named_vars.values() if var in model.deterministics]
+    reported += [rv for rv in model.free_RVs if rv not in auxiliary]
+    return [var.name for var in sorted(reported, key=place)]
 
 
 # --------------------------------------------------------------------------- helpers

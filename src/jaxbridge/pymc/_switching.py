@@ -79,11 +79,12 @@ def switching_regression(
     Returns
     -------
     pymc.Model
-        Free variables ``const [regime]`` (or a scalar), ``beta [regime, regressor]``,
-        ``gamma [common_regressor]``, ``sigma [regime]`` (or a scalar), the chain's
-        ``p_transition [from_regime, to_regime]`` (or the logit's ``transition_intercept``
-        and ``transition_coef``), deterministic ``expected_duration [regime]`` (with
-        ``exog_tvtp``: at the covariates' mean), and the observed ``hmm [sequence, time]``.
+        Free variables ``level [regime]`` (or a scalar; ``const`` itself when no regressor is
+        centred), ``beta [regime, regressor]``, ``gamma [common_regressor]``, ``sigma
+        [regime]`` (or a scalar), the chain's ``p_transition [from_regime, to_regime]`` (or the
+        logit's ``transition_intercept`` and ``transition_coef``), deterministics ``const``
+        (from ``level``) and ``expected_duration [regime]`` (with ``exog_tvtp``: at the
+        covariates' mean), and the observed ``hmm [sequence, time]``.
 
     Notes
     -----
@@ -93,17 +94,26 @@ def switching_regression(
     .. math::
 
         \beta_{kp}, \gamma_p \sim N(0, 2d / s_p), \qquad
-        \alpha_k \sim N\bigl(m, 2d\,\textstyle\sqrt{1 + \sum_p \bar x_p^2 / s_p^2}\bigr),
+        \lambda_k \sim N(m, 2d), \qquad
+        \alpha_k = \lambda_k - \textstyle\sum_p \bar x_p \beta_{kp} - \sum_p \bar x_p \gamma_p,
         \qquad \sigma_k \sim N^+(d),
 
     weakly informative on any scale (a one-standard-deviation change of a regressor moves
-    :math:`y` by a few of its standard deviations at most; the intercept's prior is the one
-    these imply at :math:`x = 0`). Dirichlet(1) rows for ``p_transition``.
+    :math:`y` by a few of its standard deviations at most). The intercept is sampled as
+    ``level`` :math:`\lambda_k`, the regression's value at the regressors' means, and reported
+    as ``const`` :math:`\alpha_k` (its prior
+    :math:`N\bigl(m, 2d\,\sqrt{1 + \sum_p \bar x_p^2 / s_p^2}\bigr)`): far from zero, an
+    intercept at :math:`x = 0` is as correlated with the coefficients as the regressors' means
+    are large. Without a switching intercept only the common regressors are centred (the
+    switching ones' share then widens :math:`\lambda`'s prior: :math:`\alpha`'s is the same);
+    without regressors to centre, ``const`` is sampled itself. Dirichlet(1) rows for
+    ``p_transition``.
 
-    Regimes are told apart by order: the switching intercepts are increasing (regime 0 has the
-    lowest intercept); without a switching intercept, the switching noise scales; with neither,
-    nothing orders the regimes, and their labels may swap between chains (the sampler's mode
-    check says so).
+    Regimes are told apart by order: the switching levels are increasing (regime 0 has the
+    lowest regression value at the regressors' means, the lowest intercept when there are no
+    switching coefficients); without a switching intercept, the switching noise scales; with
+    neither, nothing orders the regimes, and their labels may swap between chains (the
+    sampler's mode check says so).
 
     Raises
     ------
@@ -147,24 +157,38 @@ def regression_terms(
     switching_variance: bool,
     from_top: bool = False,
 ) -> tuple[Any, Any]:
-    """The free variables ``const``, ``beta``, ``gamma``, ``sigma`` (priors of
-    :func:`switching_regression`'s Notes, from the observed values ``steps``) and the regression
-    mean ``mu`` (``[K]``, or ``[N, T, K]`` with regressors ``x [N, T, P]``) and ``sigma``."""
+    """The free variables ``level`` (the intercept at the regressors' means), ``beta``,
+    ``gamma`` and ``sigma``, the deterministic ``const`` (priors of
+    :func:`switching_regression`'s Notes, from the observed values ``steps``), and the
+    regression mean ``mu`` (``[K]``, or ``[N, T, K]`` with regressors ``x [N, T, P]``) and
+    ``sigma``.
+
+    The intercept is sampled at the regressors' means, ``const = level - coef @ x_mean`` over
+    the centred regressors: all of them when the intercept switches, else the common ones
+    (whose coefficient does not switch either). An intercept at ``x = 0`` far from the data is
+    an extrapolation as correlated with the coefficients as the regressors' means are large,
+    a correlation the sampler would have to adapt to (the fedfunds example: divergences and
+    chains apart on half the seeds). Without centred regressors ``const`` is the free variable
+    itself. ``mu`` is computed from ``const``: fixing it with :func:`pymc.do` fixes the
+    regression."""
     center, spread = float(np.median(steps)), float(steps.std())
     spread = spread if spread > 0 else 1.0
     observed_x = x[present]  # [M, P]
     x_mean, x_sd = observed_x.mean(axis=0), observed_x.std(axis=0)
     coef_sd = 2.0 * spread / x_sd  # [P]
-    const_sd = 2.0 * spread * float(np.sqrt(1.0 + np.sum((x_mean / x_sd) ** 2)))
-    ordered_const = switching_trend and states > 1
-    const = pm.Normal(
-        "const",
+    centred = np.ones_like(switching) if switching_trend else ~switching
+    # const's prior sd is 2d sqrt(1 + sum_p (x_mean_p / x_sd_p)^2) in every case: the centred
+    # regressors' part comes from their coefficients
+    level_sd = 2.0 * spread * float(np.sqrt(1.0 + np.sum((x_mean / x_sd)[~centred] ** 2)))
+    ordered = switching_trend and states > 1
+    level = pm.Normal(
+        "level" if centred.any() else "const",
         center,
-        const_sd,
+        level_sd,
         **_per_regime(switching_trend, states),
         **(
-            {"transform": StandardOrdered(center, const_sd / 2.0, from_top=from_top)}
-            if ordered_const
+            {"transform": StandardOrdered(center, level_sd / 2.0, from_top=from_top)}
+            if ordered
             else {}
         ),
     )
@@ -182,8 +206,7 @@ def regression_terms(
             else {}
         ),
     )
-    mu = const if switching_trend else pt.shape_padright(const, 1) * pt.ones(states)
-    x_filled = np.where(present[..., None], x, 0.0)  # any value: masked steps
+    beta = gamma = None
     if switching.any():
         beta = pm.Normal(
             "beta",
@@ -192,7 +215,6 @@ def regression_terms(
             shape=(states, int(switching.sum())),
             dims=("regime", "regressor"),
         )
-        mu = mu + pt.tensordot(x_filled[..., switching], beta.T, axes=1)  # [N, T, K]
     if (~switching).any():
         gamma = pm.Normal(
             "gamma",
@@ -201,6 +223,18 @@ def regression_terms(
             shape=int((~switching).sum()),
             dims="common_regressor",
         )
+    const = level
+    if centred.any():
+        if beta is not None and switching_trend:
+            const = const - pt.dot(beta, x_mean[switching])
+        if gamma is not None:
+            const = const - pt.dot(gamma, x_mean[~switching])
+        const = pm.Deterministic("const", const, dims="regime" if switching_trend else None)
+    mu = const if switching_trend else pt.shape_padright(const, 1) * pt.ones(states)
+    x_filled = np.where(present[..., None], x, 0.0)  # any value: masked steps
+    if beta is not None:
+        mu = mu + pt.tensordot(x_filled[..., switching], beta.T, axes=1)  # [N, T, K]
+    if gamma is not None:
         mu = mu + pt.shape_padright(pt.dot(x_filled[..., ~switching], gamma), 1)
     return mu, sigma
 

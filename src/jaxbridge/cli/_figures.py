@@ -272,6 +272,7 @@ def posterior_figure(posterior: xr.Dataset, var_names: list[str], truth: xr.Data
         )
         ax.set_yticks([])
         ax.tick_params(axis="x", labelsize=8)
+        ax.locator_params(axis="x", nbins=5)  # long tick labels (-0.025) must not run together
     for ax in axes.flat[len(components) :]:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()

@@ -17,6 +17,15 @@ from jaxbridge.pymc import sample
 from jaxbridge.pymc._interrupt import WORKER_NAME, Cancel, catching_interrupts, in_worker_thread
 
 
+@pytest.fixture(autouse=True)
+def _python_handles_sigint():
+    """Python's own SIGINT handler, as in a terminal: a shell starts background jobs (``cmd &``
+    in a script, CI runners) with SIGINT ignored, and Python keeps an ignored SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _interrupt_in(seconds: float) -> threading.Timer:
     timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()

@@ -400,8 +400,10 @@ def main(argv: Sequence[str] | None = None, *, application: bool = False) -> int
         return exit_.code if isinstance(exit_.code, int) else 0
     except KeyboardInterrupt:  # outputs are atomic: whatever was under way left nothing
         print("\njaxbridge: interrupted; nothing written", file=sys.stderr, flush=True)
-        if any(t.name == "jaxbridge-sampler" for t in threading.enumerate()):
-            # an abandoned XLA run (NumPyro, BlackJAX) cannot be stopped: leave without it
+        if any(t.name.startswith("jaxbridge-") for t in threading.enumerate()):
+            # work of ours under way in a thread (an abandoned XLA run of NumPyro or BlackJAX,
+            # the compilation ahead of decoding) cannot be stopped, and the interpreter's
+            # shutdown would end it inside XLA (an abort): leave without it
             sys.stdout.flush()
             os._exit(INTERRUPTED)
         return INTERRUPTED

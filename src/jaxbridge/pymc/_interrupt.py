@@ -31,6 +31,7 @@ import contextlib
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
@@ -149,6 +150,20 @@ def deferring_interrupts(cancel: Cancel) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def warnings_unless_interrupted(cancel: Cancel) -> Iterator[None]:
+    """Warnings raised in the block are shown at its end, unless Ctrl-C came (noted on
+    ``cancel``): a sampler that returns the draws it has on Ctrl-C warns about them (nutpie's
+    "More chains (2) than draws (0)"), and the user, who pressed Ctrl-C, needs none of that."""
+    with warnings.catch_warnings(record=True) as caught:
+        yield
+    if not cancel.interrupted:
+        for warning in caught:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
 
 
 class JaxContext(NamedTuple):

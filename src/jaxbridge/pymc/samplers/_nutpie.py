@@ -39,7 +39,7 @@ from pymc.backends.arviz import coords_and_dims_for_inferencedata
 
 from jaxbridge import _compat
 from jaxbridge.pymc._init import Initialization, _Layout, constrained_points
-from jaxbridge.pymc._interrupt import Cancel, deferring_interrupts
+from jaxbridge.pymc._interrupt import Cancel, deferring_interrupts, warnings_unless_interrupted
 from jaxbridge.pymc.samplers._base import (
     Adapter,
     Request,
@@ -74,16 +74,17 @@ def run(request: Request) -> Sampled:
         compiled = _compiled_pymc_model(model, search, initvals, compile_options, request.cancel)
     seed = int(np.random.default_rng(request.random_seed).integers(2**31))
     begin = time.perf_counter()
-    idata = nutpie.sample(
-        compiled,
-        draws=request.draws,
-        tune=request.tune,
-        chains=request.chains,
-        seed=seed,
-        progress_bar=request.progressbar,
-        **options,
-        **nuts,
-    )
+    with warnings_unless_interrupted(request.cancel):
+        idata = nutpie.sample(
+            compiled,
+            draws=request.draws,
+            tune=request.tune,
+            chains=request.chains,
+            seed=seed,
+            progress_bar=request.progressbar,
+            **options,
+            **nuts,
+        )
     attrs = library_attrs("nutpie", sampling_time=time.perf_counter() - begin)
     attrs["tuning_steps"] = request.tune
     _compat.group_attrs(idata, "posterior").update(attrs)

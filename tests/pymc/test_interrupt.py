@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -14,7 +15,13 @@ import pymc as pm
 import pytest
 
 from jaxbridge.pymc import sample
-from jaxbridge.pymc._interrupt import WORKER_NAME, Cancel, catching_interrupts, in_worker_thread
+from jaxbridge.pymc._interrupt import (
+    WORKER_NAME,
+    Cancel,
+    catching_interrupts,
+    in_worker_thread,
+    warnings_unless_interrupted,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -113,6 +120,19 @@ def test_an_interrupt_python_drops_in_a_gc_callback_is_not_printed():
         gc.callbacks.remove(dropping_callback)
         sys.unraisablehook = hook
     assert printed == []
+
+
+def test_warnings_of_a_run_are_shown_unless_it_was_interrupted():
+    """nutpie returns the draws it has on Ctrl-C (none) and warns about them: not after Ctrl-C."""
+    cancel = Cancel()
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with warnings_unless_interrupted(cancel):
+            warnings.warn("More chains (2) than draws (1)", UserWarning, stacklevel=1)
+        cancel.note_interrupt()
+        with warnings_unless_interrupted(cancel):
+            warnings.warn("More chains (2) than draws (0)", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in shown] == ["More chains (2) than draws (1)"]
 
 
 def test_an_interrupt_during_a_long_xla_call_is_raised_at_once():

@@ -242,12 +242,15 @@ def test_durbin_levinson_gives_the_coefficients_and_a_stationary_process(rng):
 
 def test_gradient_matches_finite_differences(series):
     """The model's dlogp (structured forward–backward VJP through PyTensor) against central
-    differences of its logp, in the sampler's unconstrained space."""
+    differences of its logp, in the sampler's unconstrained space. Compiled to JAX, as PyMC's
+    JAX samplers compile it (PyTensor 3's default, numba, takes a minute to compile it cold)."""
+    from pymc.model.transform.optimization import freeze_dims_and_data
+
     y, x = series
-    model = switching_autoregression(
-        y, 2, order=2, exog=x, switching_ar=True, switching_variance=True
+    model = freeze_dims_and_data(
+        switching_autoregression(y, 2, order=2, exog=x, switching_ar=True, switching_variance=True)
     )
-    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    logp, dlogp = model.compile_logp(mode="JAX"), model.compile_dlogp(mode="JAX")
     rng = np.random.default_rng(3)
     point = {k: v + 0.3 * rng.normal(size=np.shape(v)) for k, v in model.initial_point().items()}
     names = [v.name for v in model.value_vars]
